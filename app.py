@@ -1,0 +1,21 @@
+"""Chain Rule Lab: an interactive explainer of autoregressive generative models.
+
+Run with ``streamlit run app.py``. This file only sets the page up and lists the lessons;
+each lesson is a thin script in ``pages/`` over the ``core`` package.
+"""
+
+from pathlib import Path
+
+import streamlit as st
+
+from pages.common import existing_pages
+
+st.set_page_config(page_title="Chain Rule Lab", page_icon="🔗", layout="wide")
+
+home = st.Page("pages/home.py", title="Home", icon="🏠", url_path="home", default=True)
+sections: dict[str, list] = {"": [home]}
+for info in existing_pages(Path(__file__).parent):
+    sections.setdefault(info.section, []).append(
+        st.Page(info.path, title=info.title, icon=info.icon, url_path=info.url_path)
+    )
+st.navigation(sections, expanded=True).run()

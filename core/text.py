@@ -1,0 +1,274 @@
+"""Text models as the lesson uses them: load, score by the chain rule, and generate step by step.
+
+Every model here, whatever its architecture, defines p(x1..xn) by the chain rule
+
+    p(x1..xn) = p(x1 | <start>) * p(x2 | <start> x1) * ... * p(<end> | <start> x1..xn)
+
+with one network computing every conditional from the tokens before it. ``score`` reads those
+factors off the model (the likelihood ledger); ``generate`` draws from them one token at a time.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+from core.bigram import BigramConfig, BigramLM
+from core.checkpoint import MODELS_DIR, load_checkpoint, load_state_into
+from core.errors import CheckpointError, InputError, ModelNotFoundError
+from core.sampling import SamplingStages, next_token_distribution, sample_token, validate_settings
+from core.transformer import GPT, GPTConfig, KVCache
+from core.vocab import Vocab
+
+# The shipped text models, with the one-line description the app shows.
+TEXT_MODELS = {
+    "names": "a small causal transformer trained on 31,000 US baby names",
+    "names-bigram": "exact add-one-smoothed bigram counts on the same names",
+    "names-leaky": "the same transformer trained WITHOUT the causal mask (the pitfall)",
+    "shakespeare": "a character transformer trained on tiny-shakespeare",
+}
+
+
+@dataclass
+class TextModel:
+    name: str
+    vocab: Vocab
+    net: nn.Module  # GPT or BigramLM; forward(idx, targets=None) -> (logits, loss)
+    card: dict = field(repr=False)
+
+    @property
+    def block_size(self) -> int:
+        return self.net.block_size
+
+    @property
+    def is_causal(self) -> bool:
+        return getattr(self.net.config, "causal", True)
+
+
+def build_net(kind: str, config: dict) -> nn.Module:
+    if kind == "transformer":
+        return GPT(GPTConfig.from_dict(config))
+    if kind == "bigram":
+        return BigramLM(BigramConfig.from_dict(config))
+    raise ValueError(f"unknown model kind {kind!r}")
+
+
+def load_text_model(name: str, models_dir: Path | None = None) -> TextModel:
+    """Load a shipped text model by name. Raises ModelNotFoundError or CheckpointError."""
+    if name not in TEXT_MODELS:
+        raise ModelNotFoundError(name, list(TEXT_MODELS))
+    directory = Path(models_dir) if models_dir is not None else MODELS_DIR
+    tensors, card = load_checkpoint(directory, name)
+    path = directory / f"{name}.safetensors"
+    try:
+        net = build_net(card["kind"], card["config"])
+        vocab = Vocab.from_dict(card["vocab"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(directory / f"{name}.json", f"the card does not describe a text model ({e})") from None
+    load_state_into(net, tensors, path)
+    net.eval()
+    net.requires_grad_(False)  # shared across sessions: inference only
+    return TextModel(name=name, vocab=vocab, net=net, card=card)
+
+
+def context_ids(lm: TextModel, text: str) -> list[int]:
+    """The start token followed by the encoded text (VocabError for unknown characters)."""
+    return [lm.vocab.bos_id] + lm.vocab.encode(text)
+
+
+@torch.no_grad()
+def logits_for_context(lm: TextModel, ids: list[int]) -> torch.Tensor:
+    """(V,) logits of the next token after ``ids``, reading at most the last block_size tokens."""
+    window = ids[-lm.block_size :]
+    logits, _ = lm.net(torch.tensor([window]))
+    return logits[0, -1]
+
+
+def next_token_logits(lm: TextModel, prefix: str) -> torch.Tensor:
+    """(V,) logits of the token after ``prefix`` (the start token is prepended)."""
+    return logits_for_context(lm, context_ids(lm, prefix))
+
+
+# ---------------------------------------------------------------------------------------------
+# Scoring: the chain-rule ledger
+
+
+@dataclass(frozen=True)
+class Score:
+    tokens: list[str]  # the scored tokens as display text, the end token included (names)
+    token_ids: list[int]
+    probs: list[float]  # p(x_i | x_<i) for each token
+    logprobs: list[float]  # natural log of each probability
+    conditional_probs: torch.Tensor  # (n, V) the whole next-token distribution at each position
+    context_lengths: list[int]  # how many tokens (start token included) each prediction read
+
+    @property
+    def nll(self) -> float:
+        """Negative log-likelihood of the whole text in nats: -sum log p(x_i | x_<i)."""
+        return -math.fsum(self.logprobs)
+
+    @property
+    def bits(self) -> float:
+        return self.nll / math.log(2)
+
+    @property
+    def perplexity(self) -> float:
+        return math.exp(self.nll / len(self.tokens))
+
+    @property
+    def joint_log10(self) -> float:
+        """log10 of the joint probability (the joint itself underflows for long texts)."""
+        return -self.nll / math.log(10)
+
+
+@torch.no_grad()
+def conditional_logprobs(lm: TextModel, ids: list[int]) -> tuple[torch.Tensor, list[int]]:
+    """Log p(ids[t+1] | ids[..t]) distributions for every t: ((len(ids)-1, V), context lengths).
+
+    Up to block_size predictions come from one forward pass. Longer sequences are scored with
+    overlapping windows that advance by half a block, so each later token is predicted from at
+    least block_size // 2 + 1 previous tokens.
+    """
+    B = lm.block_size
+    n = len(ids) - 1
+    stride = max(1, B // 2)
+    rows: list[torch.Tensor] = []
+    ctx: list[int] = []
+    covered = 0  # predictions made so far
+    start = 0
+    while covered < n:
+        end = min(start + B, n)  # this window predicts targets start .. end-1
+        logits, _ = lm.net(torch.tensor([ids[start:end]]))  # (1, end-start, V)
+        logp = torch.log_softmax(logits[0].double(), dim=-1)
+        rows.append(logp[covered - start :])
+        ctx.extend(t - start + 1 for t in range(covered, end))
+        covered = end
+        start = min(covered + stride, n) - B
+    return torch.cat(rows, dim=0), ctx
+
+
+def score(lm: TextModel, text: str) -> Score:
+    """The chain-rule ledger of ``text`` under ``lm`` (an end token is scored for names)."""
+    if text == "":
+        raise InputError("The text is empty: type at least one character to score.")
+    ids = context_ids(lm, text)
+    if lm.vocab.eos_id is not None:
+        ids = ids + [lm.vocab.eos_id]
+    logp, ctx = conditional_logprobs(lm, ids)
+    targets = torch.tensor(ids[1:])
+    chosen = logp[torch.arange(len(targets)), targets]
+    return Score(
+        tokens=[lm.vocab.token_text(i) for i in ids[1:]],
+        token_ids=ids[1:],
+        probs=chosen.exp().tolist(),
+        logprobs=chosen.tolist(),
+        conditional_probs=logp.exp(),
+        context_lengths=ctx,
+    )
+
+
+@torch.no_grad()
+def heldout_nll(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, batch_size: int = 256) -> float:
+    """Mean NLL in nats per token over (N, T) inputs/targets (targets of -1 are padding)."""
+    total, count = 0.0, 0
+    for i in range(0, len(inputs), batch_size):
+        logits, _ = net(inputs[i : i + batch_size])
+        y = targets[i : i + batch_size]
+        logp = torch.log_softmax(logits.double(), dim=-1)
+        keep = y >= 0
+        total -= logp[keep].gather(-1, y[keep].unsqueeze(-1)).sum().item()
+        count += int(keep.sum())
+    return total / count
+
+
+# ---------------------------------------------------------------------------------------------
+# Generation, one step at a time
+
+
+@dataclass(frozen=True)
+class Step:
+    token: str  # the sampled token as display text
+    token_id: int
+    stages: SamplingStages  # the distribution it was drawn from, stage by stage
+    logprob: float  # log p(token | context) under the raw (untempered, untruncated) distribution
+    elapsed_s: float  # wall time of this step: forward pass plus sampling
+    position: int  # index of this token in the sequence (the start token is position 0)
+    is_end: bool  # the end-of-name token: generation stops here
+
+
+@torch.no_grad()
+def cached_logits(lm: TextModel, ids: list[int], cache: KVCache) -> torch.Tensor:
+    """(V,) next-token logits after ``ids`` using ``cache``; exactly what logits_for_context gives.
+
+    The cache holds the keys and values of a prefix of the current window. While the sequence
+    fits in the block, only the new tokens are run. Past the block size the window slides, every
+    position embedding changes, and the window is recomputed (so the cache only helps up to it).
+    """
+    B = lm.block_size
+    window = ids[-B:]
+    if len(ids) > B:
+        cache.clear()  # the window slid: cached keys were computed at other positions
+    new = window[cache.length :]
+    out = lm.net.forward_detailed(torch.tensor([new]), cache=cache)
+    return out.logits[0, -1]
+
+
+def sample_step(
+    lm: TextModel,
+    ids: list[int],
+    generator: torch.Generator,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    cache: KVCache | None = None,
+) -> Step:
+    """Draw the token after ``ids`` (start token included). Pure but for ``generator`` and ``cache``."""
+    t0 = time.perf_counter()
+    logits = cached_logits(lm, ids, cache) if cache is not None else logits_for_context(lm, ids)
+    stages = next_token_distribution(logits, temperature, top_k, top_p)
+    token_id = sample_token(stages.final, generator)
+    return Step(
+        token=lm.vocab.token_text(token_id),
+        token_id=token_id,
+        stages=stages,
+        logprob=math.log(float(stages.raw[token_id])) if stages.raw[token_id] > 0 else -math.inf,
+        elapsed_s=time.perf_counter() - t0,
+        position=len(ids),
+        is_end=token_id == lm.vocab.eos_id,
+    )
+
+
+def generate(
+    lm: TextModel,
+    prompt: str,
+    max_new_tokens: int,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    seed: int = 0,
+    use_cache: bool = True,
+) -> Iterator[Step]:
+    """Yield one Step per generated token; stops at the end token or after max_new_tokens.
+
+    Randomness comes only from a ``torch.Generator`` seeded with ``seed``, so the same arguments
+    give the same tokens, with or without the cache, whatever other threads do meanwhile.
+    The leaky (non-causal) model has nothing to cache and always recomputes.
+    """
+    validate_settings(temperature, top_k, top_p)
+    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 0:
+        raise InputError(f"max_new_tokens must be a whole number >= 0, got {max_new_tokens!r}")
+    ids = context_ids(lm, prompt)
+    generator = torch.Generator().manual_seed(seed)
+    cache = lm.net.new_cache() if use_cache and lm.net.supports_cache else None
+    for _ in range(max_new_tokens):
+        step = sample_step(lm, ids, generator, temperature, top_k, top_p, cache)
+        yield step
+        ids.append(step.token_id)
+        if step.is_end:
+            return

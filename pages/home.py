@@ -1,0 +1,28 @@
+"""Home: what the app teaches, the chain-rule identity, and a link to every lesson."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from pages.common import existing_pages
+
+st.title("Chain Rule Lab")
+st.markdown(
+    "Any joint distribution over a sequence can be written **exactly** as a product of "
+    "conditionals, one per position, each conditioned only on what came before. An "
+    "**autoregressive model** learns every one of those conditionals with a single network "
+    "that must never peek at the future. Here you can take that idea apart: factor a joint by "
+    "hand, read the likelihood a model assigns to any text, look inside a causal transformer, "
+    "and sample from tiny models trained on this machine — token by token or pixel by pixel."
+)
+st.latex(
+    r"p(x_1, \dots, x_n) \;=\; p(x_1)\, p(x_2 \mid x_1) \cdots p(x_n \mid x_1, \dots, x_{n-1}) \;=\; \prod_{i=1}^{n} p(x_i \mid x_{<i})"
+)
+st.subheader("Lessons")
+for info in existing_pages(Path(__file__).resolve().parent.parent):
+    st.page_link(info.path, label=f"**{info.title}** — {info.description}", icon=info.icon)
+st.caption(
+    "Every number in this app is computed live from the models or the maths. "
+    "The models are small transformers, a bigram table and PixelCNNs trained on a CPU; "
+    "their cards (config, data, training command, measured loss) ship beside their weights."
+)
