@@ -19,6 +19,7 @@ NAMES_SOURCE = (
 )
 N_NAMES = 32_000
 N_NAMES_HELDOUT = 1_000
+NAMES_DATA_SEED = 42  # seed of the shuffle that picks the held-out names
 
 
 def load_names(n: int = N_NAMES) -> list[str]:
@@ -41,7 +42,7 @@ def load_names(n: int = N_NAMES) -> list[str]:
     return names
 
 
-def split_names(names: list[str], seed: int, n_heldout: int = N_NAMES_HELDOUT) -> tuple[list[str], list[str]]:
+def split_names(names: list[str], seed: int = NAMES_DATA_SEED, n_heldout: int = N_NAMES_HELDOUT) -> tuple[list[str], list[str]]:
     """Shuffle with ``seed``; the first ``n_heldout`` are held out. Returns (train, heldout)."""
     shuffled = list(names)
     random.Random(seed).shuffle(shuffled)

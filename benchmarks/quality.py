@@ -1,0 +1,50 @@
+"""Model quality: every shipped model's held-out NLL, recomputed from the weights, beside its anchor."""
+
+from __future__ import annotations
+
+import core
+from benchmarks.common import md_table
+from core.evaluation import measure_heldout_nll
+
+# What the literature reports in a comparable setting, for the reader to judge ours against.
+ANCHORS = {
+    "names": "≈ 1.92 nats/char: karpathy/makemore 200K-param transformer on its 32K names",
+    "names-bigram": "≈ 2.45 nats/char: makemore's counted bigram",
+    "names-leaky": "not comparable: it reads the token it predicts",
+    "shakespeare": "1.88 (nanoGPT CPU config, 0.8M params) / 1.47 (nanoGPT GPU config, 10.6M params)",
+}
+TARGETS = {"names": 1.92, "names-bigram": 2.5, "shakespeare": 1.55}
+
+
+def quality_rows(names: list[str] | None = None) -> list[dict]:
+    rows = []
+    for name in names or list(core.TEXT_MODELS):
+        try:
+            lm = core.load_text_model(name)
+        except core.ChainRuleError as e:
+            rows.append({"model": name, "error": str(e)})
+            continue
+        rows.append(
+            {
+                "model": name,
+                "params": lm.net.num_params(),
+                "heldout_nll": measure_heldout_nll(lm),
+                "card_nll": lm.card["metrics"]["heldout_nll"],
+                "target": TARGETS.get(name),
+                "anchor": ANCHORS.get(name, ""),
+            }
+        )
+    return rows
+
+
+def report(rows: list[dict]) -> str:
+    table = []
+    for r in rows:
+        if "error" in r:
+            table.append([r["model"], "–", "unavailable: " + r["error"], "–", "–", "–"])
+            continue
+        met = "–" if r["target"] is None else ("met" if r["heldout_nll"] <= r["target"] else "**missed**")
+        target = "–" if r["target"] is None else f"≤ {r['target']}"
+        table.append([r["model"], f"{r['params']:,}", f"{r['heldout_nll']:.4f}", target, met, r["anchor"]])
+    header = ["model", "parameters", "held-out NLL (nats/token, recomputed)", "target", "", "anchor"]
+    return md_table(header, table) + "\n"

