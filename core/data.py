@@ -42,7 +42,9 @@ def load_names(n: int = N_NAMES) -> list[str]:
     return names
 
 
-def split_names(names: list[str], seed: int = NAMES_DATA_SEED, n_heldout: int = N_NAMES_HELDOUT) -> tuple[list[str], list[str]]:
+def split_names(
+    names: list[str], seed: int = NAMES_DATA_SEED, n_heldout: int = N_NAMES_HELDOUT
+) -> tuple[list[str], list[str]]:
     """Shuffle with ``seed``; the first ``n_heldout`` are held out. Returns (train, heldout)."""
     shuffled = list(names)
     random.Random(seed).shuffle(shuffled)

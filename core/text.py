@@ -219,6 +219,16 @@ def cached_logits(lm: TextModel, ids: list[int], cache: KVCache) -> torch.Tensor
     return out.logits[0, -1]
 
 
+MAX_SEED = 2**32 - 1  # seeds a user can type and share; any of them reproduces exactly
+
+
+def seeded_generator(seed: int) -> torch.Generator:
+    """A fresh ``torch.Generator`` for ``seed`` (InputError outside 0..MAX_SEED)."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise InputError(f"The seed must be a whole number from 0 to {MAX_SEED:,}, got {seed!r}.")
+    return torch.Generator().manual_seed(seed)
+
+
 def sample_step(
     lm: TextModel,
     ids: list[int],
@@ -264,7 +274,7 @@ def generate(
     if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 0:
         raise InputError(f"max_new_tokens must be a whole number >= 0, got {max_new_tokens!r}")
     ids = context_ids(lm, prompt)
-    generator = torch.Generator().manual_seed(seed)
+    generator = seeded_generator(seed)
     cache = lm.net.new_cache() if use_cache and lm.net.supports_cache else None
     for _ in range(max_new_tokens):
         step = sample_step(lm, ids, generator, temperature, top_k, top_p, cache)

@@ -50,22 +50,23 @@ class TrainConfig:
     warmup_iters: int = 200
     weight_decay: float = 0.01
     eval_interval: int = 500  # steps between evaluations on the held-out split
+    stop_after: int | None = None  # stop early, after this many steps of the max_iters schedule
     seed: int = 1337
 
 
 # Architecture and schedule of each shipped transformer (nanoGPT's field names).
 PRESETS = {
     "names": (
-        GPTConfig(block_size=16, n_layer=4, n_head=4, n_embd=64, dropout=0.1),
-        TrainConfig(max_iters=20000, batch_size=64, learning_rate=2e-3, eval_interval=1000),
+        GPTConfig(block_size=16, n_layer=4, n_head=4, n_embd=76, dropout=0.25),
+        TrainConfig(max_iters=15000, batch_size=64, learning_rate=1e-3, weight_decay=0.1, eval_interval=1000),
     ),
     "names-leaky": (
-        GPTConfig(block_size=16, n_layer=4, n_head=4, n_embd=64, dropout=0.1, causal=False),
-        TrainConfig(max_iters=20000, batch_size=64, learning_rate=2e-3, eval_interval=1000),
+        GPTConfig(block_size=16, n_layer=4, n_head=4, n_embd=76, dropout=0.25, causal=False),
+        TrainConfig(max_iters=4000, batch_size=64, learning_rate=1e-3, weight_decay=0.1, eval_interval=500),
     ),
     "shakespeare": (
         GPTConfig(block_size=128, n_layer=4, n_head=6, n_embd=192, dropout=0.1),
-        TrainConfig(max_iters=6000, batch_size=32, learning_rate=2e-3),
+        TrainConfig(max_iters=3000, batch_size=32, learning_rate=2e-3, eval_interval=250),
     ),
 }
 
@@ -78,8 +79,12 @@ def lr_at(it: int, tc: TrainConfig) -> float:
     return tc.learning_rate * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
-def fit(net: GPT, get_batch, evaluate, tc: TrainConfig, log) -> tuple[list[dict], float]:
-    """AdamW on ``get_batch()``; returns the learning curve and the final training-batch loss."""
+def fit(net: GPT, get_batch, evaluate, tc: TrainConfig, log, on_eval=None) -> tuple[list[dict], float]:
+    """AdamW on ``get_batch()``; returns the learning curve and the final training-batch loss.
+
+    ``on_eval(steps_done, curve)`` runs after every evaluation (the text trainer writes a
+    checkpoint there, so a long run that has to be stopped still leaves a reproducible model).
+    """
     from tqdm import tqdm
 
     decay = [p for n, p in net.named_parameters() if p.dim() >= 2]
@@ -91,7 +96,8 @@ def fit(net: GPT, get_batch, evaluate, tc: TrainConfig, log) -> tuple[list[dict]
     )
     curve: list[dict] = []
     smooth = None
-    bar = tqdm(range(tc.max_iters), desc="training", file=sys.stderr, mininterval=5)
+    n_steps = min(tc.max_iters, tc.stop_after or tc.max_iters)
+    bar = tqdm(range(n_steps), desc="training", file=sys.stderr, mininterval=5)
     for it in bar:
         for group in opt.param_groups:
             group["lr"] = lr_at(it, tc)
@@ -103,16 +109,18 @@ def fit(net: GPT, get_batch, evaluate, tc: TrainConfig, log) -> tuple[list[dict]
         opt.step()
         smooth = loss.item() if smooth is None else 0.98 * smooth + 0.02 * loss.item()
         bar.set_postfix(loss=f"{smooth:.4f}", refresh=False)
-        if (it + 1) % tc.eval_interval == 0 or it + 1 == tc.max_iters:
+        if (it + 1) % tc.eval_interval == 0 or it + 1 == n_steps:
             net.eval()
             train_nll, val_nll = evaluate()
             net.train()
             curve.append({"iter": it + 1, "train_nll": round(train_nll, 5), "heldout_nll": round(val_nll, 5)})
             log(f"iter {it + 1}: train {train_nll:.4f}  held-out {val_nll:.4f}  (batch loss {smooth:.4f})")
+            if on_eval is not None and it + 1 < n_steps:
+                on_eval(it + 1, curve)
     return curve, smooth
 
 
-def train_names(model: str, args, log) -> tuple[dict, dict]:
+def train_names(model: str, args, log, write=None) -> tuple[dict, dict]:
     vocab = names_vocab()
     train, heldout = split_names(load_names(), seed=args.data_seed)
     data = {
@@ -138,7 +146,7 @@ def train_names(model: str, args, log) -> tuple[dict, dict]:
         return bigram.state_dict(), dict(card, vocab=vocab.to_dict(), data=data)
 
     cfg, tc = PRESETS[model]
-    cfg, tc = replace(cfg, vocab_size=vocab.size), override(tc, args)
+    cfg, tc = replace(override_arch(cfg, args), vocab_size=vocab.size), override(tc, args)
     torch.manual_seed(tc.seed)
     net = GPT(cfg)
     tx, ty = name_examples(train, vocab, cfg.block_size)
@@ -165,7 +173,7 @@ def train_names(model: str, args, log) -> tuple[dict, dict]:
     return net.state_dict(), dict(card, vocab=vocab.to_dict(), data=data)
 
 
-def train_text(model: str, args, log) -> tuple[dict, dict]:
+def train_text(model: str, args, log, write) -> tuple[dict, dict]:
     if not args.text:
         raise SystemExit("shakespeare needs --text PATH: a UTF-8 text file such as tinyshakespeare.txt")
     text = read_text(args.text)
@@ -178,7 +186,8 @@ def train_text(model: str, args, log) -> tuple[dict, dict]:
         "n_heldout": len(val),
     }
     cfg, tc = PRESETS[model]
-    cfg, tc = replace(cfg, vocab_size=vocab.size, input_only_ids=tuple(vocab.input_only_ids)), override(tc, args)
+    cfg = replace(override_arch(cfg, args), vocab_size=vocab.size, input_only_ids=tuple(vocab.input_only_ids))
+    tc = override(tc, args)
     torch.manual_seed(tc.seed)
     net = GPT(cfg)
     train_ids = torch.tensor(vocab.encode(train))
@@ -190,8 +199,15 @@ def train_text(model: str, args, log) -> tuple[dict, dict]:
     def evaluate():
         return heldout_nll(net, tx[: len(vx)], ty[: len(vy)]), heldout_nll(net, vx, vy)
 
+    def snapshot(steps: int, curve: list[dict]) -> None:
+        # the model so far, reproducible with --stop-after steps
+        metrics = {"train_nll_sample": curve[-1]["train_nll"], "heldout_nll": curve[-1]["heldout_nll"]}
+        card = {"kind": "transformer", "config": cfg.to_dict(), "metrics": metrics, "num_params": net.num_params()}
+        card.update(training=train_card(replace(tc, stop_after=steps)), curve=curve)
+        write(net.state_dict(), dict(card, vocab=vocab.to_dict(), data=data), steps)
+
     curve, _ = fit(
-        net, lambda: text_batch(train_ids, cfg.block_size, tc.batch_size, vocab.bos_id, g), evaluate, tc, log
+        net, lambda: text_batch(train_ids, cfg.block_size, tc.batch_size, vocab.bos_id, g), evaluate, tc, log, snapshot
     )
     net.eval()
     metrics = {"train_nll": heldout_nll(net, tx, ty), "heldout_nll": heldout_nll(net, vx, vy)}
@@ -202,8 +218,13 @@ def train_text(model: str, args, log) -> tuple[dict, dict]:
 
 
 def override(tc: TrainConfig, args) -> TrainConfig:
-    keys = ("max_iters", "batch_size", "learning_rate", "eval_interval", "seed")
+    keys = ("max_iters", "batch_size", "learning_rate", "weight_decay", "eval_interval", "seed", "stop_after")
     return replace(tc, **{k: getattr(args, k) for k in keys if getattr(args, k) is not None})
+
+
+def override_arch(cfg: GPTConfig, args) -> GPTConfig:
+    keys = ("n_layer", "n_head", "n_embd", "dropout")
+    return replace(cfg, **{k: getattr(args, k) for k in keys if getattr(args, k) is not None})
 
 
 def train_card(tc: TrainConfig) -> dict:
@@ -214,6 +235,7 @@ def train_card(tc: TrainConfig) -> dict:
         "warmup_iters": tc.warmup_iters,
         "weight_decay": tc.weight_decay,
         "optimizer": "AdamW, betas (0.9, 0.99), grad-norm clip 1.0, cosine decay to 10%",
+        "steps_done": min(tc.max_iters, tc.stop_after or tc.max_iters),
     }
 
 
@@ -226,7 +248,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--max-iters", type=int)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--learning-rate", type=float)
+    p.add_argument("--weight-decay", type=float)
     p.add_argument("--eval-interval", type=int)
+    p.add_argument("--stop-after", type=int, help="stop after this many steps of the --max-iters schedule")
+    p.add_argument("--n-layer", type=int)
+    p.add_argument("--n-head", type=int)
+    p.add_argument("--n-embd", type=int)
+    p.add_argument("--dropout", type=float)
     p.add_argument("--seed", type=int, help="seed of initialisation and batches")
     p.add_argument("--data-seed", type=int, default=NAMES_DATA_SEED, help="seed of the names shuffle")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
@@ -237,24 +265,32 @@ def main(argv: list[str] | None = None) -> None:
         print(msg, file=sys.stderr, flush=True)
 
     t0, cpu0 = time.time(), time.process_time()
-    trainer = train_text if args.model == "shakespeare" else train_names
-    state, card = trainer(args.model, args, log)
-    wall, cpu = time.time() - t0, time.process_time() - cpu0
-    card = {
-        "name": args.model,
-        "description": TEXT_MODELS[args.model],
-        **card,
-        "command": "python -m core.train " + shlex.join(argv),
-        "seed": args.seed if args.seed is not None else PRESETS.get(args.model, (None, TrainConfig()))[1].seed,
-        "threads": args.threads,
-        "torch_version": torch.__version__,
-        "wall_time_s": round(wall, 1),
-        # CPU seconds over all threads: on a shared machine, cpu_time_s / threads is the
-        # wall time the run would take with the machine to itself
-        "cpu_time_s": round(cpu, 1),
-    }
-    path = save_checkpoint(state, card, Path(args.out), args.model)
-    log(f"wrote {path} and its card; held-out NLL {card['metrics']['heldout_nll']:.4f} nats/token in {wall:.0f} s")
+    command = "python -m core.train " + shlex.join(argv)
+    default_seed = PRESETS.get(args.model, (None, TrainConfig()))[1].seed
+
+    def write(state: dict, card: dict, stopped_after: int | None = None) -> Path:
+        wall, cpu = time.time() - t0, time.process_time() - cpu0
+        card = {
+            "name": args.model,
+            "description": TEXT_MODELS[args.model],
+            **card,
+            "command": command + (f" --stop-after {stopped_after}" if stopped_after else ""),
+            "seed": args.seed if args.seed is not None else default_seed,
+            "threads": args.threads,
+            "torch_version": torch.__version__,
+            "wall_time_s": round(wall, 1),
+            # CPU seconds over all threads: on a shared machine, cpu_time_s / threads is the
+            # wall time the run would take with the machine to itself
+            "cpu_time_s": round(cpu, 1),
+        }
+        return save_checkpoint(state, card, Path(args.out), args.model)
+
+    if args.model == "shakespeare":
+        state, card = train_text(args.model, args, log, write)
+    else:
+        state, card = train_names(args.model, args, log)
+    path = write(state, card)
+    log(f"wrote {path} and its card; held-out NLL {card['metrics']['heldout_nll']:.4f} nats/token")
 
 
 if __name__ == "__main__":

@@ -239,6 +239,8 @@ def test_generate_rejects_bad_settings(names_lm):
         next(core.generate(names_lm, "", 3, top_p=1.5))
     with pytest.raises(core.InputError, match="max_new_tokens"):
         next(core.generate(names_lm, "", -2))
+    with pytest.raises(core.InputError, match="seed must be a whole number from 0 to"):
+        next(core.generate(names_lm, "", 3, seed=10**30))
     with pytest.raises(core.VocabError, match="'7'"):
         next(core.generate(names_lm, "a7", 3))
 

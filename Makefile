@@ -1,0 +1,56 @@
+# Chain Rule Lab: two commands.
+#   make run   - install the app's packages into .venv and serve it at http://localhost:8501
+#   make test  - install the test tools too and run every test (unit, app, browser)
+# Installs happen once per version of the requirements files (a stamp file keyed on their contents).
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip --disable-pip-version-check -q
+CHROMIUM ?= /usr/bin/chromium
+# torch's CPU-only wheels: PyPI's Linux default is the CUDA build, gigabytes larger. Empty to skip.
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+TORCH_PIN := $(shell grep -E '^torch==' requirements.txt)
+
+RUN_STAMP := $(VENV)/.installed-run-$(shell cat requirements.txt | sha256sum | cut -c1-16)
+DEV_STAMP := $(VENV)/.installed-dev-$(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-16)
+
+.PHONY: run test check-chromium
+
+run: $(RUN_STAMP)
+	@echo "Serving Chain Rule Lab at http://localhost:8501 (Ctrl+C to stop)"
+	$(BIN)/streamlit run app.py --server.port 8501
+
+# Chromium is checked first so a missing browser fails in seconds, not after the install.
+test: check-chromium $(DEV_STAMP)
+	CHROMIUM_PATH=$(CHROMIUM) $(BIN)/python -m pytest -q -rfEs --timeout=900 tests
+
+check-chromium:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+	  if [ "$${CI:-}" = "true" ]; then \
+	    echo "ERROR: $(CHROMIUM) not found. CI must run the browser tests: apt-get install -y chromium" >&2; \
+	  else \
+	    echo "ERROR: the browser tests need Debian's chromium at $(CHROMIUM). Install it with:" >&2; \
+	    echo "    sudo apt-get install chromium" >&2; \
+	    echo "(Without a browser you can run the other layers: $(BIN)/python -m pytest -q tests/unit tests/app)" >&2; \
+	  fi; \
+	  exit 1; \
+	fi
+
+$(BIN)/python:
+	@$(PYTHON) -m venv $(VENV) || { echo "ERROR: '$(PYTHON) -m venv' failed (on Debian: apt-get install python3-venv)" >&2; exit 1; }
+
+$(RUN_STAMP): | $(BIN)/python
+	@echo "Installing the app's packages into $(VENV) (the first time takes a few minutes)..."
+	@if [ -n "$(TORCH_INDEX)" ]; then $(PIP) install --no-deps --extra-index-url $(TORCH_INDEX) "$(TORCH_PIN)"; fi
+	$(PIP) install -r requirements.txt
+	@rm -f $(VENV)/.installed-run-*
+	@touch $@
+
+$(DEV_STAMP): | $(BIN)/python
+	@echo "Installing the app's and the test packages into $(VENV) (the first time takes a few minutes)..."
+	@if [ -n "$(TORCH_INDEX)" ]; then $(PIP) install --no-deps --extra-index-url $(TORCH_INDEX) "$(TORCH_PIN)"; fi
+	$(PIP) install -r requirements-dev.txt
+	@rm -f $(VENV)/.installed-dev-*
+	@touch $@

@@ -1,0 +1,308 @@
+"""Figures of the PixelCNN lesson: plain functions, arrays in, plotly Figures out.
+
+Every picture of pixels is a heatmap with row 0 at the top (``yaxis autorange="reversed"``) and
+square cells, so what a student sees is the image the model reads. Nothing here imports
+streamlit; unit tests inspect the returned figures directly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+# Colours chosen to stay distinguishable on a projector and in both light and dark themes.
+INK = "#ffffff"  # a white (1) pixel
+PAPER = "#000000"  # a black (0) pixel
+UNDRAWN = "#8c8c8c"  # not sampled yet
+KNOWN = "#4c78a8"  # pixels before the current one: the context
+CURRENT = "#f58518"  # the pixel being predicted
+FUTURE = "#d9d9d9"  # pixels after it: never read
+REACHED = "#4c78a8"  # in the receptive field
+BLIND = "#e45756"  # the blind spot
+ALLOWED = "#54a24b"  # a kernel tap the mask keeps
+BLOCKED = "#bab0ac"  # a kernel tap the mask zeroes
+
+
+def _grid_layout(fig: go.Figure, size: tuple[int, int], title: str, height: int) -> go.Figure:
+    """Square cells, row 0 at the top, integer ticks, no grid lines."""
+    rows, cols = size
+    fig.update_layout(
+        title={"text": title, "font": {"size": 16}},
+        height=height,
+        margin={"l": 40, "r": 20, "t": 50, "b": 30},
+        plot_bgcolor="rgba(0,0,0,0)",
+    )
+    fig.update_xaxes(range=[-0.5, cols - 0.5], showgrid=False, zeroline=False, constrain="domain", title=None)
+    fig.update_yaxes(
+        range=[rows - 0.5, -0.5],
+        autorange="reversed",
+        showgrid=False,
+        zeroline=False,
+        scaleanchor="x",
+        constrain="domain",
+        title=None,
+    )
+    return fig
+
+
+def _categorical(codes: np.ndarray, colours: list[str], hover: np.ndarray, **kwargs) -> go.Heatmap:
+    """A heatmap whose integer codes 0..k-1 each get one flat colour (no colour bar)."""
+    k = len(colours)
+    scale = []
+    for i, c in enumerate(colours):
+        scale += [[i / k, c], [(i + 1) / k, c]]
+    return go.Heatmap(
+        z=codes,
+        zmin=-0.5,
+        zmax=k - 0.5,
+        colorscale=scale,
+        showscale=False,
+        customdata=hover,
+        hovertemplate="row %{y}, column %{x}<br>%{customdata}<extra></extra>",
+        xgap=1,
+        ygap=1,
+        **kwargs,
+    )
+
+
+def _outline(fig: go.Figure, row: int, col: int, colour: str = CURRENT, width: int = 3) -> None:
+    fig.add_shape(
+        type="rect",
+        x0=col - 0.5,
+        x1=col + 0.5,
+        y0=row - 0.5,
+        y1=row + 0.5,
+        line={"color": colour, "width": width},
+    )
+
+
+def _legend(fig: go.Figure, items: list[tuple[str, str]]) -> None:
+    """Legend entries for the flat colours of a categorical heatmap (invisible marker traces)."""
+    for name, colour in items:
+        fig.add_trace(
+            go.Scatter(
+                x=[None],
+                y=[None],
+                mode="markers",
+                marker={"size": 12, "color": colour, "symbol": "square", "line": {"width": 1, "color": "#666"}},
+                name=name,
+            )
+        )
+    fig.update_layout(
+        showlegend=True,
+        legend={"orientation": "h", "yanchor": "top", "y": -0.02, "x": 0, "font": {"size": 13}},
+    )
+
+
+def raster_order_figure(size: int, row: int, col: int) -> go.Figure:
+    """A size x size grid numbered in scan order; the pixel (row, col) is predicted from the earlier ones."""
+    index = np.arange(size * size).reshape(size, size)
+    current = row * size + col
+    codes = np.where(index < current, 0, np.where(index == current, 1, 2))
+    hover = np.where(codes == 0, "known: part of the context", np.where(codes == 1, "predicted now", "future"))
+    fig = go.Figure(
+        _categorical(
+            codes,
+            [KNOWN, CURRENT, FUTURE],
+            hover,
+            text=(index + 1).astype(str),
+            texttemplate="%{text}",
+            textfont={"size": 14 if size <= 8 else 10, "color": "#111111"},
+        )
+    )
+    _legend(fig, [("x<sub>&lt;i</sub> (known)", KNOWN), ("x<sub>i</sub> (predicted)", CURRENT), ("future", FUTURE)])
+    return _grid_layout(fig, (size, size), f"Raster order: pixel {current + 1} of {size * size}", 420)
+
+
+def mask_figure(mask: np.ndarray, title: str) -> go.Figure:
+    """A kernel mask as a small grid: allowed taps, blocked taps, and the centre outlined."""
+    mask = np.asarray(mask)
+    kh, kw = mask.shape
+    codes = np.where(mask > 0, 0, 1)
+    centre = (kh // 2, kw // 2)
+    hover = np.where(mask > 0, "allowed: the weight is kept", "blocked: the weight is multiplied by 0")
+    text = np.where(mask > 0, "1", "0").astype(object)
+    text[centre] = "centre " + text[centre]
+    fig = go.Figure(
+        _categorical(
+            codes,
+            [ALLOWED, BLOCKED],
+            hover,
+            text=text,
+            texttemplate="%{text}",
+            textfont={"size": 13, "color": "#111111"},
+        )
+    )
+    _outline(fig, *centre, colour=CURRENT, width=4)
+    _legend(fig, [("allowed", ALLOWED), ("blocked", BLOCKED), ("centre (outlined)", CURRENT)])
+    return _grid_layout(fig, (kh, kw), title, 300 if kh > 1 else 170)
+
+
+def receptive_field_figure(
+    growth: np.ndarray,
+    row: int,
+    col: int,
+    blind: np.ndarray | None = None,
+    title: str = "",
+) -> go.Figure:
+    """The receptive field of (row, col) coloured by the layer at which each pixel joins it.
+
+    ``growth``: (H, W) int, 0 where the pixel is not reached, else the first layer count that
+    reaches it. ``blind``: (H, W) bool pixels before (row, col) that the field misses (drawn red).
+    """
+    H, W = growth.shape
+    z = np.where(growth > 0, growth, np.nan).astype(float)
+    n_max = max(1, int(growth.max()))
+    hover = np.where(growth > 0, np.char.add("joins at layer ", growth.astype(str)), "not reached")
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            zmin=0.5,
+            zmax=n_max + 0.5,
+            colorscale="Blues_r",
+            colorbar={"title": {"text": "layer"}, "thickness": 12, "len": 0.8},
+            customdata=hover,
+            hovertemplate="row %{y}, column %{x}<br>%{customdata}<extra></extra>",
+            xgap=1,
+            ygap=1,
+        )
+    )
+    # The future (the pixel itself and every pixel after it) in light grey: no path may read it.
+    after = np.arange(H * W).reshape(H, W) >= row * W + col
+    fig.add_trace(
+        go.Heatmap(
+            z=np.where(after, 1.0, np.nan),
+            colorscale=[[0, FUTURE], [1, FUTURE]],
+            showscale=False,
+            hoverinfo="skip",
+            xgap=1,
+            ygap=1,
+        )
+    )
+    if blind is not None and blind.any():
+        fig.add_trace(
+            go.Heatmap(
+                z=np.where(blind, 1.0, np.nan),
+                colorscale=[[0, BLIND], [1, BLIND]],
+                showscale=False,
+                hovertemplate="row %{y}, column %{x}<br>blind spot: before the pixel, never read<extra></extra>",
+                xgap=1,
+                ygap=1,
+            )
+        )
+    _outline(fig, row, col)
+    _legend(fig, [("blind spot", BLIND), ("pixel and its future", FUTURE)])
+    return _grid_layout(fig, (H, W), title, 430)
+
+
+def pixel_picker_figure(image: np.ndarray, row: int, col: int, title: str) -> go.Figure:
+    """A binary image with (row, col) outlined and an invisible marker per pixel, so a click picks it."""
+    H, W = image.shape
+    fig = binary_image_figure(image, title, height=330)
+    ys, xs = np.mgrid[0:H, 0:W]
+    fig.add_trace(
+        go.Scatter(
+            x=xs.ravel(),
+            y=ys.ravel(),
+            mode="markers",
+            marker={"size": 9, "opacity": 0, "color": CURRENT},
+            hovertemplate="row %{y}, column %{x}<extra>click to pick</extra>",
+            showlegend=False,
+        )
+    )
+    _outline(fig, row, col)
+    fig.update_layout(clickmode="event+select", dragmode=False)
+    return fig
+
+
+def binary_image_figure(image: np.ndarray, title: str = "", height: int = 300) -> go.Figure:
+    """A 0/1 image: white ink on black."""
+    image = np.asarray(image)
+    hover = np.where(image > 0, "1 (ink)", "0 (background)")
+    fig = go.Figure(_categorical(image.astype(int), [PAPER, INK], hover))
+    return _grid_layout(fig, image.shape, title, height)
+
+
+def sampling_canvas_figure(
+    image: np.ndarray,
+    step: int,
+    raw_probs: np.ndarray | None = None,
+    title: str = "",
+) -> go.Figure:
+    """The canvas during sampling: pixels before ``step`` (raster index) drawn, the rest undrawn.
+
+    ``image`` is the finished sample; pixels at index >= ``step`` are shown as not yet drawn and
+    pixel ``step`` (if any) is outlined as the one being drawn now.
+    """
+    H, W = image.shape
+    index = np.arange(H * W).reshape(H, W)
+    codes = np.where(index < step, image, 2)
+    hover = np.where(codes == 2, "not drawn yet", np.where(codes == 1, "drawn: 1 (ink)", "drawn: 0"))
+    if raw_probs is not None:
+        p_text = np.char.add("<br>p(ink | pixels before) = ", np.char.mod("%.3f", raw_probs))
+        hover = np.where(codes == 2, hover, np.char.add(hover.astype(str), p_text))
+    fig = go.Figure(_categorical(codes, [PAPER, INK, UNDRAWN], hover))
+    if step < H * W:
+        _outline(fig, step // W, step % W)
+    return _grid_layout(fig, (H, W), title, 420)
+
+
+def sample_grid_figure(images: np.ndarray, n_cols: int = 8, title: str = "") -> go.Figure:
+    """(n, H, W) 0/1 images tiled in one heatmap, separated by a one-pixel gap."""
+    n, H, W = images.shape
+    n_rows = -(-n // n_cols)
+    canvas = np.full((n_rows * (H + 1) - 1, n_cols * (W + 1) - 1), np.nan)
+    for i, img in enumerate(images):
+        r, c = divmod(i, n_cols)
+        canvas[r * (H + 1) : r * (H + 1) + H, c * (W + 1) : c * (W + 1) + W] = img
+    fig = go.Figure(
+        go.Heatmap(
+            z=canvas,
+            zmin=0,
+            zmax=1,
+            colorscale=[[0, PAPER], [1, INK]],
+            showscale=False,
+            hoverinfo="skip",
+        )
+    )
+    fig = _grid_layout(fig, canvas.shape, title, 150 + 120 * n_rows)
+    fig.update_xaxes(showticklabels=False)
+    fig.update_yaxes(showticklabels=False)
+    return fig
+
+
+def nll_heatmap_figure(nll_map: np.ndarray, title: str = "", zmax: float | None = None) -> go.Figure:
+    """Per-pixel -log p(x_ij | pixels before) in nats; the sum of all cells is the image's NLL."""
+    zmax = float(np.max(nll_map)) if zmax is None else zmax
+    fig = go.Figure(
+        go.Heatmap(
+            z=nll_map,
+            zmin=0,
+            zmax=max(zmax, 1e-6),
+            colorscale="Inferno",
+            colorbar={"title": {"text": "nats"}, "thickness": 12, "len": 0.8},
+            hovertemplate="row %{y}, column %{x}<br>-log p = %{z:.3f} nats<extra></extra>",
+        )
+    )
+    return _grid_layout(fig, nll_map.shape, title, 330)
+
+
+def nll_comparison_figure(names: list[str], nlls: list[float]) -> go.Figure:
+    """A bar per image: its exact NLL in nats (lower = more probable under the model)."""
+    fig = go.Figure(
+        go.Bar(
+            x=names,
+            y=nlls,
+            text=[f"{v:.1f}" for v in nlls],
+            textposition="outside",
+            marker_color=[KNOWN, CURRENT, BLIND][: len(names)] + [KNOWN] * max(0, len(names) - 3),
+            hovertemplate="%{x}: %{y:.2f} nats<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title={"text": "NLL of each image (nats, lower = more likely)", "font": {"size": 16}},
+        height=330,
+        margin={"l": 50, "r": 20, "t": 50, "b": 40},
+        yaxis={"title": "nats", "range": [0, max(nlls) * 1.2 if nlls else 1]},
+    )
+    return fig

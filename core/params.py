@@ -1,0 +1,188 @@
+"""The live-sampling page's settings, and how they travel in a URL.
+
+A teacher shares a link such as ``/sampling?model=names&temperature=0.8&top_k=5&seed=7`` and the
+class sees the exact same demo. Anything in a URL may be typed by hand or mangled on the way, so
+every value is parsed here, checked against its allowed range, and replaced by its default when it
+is unusable, with a note in words saying what was ignored and what is allowed. Nothing here raises
+for a bad query value: a broken link must still open the page.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+
+# The text models this page samples from (the leaky and bigram models belong to other lessons).
+SAMPLING_MODELS = ("names", "shakespeare")
+
+TEMPERATURE_MAX = 3.0  # the slider's upper end; 0 means greedy
+TOP_P_MIN = 0.05  # below this nucleus sampling is greedy in all but name
+SEED_MAX = 2**32 - 1  # any seed torch.Generator.manual_seed takes, and a JavaScript-safe integer
+MAX_TOKENS = 300  # longest generation the page allows (auto-play at 10 tokens/s: half a minute)
+PROMPT_MAX_CHARS = 200  # a prompt longer than this is cut (the URL stays short, the page stays fast)
+SHOWN_VALUE_CHARS = 40  # how much of a bad query value a note repeats back
+
+
+@dataclass(frozen=True)
+class PageSettings:
+    model: str = "names"  # one of SAMPLING_MODELS
+    prompt: str = ""  # text the generation continues; "" starts from the start token
+    temperature: float = 1.0  # 0 = greedy (always the most probable token)
+    top_k: int = 0  # keep the k most probable tokens; 0 = off (keep all)
+    top_p: float = 1.0  # keep the smallest set reaching this mass; 1 = off (keep all)
+    seed: int = 0  # seed of the torch.Generator that draws every token
+    tokens: int = 20  # how many tokens to generate (play / finish stop there)
+
+    @property
+    def top_k_or_none(self) -> int | None:
+        """top_k as core.sampling takes it: None for off."""
+        return self.top_k if self.top_k > 0 else None
+
+    @property
+    def top_p_or_none(self) -> float | None:
+        """top_p as core.sampling takes it: None for off (p = 1 keeps every token anyway)."""
+        return self.top_p if self.top_p < 1 else None
+
+
+DEFAULTS = PageSettings()
+QUERY_KEYS = tuple(f.name for f in fields(PageSettings))
+
+
+def _shown(value: str) -> str:
+    """A query value as a note repeats it: quoted, cut short, never more than one line."""
+    value = value if len(value) <= SHOWN_VALUE_CHARS else value[:SHOWN_VALUE_CHARS] + "…"
+    return repr(value)
+
+
+def _number(text: str) -> float | None:
+    """A finite float from a query string, or None (rejects nan, inf, words, empty)."""
+    try:
+        x = float(text.strip())
+    except ValueError:
+        return None
+    return x if math.isfinite(x) else None
+
+
+def _whole_number(text: str) -> int | None:
+    """An int from '12' or '12.0'; None for anything else (including 1e400 and 10**30)."""
+    text = text.strip()
+    if re.fullmatch(r"[+-]?\d+", text):
+        return int(text)
+    x = _number(text)
+    return int(x) if x is not None and x.is_integer() else None
+
+
+def clamp_tokens(tokens: int) -> tuple[int, str | None]:
+    """The token count limited to 1..MAX_TOKENS, with a note when it had to be changed."""
+    if tokens > MAX_TOKENS:
+        return MAX_TOKENS, f"At most {MAX_TOKENS} tokens can be generated here; using {MAX_TOKENS} instead of {tokens}."
+    if tokens < 1:
+        return 1, f"At least 1 token must be generated; using 1 instead of {tokens}."
+    return tokens, None
+
+
+def fit_top_k(top_k: int, vocab_size: int, model: str) -> tuple[int, str | None]:
+    """top_k for a model with ``vocab_size`` symbols: above it means 'off' (k >= V keeps every token)."""
+    if top_k > vocab_size:
+        return 0, (
+            f"top-k = {top_k} is more than the {vocab_size} symbols of {model}; "
+            f"top-k is off (it would keep every token anyway)."
+        )
+    return top_k, None
+
+
+def parse_query_params(params: Mapping[str, str | list[str]]) -> tuple[PageSettings, list[str]]:
+    """Settings from URL query parameters, and one note per value that was unusable.
+
+    Missing keys take their default silently; present but bad ones take their default with a note.
+    Unknown keys are ignored. A list value (a repeated key) counts by its last entry, as Streamlit does.
+    """
+    notes: list[str] = []
+    values: dict = {}
+
+    def get(key: str) -> str | None:
+        v = params.get(key)
+        if isinstance(v, (list, tuple)):
+            v = v[-1] if v else None
+        return None if v is None else str(v)
+
+    def reject(key: str, raw: str, allowed: str) -> None:
+        default = getattr(DEFAULTS, key)
+        notes.append(f"Ignored {key}={_shown(raw)} in the link: {allowed}. Using the default {default!r}.")
+
+    if (raw := get("model")) is not None:
+        if raw in SAMPLING_MODELS:
+            values["model"] = raw
+        else:
+            reject("model", raw, f"the model must be one of {', '.join(SAMPLING_MODELS)}")
+
+    if (raw := get("prompt")) is not None:
+        if len(raw) > PROMPT_MAX_CHARS:
+            notes.append(
+                f"The prompt in the link had {len(raw)} characters; only the first {PROMPT_MAX_CHARS} are used."
+            )
+            raw = raw[:PROMPT_MAX_CHARS]
+        values["prompt"] = raw  # characters outside the vocabulary are reported with the model's allowed set
+
+    if (raw := get("temperature")) is not None:
+        x = _number(raw)
+        if x is not None and 0 <= x <= TEMPERATURE_MAX:
+            values["temperature"] = round(x, 2)  # the slider's resolution
+        else:
+            reject("temperature", raw, f"temperature must be a number from 0 (greedy) to {TEMPERATURE_MAX:g}")
+
+    if (raw := get("top_k")) is not None:
+        k = 0 if raw.strip().lower() in ("off", "none") else _whole_number(raw)
+        if k is not None and k >= 0:
+            values["top_k"] = k  # the upper end depends on the model: see fit_top_k
+        else:
+            reject("top_k", raw, "top-k must be a whole number >= 1, or 0 / off to keep every token")
+
+    if (raw := get("top_p")) is not None:
+        x = _number(raw)
+        if x is not None and TOP_P_MIN <= x <= 1:
+            values["top_p"] = round(x, 2)
+        else:
+            reject("top_p", raw, f"top-p must be a number from {TOP_P_MIN:g} to 1 (1 keeps every token)")
+
+    if (raw := get("seed")) is not None:
+        s = _whole_number(raw)
+        if s is not None and 0 <= s <= SEED_MAX:
+            values["seed"] = s
+        else:
+            reject("seed", raw, f"the seed must be a whole number from 0 to {SEED_MAX}")
+
+    if (raw := get("tokens")) is not None:
+        n = _whole_number(raw)
+        if n is None:
+            reject("tokens", raw, f"the number of tokens must be a whole number from 1 to {MAX_TOKENS}")
+        else:
+            n, note = clamp_tokens(n)
+            values["tokens"] = n
+            if note:
+                notes.append(note)
+
+    return replace(DEFAULTS, **values), notes
+
+
+def to_query_params(settings: PageSettings) -> dict[str, str]:
+    """The settings as query strings; parse_query_params(to_query_params(s)) == (s, [])."""
+    return {
+        "model": settings.model,
+        "prompt": settings.prompt,
+        "temperature": f"{settings.temperature:g}",
+        "top_k": str(settings.top_k),
+        "top_p": f"{settings.top_p:g}",
+        "seed": str(settings.seed),
+        "tokens": str(settings.tokens),
+    }
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:])")
+
+
+def escape_markdown(text: str) -> str:
+    """Text that st.markdown/st.error show literally (user text must never become markup or links)."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)

@@ -1,0 +1,174 @@
+"""One live-sampling session: every token drawn so far, how it was drawn, and the branches left behind.
+
+The page draws tokens with ``core.text.sample_step`` and a torch.Generator of its own; this module
+only keeps the record, so that a student can rewind to any step, draw again from there (a branch),
+or force a token and watch everything after it change: each conditional p(x_i | x_<i) reads the
+tokens before it, so an early choice conditions all that follows.
+
+Nothing here touches streamlit or randomness. ``forced_step`` and ``stages_at`` compute a step's
+distribution without drawing, so moving a slider never consumes the generator: pressing "Next token"
+without changing anything gives exactly what ``core.generate`` gives for the same seed.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+from core.errors import InputError
+from core.sampling import SamplingStages, next_token_distribution
+from core.text import Step, TextModel, logits_for_context
+
+MAX_BRANCHES = 8  # abandoned continuations kept for comparison (oldest dropped first)
+
+
+@dataclass(frozen=True)
+class SamplingSettings:
+    temperature: float = 1.0  # 0 = greedy
+    top_k: int | None = None  # None = keep every token
+    top_p: float | None = None  # None = keep every token
+
+
+@dataclass(frozen=True)
+class Entry:
+    step: Step  # the token and the distribution it came from
+    settings: SamplingSettings  # the knobs in force when it was drawn (or forced)
+    forced: bool = False  # chosen by the user instead of sampled
+
+
+@dataclass(frozen=True)
+class Branch:
+    """A continuation that was abandoned by a rewind, a resample or a forced token."""
+
+    fork: int  # how many generated tokens it shares with the history it branched from
+    token_ids: tuple[int, ...]  # every generated token of the abandoned continuation
+    logprob: float  # log p of those tokens under the model (natural log)
+
+
+@dataclass
+class History:
+    """The prompt and the generated tokens, in order, with the distribution behind each."""
+
+    prompt_ids: list[int]  # the start token followed by the encoded prompt
+    entries: list[Entry] = field(default_factory=list)
+    branches: list[Branch] = field(default_factory=list)
+
+    @property
+    def ids(self) -> list[int]:
+        """The whole context so far: what the next step conditions on."""
+        return self.prompt_ids + [e.step.token_id for e in self.entries]
+
+    @property
+    def generated_ids(self) -> list[int]:
+        return [e.step.token_id for e in self.entries]
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    @property
+    def finished(self) -> bool:
+        """True once the end token was drawn: nothing may follow it."""
+        return bool(self.entries) and self.entries[-1].step.is_end
+
+    @property
+    def logprob(self) -> float:
+        """log p(generated | prompt) under the model: the chain rule's sum of log conditionals."""
+        return math.fsum(e.step.logprob for e in self.entries)
+
+    @property
+    def perplexity(self) -> float | None:
+        """exp(-logprob / n): the model's effective number of choices per generated token."""
+        return math.exp(-self.logprob / len(self.entries)) if self.entries else None
+
+    def context_of(self, index: int) -> list[int]:
+        """The tokens step ``index`` (0-based among the generated ones) was conditioned on."""
+        return self.ids[: len(self.prompt_ids) + index]
+
+    def push(self, step: Step, settings: SamplingSettings, forced: bool = False) -> None:
+        if self.finished:
+            raise InputError("The text already ended with the end token: rewind to continue it.")
+        if step.position != len(self.ids):
+            raise ValueError(f"step is for position {step.position}, but the next position is {len(self.ids)}")
+        self.entries.append(Entry(step=step, settings=settings, forced=forced))
+
+    def truncate(self, keep: int) -> None:
+        """Keep the first ``keep`` generated tokens; what is cut is remembered as a branch."""
+        if not 0 <= keep <= len(self.entries):
+            raise InputError(f"Can only go back to a step between 0 and {len(self.entries)}, not {keep}.")
+        cut = self.entries[keep:]
+        if cut:
+            self.branches.append(
+                Branch(
+                    fork=keep,
+                    token_ids=tuple(e.step.token_id for e in self.entries),
+                    logprob=math.fsum(e.step.logprob for e in self.entries),
+                )
+            )
+            del self.branches[:-MAX_BRANCHES]
+        del self.entries[keep:]
+
+    def rewind_to(self, index: int) -> None:
+        """Make step ``index`` (0-based) the current one again: everything after it is cut."""
+        self.truncate(index + 1)
+
+
+def stages_at(
+    lm: TextModel, ids: list[int], settings: SamplingSettings, logits: torch.Tensor | None = None
+) -> SamplingStages:
+    """The distribution of the token after ``ids`` under ``settings``, without drawing anything.
+
+    Uses the same uncached forward pass as ``sample_step(cache=None)``, so for the settings a step
+    was drawn under it reproduces that step's stages exactly. ``logits`` (V,) may be passed when the
+    caller already holds ``logits_for_context(lm, ids)`` (a page redrawing one step many times).
+    """
+    if logits is None:
+        logits = logits_for_context(lm, ids)  # (V,)
+    return next_token_distribution(logits, settings.temperature, settings.top_k, settings.top_p)
+
+
+def forced_step(lm: TextModel, ids: list[int], token_id: int, settings: SamplingSettings) -> Step:
+    """A Step whose token is chosen, not drawn: same distribution as sample_step, no randomness used."""
+    if token_id not in predictable_ids(lm):
+        raise InputError(
+            f"Token id {token_id} cannot be forced: the model never predicts it. "
+            f"Allowed: the ids 0..{lm.vocab.size - 1} except the input-only {lm.vocab.input_only_ids}."
+        )
+    t0 = time.perf_counter()
+    stages = stages_at(lm, ids, settings)
+    p = float(stages.raw[token_id])
+    return Step(
+        token=lm.vocab.token_text(token_id),
+        token_id=token_id,
+        stages=stages,
+        logprob=math.log(p) if p > 0 else -math.inf,
+        elapsed_s=time.perf_counter() - t0,
+        position=len(ids),
+        is_end=token_id == lm.vocab.eos_id,
+    )
+
+
+def predictable_ids(lm: TextModel) -> list[int]:
+    """Every token the model can emit (a separate start token is read, never predicted)."""
+    skip = set(lm.vocab.input_only_ids)
+    return [i for i in range(lm.vocab.size) if i not in skip]
+
+
+def token_probability(stages: SamplingStages, token_id: int) -> tuple[float, float]:
+    """(p under the model, p under the distribution actually sampled from) of one token."""
+    return float(stages.raw[token_id]), float(stages.final[token_id])
+
+
+def kept_count(stages: SamplingStages) -> int:
+    """How many candidates survive temperature, top-k and top-p."""
+    return int(torch.count_nonzero(stages.final))
+
+
+def describe_settings(settings: SamplingSettings) -> str:
+    """The knobs in words, as a table cell or a note shows them."""
+    t = "greedy (T = 0)" if settings.temperature == 0 else f"T = {settings.temperature:g}"
+    k = "top-k off" if settings.top_k is None else f"top-k = {settings.top_k}"
+    p = "top-p off" if settings.top_p is None else f"top-p = {settings.top_p:g}"
+    return f"{t}, {k}, {p}"

@@ -1,0 +1,339 @@
+"""Chain rule: factor a joint into conditionals, read its NLL two ways, and any text's likelihood ledger.
+
+Thin page: widgets in, ``core.chain_rule`` computes, ``core.figures.chain_rule`` draws.
+"""
+
+from __future__ import annotations
+
+import math
+
+import streamlit as st
+
+from core.chain_rule import (
+    CLASSIFIER_EXAMPLES,
+    LEDGER_EXAMPLES,
+    ORDERINGS,
+    SYMBOLS,
+    WORKED_FACTORS,
+    WORKED_LABELS,
+    WORKED_SEQUENCE,
+    all_sequences,
+    bits_difference,
+    build_ledger,
+    candidate,
+    classify,
+    context_note,
+    describe_chars,
+    display_token,
+    max_abs_difference,
+    ordering_formula,
+    position_name,
+    product_of_conditionals,
+    random_joint,
+    scientific_from_log10,
+    sequence_factors,
+    sequence_text,
+    to_unit,
+    worked_example,
+)
+from core.errors import ChainRuleError
+from core.figures.chain_rule import ledger_bars, worked_waterfall
+from core.text import TEXT_MODELS
+from pages.common import load_text_model_or_error
+
+LEDGER_MODELS = ["names", "names-bigram", "shakespeare"]
+CLASSIFIER_MODELS = ["names", "shakespeare"]
+MAX_TEXT_CHARS = 1000  # bounds the work of one rerun (a 1000-char text is ~16 windows of 128)
+
+
+def fmt(value: float, digits: int = 3) -> str:
+    """A number of nats or bits for display; ∞ for an impossible event."""
+    return "∞" if math.isinf(value) else f"{value:.{digits}f}"
+
+
+_MARKDOWN_SPECIALS = set("\\`*_{}[]()#+-.!|<>$~")
+
+
+def md_escape(text: str) -> str:
+    """User text shown literally inside st.markdown/st.error: no emphasis, links or $LaTeX$ from it."""
+    return "".join("\\" + c if c in _MARKDOWN_SPECIALS else c for c in text)
+
+
+def use_example(pill_key: str, text_key: str) -> None:
+    """Pill callback: copy the clicked example into the text box, then clear the pill (acts as a button)."""
+    choice = st.session_state[pill_key]
+    if choice is not None:
+        st.session_state[text_key] = choice
+    st.session_state[pill_key] = None
+
+
+def text_with_examples(label: str, text_key: str, pill_key: str, examples: list[str], default: str) -> str:
+    if text_key not in st.session_state:
+        st.session_state[text_key] = default
+    text = st.text_input(label, key=text_key, max_chars=MAX_TEXT_CHARS)
+    st.pills(
+        "Examples (click to use)",
+        examples,
+        key=pill_key,
+        on_change=use_example,
+        args=(pill_key, text_key),
+        format_func=lambda s: s if len(s) <= 30 else s[:27] + "…",
+    )
+    return text
+
+
+# ---------------------------------------------------------------------------------------------
+st.title("Chain rule")
+st.markdown(
+    "Any joint distribution over a sequence factors **exactly** into conditionals, one per position, "
+    "each conditioned only on what came before. Taking logs turns the product into a sum, so the "
+    "negative log-likelihood (NLL) of a sequence is a ledger of per-position costs. "
+    "The chain rule itself is exact; an autoregressive model's only approximation is in the "
+    "**learned conditionals**."
+)
+st.latex(
+    r"p(x_1,\dots,x_n)=\prod_{i=1}^{n} p(x_i \mid x_{<i}) \qquad -\log p(x_1,\dots,x_n)=\sum_{i=1}^{n} -\log p(x_i \mid x_{<i})"
+)
+unit = st.segmented_control(
+    "Units for −log p",
+    ["nats", "bits"],
+    default="nats",
+    required=True,
+    key="cr_unit",
+    help="nats use the natural log; bits use log base 2 (1 bit = ln 2 ≈ 0.693 nats).",
+)
+
+# ---------------------------------------------------------------------------------------------
+st.header("1. A worked example", divider="gray")
+left, right = st.columns([1, 2], gap="large")
+with left:
+    st.markdown(
+        f"Three symbols A, B, C and the sequence **{'-'.join(WORKED_SEQUENCE)}**. "
+        "Set each conditional; the joint is their product and the NLL is the sum of their −log."
+    )
+    factors = [
+        st.number_input(label, 0.0, 1.0, default, 0.05, format="%.3f", key=f"cr_factor_{i}")
+        for i, (label, default) in enumerate(zip(WORKED_LABELS, WORKED_FACTORS, strict=True))
+    ]
+example = worked_example(factors)
+with right:
+    m1, m2, m3 = st.columns(3)
+    m1.metric("joint p(B, A, C)", f"{example.joint:.4g}", help="p(B) · p(A | B) · p(C | B, A)")
+    m2.metric(f"−log joint ({unit})", fmt(to_unit(example.nll_of_joint, unit)), help="−log of the product")
+    m3.metric(f"Σ −log terms ({unit})", fmt(to_unit(example.nll_sum, unit)), help="sum of the per-factor terms")
+    terms = " + ".join(fmt(to_unit(v, unit)) for v in example.neglogs)
+    st.markdown(
+        f"**Two ways, one number:** −log({' · '.join(f'{p:g}' for p in example.factors)}) = "
+        f"{terms} = **{fmt(to_unit(example.nll_sum, unit))} {unit}**"
+    )
+    if example.zero_factors:
+        st.warning(
+            f"{', '.join(example.zero_factors)} = 0: the sequence is impossible, so the joint is 0 and "
+            f"−log 0 = ∞ — no finite number of {unit} pays for an event the model calls impossible.",
+            icon="♾️",
+        )
+    st.plotly_chart(worked_waterfall(example, unit), key="cr_waterfall")
+
+# ---------------------------------------------------------------------------------------------
+st.header("2. The order does not change the joint", divider="gray")
+if "cr_joint_seed" not in st.session_state:
+    st.session_state["cr_joint_seed"] = 0
+
+
+def new_distribution() -> None:
+    st.session_state["cr_joint_seed"] += 1
+
+
+joint = random_joint(st.session_state["cr_joint_seed"])
+left, right = st.columns([1, 1], gap="large")
+with left:
+    st.markdown(
+        f"An exact joint over {joint.ndim} positions × {len(SYMBOLS)} symbols: all {joint.size} sequence "
+        "probabilities, drawn at random. Pick any order in which to reveal the positions: its conditionals "
+        "are derived from the joint by summing out (marginalising) the positions not yet seen, and their "
+        "product gives the joint back — whatever the order."
+    )
+    o_col, s_col = st.columns(2)
+    order = o_col.selectbox(
+        "Order of the positions",
+        ORDERINGS,
+        format_func=lambda o: " → ".join(position_name(p) for p in o),
+        key="cr_order",
+    )
+    sequence = s_col.selectbox(
+        "Sequence (x1 x2 x3)", all_sequences(), index=11, format_func=sequence_text, key="cr_sequence"
+    )
+    st.button("New distribution", on_click=new_distribution, key="cr_new_joint", icon="🎲")
+    st.caption(f"Distribution #{st.session_state['cr_joint_seed']} (numpy seed).")
+with right:
+    st.latex(ordering_formula(order))
+    chain = sequence_factors(joint, order, sequence)
+    product = math.prod(f.prob for f in chain)
+    st.dataframe(
+        {"factor": [f.label for f in chain], "value": [f.prob for f in chain]},
+        hide_index=True,
+        column_config={"value": st.column_config.NumberColumn(format="%.6g")},
+        key="cr_factor_table",
+    )
+c1, c2, c3 = st.columns(3)
+c1.metric(f"product of the factors for {sequence_text(sequence)}", f"{product:.6g}")
+c2.metric(f"joint p({sequence_text(sequence)}) read from the table", f"{joint[sequence]:.6g}")
+c3.metric(
+    f"max |product − joint|, all {joint.size}",
+    f"{max_abs_difference(joint, order):.1e}",
+    help="Computed over every sequence for this order; it is not exactly 0 only because of float rounding.",
+)
+with st.expander(f"All {joint.size} sequences for this order"):
+    products = product_of_conditionals(joint, order)
+    seqs = all_sequences()
+    st.dataframe(
+        {
+            "sequence": [sequence_text(s) for s in seqs],
+            "joint": [float(joint[s]) for s in seqs],
+            "product of conditionals": [float(products[s]) for s in seqs],
+            "|difference|": [abs(float(products[s] - joint[s])) for s in seqs],
+        },
+        hide_index=True,
+        column_config={
+            "joint": st.column_config.NumberColumn(format="%.6g"),
+            "product of conditionals": st.column_config.NumberColumn(format="%.6g"),
+            "|difference|": st.column_config.NumberColumn(format="%.1e"),
+        },
+        key="cr_all_sequences",
+    )
+
+# ---------------------------------------------------------------------------------------------
+st.header("3. The ledger for real text", divider="gray")
+st.markdown(
+    "A trained model supplies every conditional p(xᵢ | x<ᵢ). Its likelihood of a text is the product of "
+    "them; the ledger lists each token's cost −log p and the running total. The names models also "
+    "pay for the end of the name (shown as “.”)."
+)
+model_name = st.segmented_control("Model", LEDGER_MODELS, default="names", required=True, key="cr_ledger_model")
+st.caption(f"**{model_name}**: {TEXT_MODELS[model_name]}.")
+text = text_with_examples(
+    "Text to score", "cr_ledger_text", "cr_ledger_examples", LEDGER_EXAMPLES[model_name], default="emma"
+)
+lm = load_text_model_or_error(model_name)
+if lm is not None:
+    try:
+        ledger = build_ledger(lm, text)
+    except ChainRuleError as e:
+        st.error(md_escape(str(e)), icon="🚫")
+        ledger = None
+    if ledger is not None:
+        top = st.columns(3)
+        top[0].metric(
+            "joint p(text)", scientific_from_log10(ledger.joint_log10), help="the product of every p(xᵢ | x<ᵢ)"
+        )
+        top[1].metric("log10 p(text)", f"{ledger.joint_log10:.4f}")
+        top[2].metric("perplexity", f"{ledger.perplexity:.3f}", help="exp(NLL in nats / number of tokens)")
+        bottom = st.columns(3)
+        bottom[0].metric("NLL (nats)", f"{ledger.nll:.4f}", help="−ln p(text): the ledger's total")
+        bottom[1].metric("NLL (bits)", f"{ledger.bits:.4f}", help="−log₂ p(text)")
+        bottom[2].metric("bits per token", f"{ledger.bits_per_token:.4f}", help=f"{ledger.n_tokens} tokens scored")
+        note = context_note(ledger)
+        if note:
+            st.info(note, icon="🪟")
+        st.plotly_chart(ledger_bars(ledger, unit), key="cr_ledger_chart")
+        st.dataframe(
+            {
+                "i": [r.position for r in ledger.rows],
+                "token": [display_token(r.token) for r in ledger.rows],
+                "p(xᵢ | x<ᵢ)": [r.prob for r in ledger.rows],
+                f"−log p ({unit})": [to_unit(r.neglog, unit) for r in ledger.rows],
+                f"running total ({unit})": [to_unit(r.running, unit) for r in ledger.rows],
+                "context read": [r.context_length for r in ledger.rows],
+                "5 most likely here": [
+                    "  ".join(f"{display_token(t)} {p:.2f}" for t, p in r.alternatives) for r in ledger.rows
+                ],
+            },
+            hide_index=True,
+            column_config={
+                "p(xᵢ | x<ᵢ)": st.column_config.NumberColumn(format="%.4f"),
+                f"−log p ({unit})": st.column_config.NumberColumn(format="%.4f"),
+                f"running total ({unit})": st.column_config.NumberColumn(format="%.4f"),
+            },
+            key="cr_ledger_table",
+        )
+
+# ---------------------------------------------------------------------------------------------
+st.header("4. Likelihood scores are meaningful", divider="gray")
+st.markdown(
+    "Because the chain rule is exact, a model's NLL of a text is a fair score of how well its learned "
+    "conditionals explain it: fewer bits means more likely. Compare two models on one string, or let "
+    "the names and Shakespeare models compete to claim it (in bits, whatever the unit above)."
+)
+compare_text = text_with_examples(
+    "A string to judge", "cr_compare_text", "cr_compare_examples", CLASSIFIER_EXAMPLES, default="olivia"
+)
+left, right = st.columns(2, gap="large")
+with left:
+    st.subheader("Two models, one text")
+    a_col, b_col = st.columns(2)
+    model_a = a_col.selectbox("Model A", LEDGER_MODELS, index=0, key="cr_compare_a")
+    model_b = b_col.selectbox("Model B", LEDGER_MODELS, index=1, key="cr_compare_b")
+    if compare_text == "":
+        st.error("The text is empty: type at least one character to compare the models.", icon="🚫")
+    else:
+        verdicts = []
+        for col, name in ((a_col, model_a), (b_col, model_b)):
+            with col:
+                model = load_text_model_or_error(name)
+            if model is not None:
+                verdicts.append(candidate(model, compare_text))
+                col.metric(name, f"{fmt(verdicts[-1].bits)} bits", help=f"−log₂ p(text) under {name}")
+        for verdict in verdicts:
+            if verdict.ledger is None:
+                st.warning(
+                    f"**{verdict.model}** gives this text probability 0: "
+                    f"{md_escape(describe_chars(verdict.missing_chars))} not in its vocabulary "
+                    f"(allowed: {md_escape(verdict.allowed)}).",
+                    icon="🚫",
+                )
+        if len(verdicts) == 2:
+            diff = bits_difference(*verdicts)
+            if math.isnan(diff):
+                st.error("Neither model can produce this text: both give it probability 0.", icon="🚫")
+            elif diff == 0:
+                st.info("Both models give this text the same probability.")
+            else:
+                better, worse = (verdicts[0], verdicts[1]) if diff > 0 else (verdicts[1], verdicts[0])
+                gap = abs(diff)
+                # 2**gap overflows a float past ~1024 bits: go through log10 instead
+                times = (
+                    "infinitely"
+                    if math.isinf(gap)
+                    else f"2^{gap:.2f} ≈ {scientific_from_log10(gap * math.log10(2))} times"
+                )
+                st.success(
+                    f"**{better.model}** explains “{md_escape(compare_text)}” better, by **{fmt(gap, 2)} bits**: "
+                    f"it finds it {times} more likely than **{worse.model}** does."
+                )
+with right:
+    st.subheader("Which model wrote it?")
+    st.markdown(
+        "The model that finds the string more likely per character wins: −log₂ p(text) divided by "
+        "the number of characters (the names model's total includes its end-of-name factor)."
+    )
+    models = [load_text_model_or_error(name) for name in CLASSIFIER_MODELS]
+    if any(m is None for m in models):
+        st.info("The classifier needs both models; the rest of the page works without it.")
+    elif compare_text == "":
+        st.error("The text is empty: type at least one character to classify.", icon="🚫")
+    else:
+        result = classify(models, compare_text)
+        cols = st.columns(len(result.candidates))
+        for col, c in zip(cols, result.candidates, strict=True):
+            col.metric(f"{c.model} (bits/char)", fmt(c.bits_per_char), help=f"−log₂ p(text) / characters, {c.model}")
+            if c.ledger is None:
+                col.caption(f"Probability 0: {md_escape(describe_chars(c.missing_chars))} not in its vocabulary.")
+        if result.winner is None:
+            st.error("Neither model can produce this text (characters outside both vocabularies).", icon="🚫")
+        else:
+            margin = (
+                "an infinite margin (the other gives it probability 0)"
+                if math.isinf(result.margin)
+                else (f"a margin of **{fmt(result.margin)} bits per character**")
+            )
+            st.success(f"**{result.winner}** finds “{md_escape(compare_text)}” more likely, by {margin}.")

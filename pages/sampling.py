@@ -1,0 +1,120 @@
+"""Live sampling: draw a text token by token and watch temperature, top-k and top-p reshape each step.
+
+Every token comes from ``core.text.sample_step`` and this session's own torch.Generator, seeded
+from the seed, so pressing "Next token" (or Play) without touching anything gives exactly what
+``core.generate`` gives. Moving a slider redraws the current step without drawing again. The
+settings live in the URL, so a link reproduces the demo. Panels: ``pages/sampling_panels.py``.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.errors import ChainRuleError
+from core.params import (
+    DEFAULTS,
+    PROMPT_MAX_CHARS,
+    QUERY_KEYS,
+    SAMPLING_MODELS,
+    SEED_MAX,
+    TEMPERATURE_MAX,
+    TOP_P_MIN,
+    PageSettings,
+    clamp_tokens,
+    escape_markdown,
+    fit_top_k,
+    parse_query_params,
+    to_query_params,
+)
+from core.session import SamplingSettings
+from core.text import TEXT_MODELS, context_ids
+from pages.common import load_text_model_or_error
+from pages.sampling_panels import kv_section, live_panel, on_speed, play_interval, start_over
+
+SPEEDS = [1, 2, 4, 6, 8, 10, 15, 20]  # auto-play, tokens per second
+
+state = st.session_state
+
+# Once per session the URL decides the settings; from then on the widgets own them.
+if "sampling_url_notes" not in state:
+    state.sampling_last, state.sampling_url_notes = parse_query_params(st.query_params.to_dict())
+    state.sampling_playing = False
+for name in QUERY_KEYS:  # Streamlit drops widget values while another page is shown: restore the last ones
+    state.setdefault(f"sampling_{name}", getattr(state.sampling_last, name))
+state.setdefault("sampling_speed", 4)  # auto-play, tokens per second
+
+st.title("🎲 Live sampling")
+st.caption("Each step: the model's next-token distribution → reshaped by the knobs → one token drawn → next context.")
+if state.sampling_url_notes:
+    st.warning("  \n".join(escape_markdown(n) for n in state.sampling_url_notes), icon="🔗")
+    st.button("Dismiss", key="sampling_dismiss_notes", on_click=lambda: state.update(sampling_url_notes=[]))
+
+with st.sidebar:
+    st.header("Sampling settings")
+    model = st.selectbox("Model", SAMPLING_MODELS, key="sampling_model")
+    st.caption(TEXT_MODELS[model])
+lm = load_text_model_or_error(model)
+notes: list[str] = []  # this run's adjustments, shown above the demo
+if lm is not None:
+    top_k_fitted, note = fit_top_k(state.sampling_top_k, lm.vocab.size, model)
+    if note:  # e.g. top-k = 50 kept from shakespeare, then names (27 symbols) chosen
+        state.sampling_top_k = top_k_fitted
+        notes.append(note)
+top_k_max = lm.vocab.size if lm is not None else max(state.sampling_top_k, 1)
+
+with st.sidebar:
+    prompt = st.text_area(
+        "Prompt", key="sampling_prompt", max_chars=PROMPT_MAX_CHARS, height=80,
+        help="The text to continue (Ctrl+Enter applies it). Empty: start from the start token.",
+    )  # fmt: skip
+    if not prompt:
+        st.caption("Empty prompt: generation starts from the start token alone.")
+    temperature = st.slider(
+        "Temperature", 0.0, TEMPERATURE_MAX, step=0.01, key="sampling_temperature", help="0 = greedy"
+    )
+    if temperature == 0:
+        st.caption("Temperature 0 is greedy: always the most probable token (ties: the lower id), whatever the seed.")
+    top_k = st.select_slider(
+        "Top-k", list(range(top_k_max + 1)), format_func=lambda k: "off" if k == 0 else str(k), key="sampling_top_k",
+        help="Keep only the k most probable tokens.",
+    )  # fmt: skip
+    top_p = st.slider(
+        "Top-p", TOP_P_MIN, 1.0, step=0.01, key="sampling_top_p", help="Keep the fewest tokens whose mass reaches p."
+    )
+    seed = int(st.number_input("Seed", min_value=0, max_value=SEED_MAX, step=1, key="sampling_seed"))
+    tokens_asked = int(st.number_input("Number of tokens", min_value=1, step=1, key="sampling_tokens"))
+    st.select_slider("Auto-play speed (tokens per second)", SPEEDS, key="sampling_speed", on_change=on_speed)
+
+limit, note = clamp_tokens(tokens_asked)
+notes += [note] if note else []
+settings = PageSettings(model, prompt, temperature, top_k, top_p, seed, limit)
+state.sampling_last = settings
+# The URL carries every setting that differs from its default: the address bar is a shareable link.
+wanted, default = to_query_params(settings), to_query_params(DEFAULTS)
+for key, value in wanted.items():
+    if value != default[key] and st.query_params.get(key) != value:
+        st.query_params[key] = value
+    elif value == default[key] and key in st.query_params:
+        del st.query_params[key]
+
+for note in notes:
+    st.info(escape_markdown(note), icon="✂️")
+if lm is None:
+    st.stop()
+try:
+    prompt_ids = context_ids(lm, prompt)
+except ChainRuleError as e:
+    st.error(f"The prompt cannot be used with **{model}**. {escape_markdown(str(e))}", icon="⚠️")
+    st.stop()
+
+if state.get("sampling_run_key") != (model, tuple(prompt_ids), seed):
+    # a new model, prompt or seed starts a new text with a freshly seeded generator
+    state.sampling_run_key = (model, tuple(prompt_ids), seed)
+    start_over(prompt_ids, seed)
+
+sampling = SamplingSettings(temperature, settings.top_k_or_none, settings.top_p_or_none)
+
+# Auto-play reruns only this fragment on a timer; the rest of the page stays as it is.
+state.sampling_timer = play_interval()
+st.fragment(live_panel, run_every=state.sampling_timer)(lm, sampling, limit, prompt_ids, seed)
+kv_section(lm, prompt, prompt_ids, sampling, seed)

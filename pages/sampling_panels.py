@@ -1,0 +1,358 @@
+"""Panels and button actions of the Live sampling page (pages/sampling.py).
+
+Not a page itself: a module, so that Streamlit compiles it once rather than on every rerun. All
+per-session data lives in ``st.session_state`` under keys starting with ``sampling_``:
+
+- ``sampling_history``: a core.session.History (prompt, every step, abandoned branches);
+- ``sampling_generator``: the session's torch.Generator, seeded from the seed at the start of a text;
+- ``sampling_playing`` / ``sampling_play_clock``: auto-play on or off, and when it (re)started.
+
+Every token is drawn by ``draw``, the page's one generation step, which calls core.text.sample_step
+exactly as core.generate does (same context, same settings, same generator stream).
+"""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+import torch
+
+from core.errors import ChainRuleError
+from core.figures.sampling import (
+    SHAKESPEARE_TOP,
+    distribution_figure,
+    distribution_view,
+    history_strip,
+    kv_timing_figure,
+    token_name,
+    token_strip_figure,
+)
+from core.kv_timing import time_kv_cache, tokens_to_block
+from core.params import escape_markdown
+from core.session import (
+    History,
+    SamplingSettings,
+    describe_settings,
+    forced_step,
+    kept_count,
+    predictable_ids,
+    stages_at,
+)
+from core.text import TextModel, logits_for_context, sample_step
+
+MAX_CATCH_UP = 3  # tokens one auto-play tick may draw when the browser fell behind the clock
+KV_REPEATS = 3  # runs per mode behind each timing median
+CHART_CONFIG = {"displayModeBar": False}
+state = st.session_state  # a proxy: resolves to the current browser session on every access
+
+
+# ---------------------------------------------------------------------------------------------
+# Actions (button callbacks run before the script, so the page draws the new state at once)
+
+
+def history() -> History:
+    return state.sampling_history
+
+
+def start_over(prompt_ids: list[int], seed: int) -> None:
+    """A fresh history and a generator seeded from the seed: the next draws repeat core.generate."""
+    state.sampling_history = History(prompt_ids=list(prompt_ids))
+    state.sampling_generator = torch.Generator().manual_seed(seed)
+    state.sampling_playing = False
+    state.sampling_action_error = None
+
+
+def draw(lm: TextModel, sampling: SamplingSettings) -> None:
+    """The page's one generation step: sample_step with this session's generator, then record it."""
+    h = history()
+    step = sample_step(lm, h.ids, state.sampling_generator, sampling.temperature, sampling.top_k, sampling.top_p)
+    h.push(step, sampling)
+
+
+def guarded(action):
+    """Run a button's action; a user-caused error becomes a message instead of a traceback."""
+
+    def run(*args):
+        state.sampling_action_error = None
+        try:
+            action(*args)
+        except ChainRuleError as e:
+            state.sampling_action_error = str(e)
+            state.sampling_playing = False
+
+    return run
+
+
+@guarded
+def on_next(lm: TextModel, sampling: SamplingSettings) -> None:
+    draw(lm, sampling)
+
+
+@guarded
+def on_resample(lm: TextModel, sampling: SamplingSettings) -> None:
+    history().truncate(len(history()) - 1)  # the dropped token is kept as a branch
+    draw(lm, sampling)
+
+
+@guarded
+def on_finish(lm: TextModel, sampling: SamplingSettings, limit: int) -> None:
+    state.sampling_playing = False
+    while len(history()) < limit and not history().finished:
+        draw(lm, sampling)
+
+
+def on_play() -> None:
+    state.sampling_playing = not state.sampling_playing
+    state.sampling_play_clock = (time.monotonic(), len(history()))
+
+
+def on_speed() -> None:
+    state.sampling_play_clock = (time.monotonic(), len(history()))
+
+
+@guarded
+def on_rewind() -> None:
+    state.sampling_playing = False
+    history().rewind_to(state.sampling_rewind_step - 1)
+
+
+@guarded
+def on_force(lm: TextModel, sampling: SamplingSettings) -> None:
+    state.sampling_playing = False
+    h = history()
+    h.truncate(state.sampling_force_step - 1)  # the continuation it replaces is kept as a branch
+    h.push(forced_step(lm, h.ids, state.sampling_force_token, sampling), sampling, forced=True)
+
+
+def step_logits(lm: TextModel, ids: list[int]) -> torch.Tensor:
+    """(V,) logits after ``ids``, kept for this session so moving a slider needs no forward pass."""
+    key = (lm.name, tuple(ids))
+    memo = state.get("sampling_logits_memo")
+    if memo is None or memo[0] != key:
+        memo = state.sampling_logits_memo = (key, logits_for_context(lm, ids))
+    return memo[1]
+
+
+# ---------------------------------------------------------------------------------------------
+# The live panel: redrawn alone on every auto-play tick
+
+
+def play_tick(lm: TextModel, sampling: SamplingSettings, limit: int) -> None:
+    """Draw the tokens due by the clock (one per tick when on time, a few more when behind)."""
+    h = history()
+    t0, n0 = state.sampling_play_clock
+    due = n0 + 1 + int((time.monotonic() - t0) * state.sampling_speed)
+    for _ in range(MAX_CATCH_UP):
+        if len(h) >= min(due, limit) or h.finished or not state.sampling_playing:
+            break
+        guarded(draw)(lm, sampling)
+    if h.finished or len(h) >= limit:
+        state.sampling_playing = False
+
+
+def play_interval() -> float | None:
+    """Seconds between auto-play ticks, or None when paused."""
+    return 1 / state.sampling_speed if state.sampling_playing else None
+
+
+def live_panel(lm: TextModel, sampling: SamplingSettings, limit: int, prompt_ids: list[int], seed: int) -> None:
+    """Controls, the growing text, the current step's distribution and the history.
+
+    Runs as a fragment: its buttons and each auto-play tick rerun only this panel. When play,
+    pause or the speed changes the timer itself, the whole page reruns to restart it.
+    """
+    if state.sampling_playing:
+        play_tick(lm, sampling, limit)
+    if play_interval() != state.get("sampling_timer"):
+        state.sampling_timer = play_interval()
+        st.rerun()  # the whole page: the fragment is re-registered with the new timer
+    h = history()
+    can_draw = not h.finished and len(h) < limit
+
+    cols = st.columns([1, 1.15, 1.55, 1.2, 1.25])
+    playing = state.sampling_playing
+    cols[0].button(
+        "Pause" if playing else "Play", key="sampling_play", on_click=on_play, type="primary",
+        icon="⏸️" if playing else "▶️", disabled=not (can_draw or playing), width="stretch",
+        help="Draw tokens one after another at the speed set in the sidebar.",
+    )  # fmt: skip
+    cols[1].button(
+        "Next token", key="sampling_next", on_click=on_next, args=(lm, sampling), disabled=not can_draw or playing,
+        type="primary", width="stretch",
+    )  # fmt: skip
+    cols[2].button(
+        "Resample this step", key="sampling_resample", on_click=on_resample, args=(lm, sampling), icon="🎲",
+        disabled=len(h) == 0 or playing, width="stretch", help="Draw the current step again under the current settings.",
+    )  # fmt: skip
+    cols[3].button(
+        f"Finish ({limit})", key="sampling_finish", on_click=on_finish, args=(lm, sampling, limit),
+        disabled=not can_draw, width="stretch", help=f"Draw tokens until there are {limit} or the text ends.",
+    )  # fmt: skip
+    cols[4].button(
+        "Start over", key="sampling_restart", on_click=start_over, args=(prompt_ids, seed), width="stretch",
+        help="Empty the text and re-seed the generator: the same seed gives the same text again.",
+    )  # fmt: skip
+
+    if state.sampling_action_error:
+        st.error(escape_markdown(state.sampling_action_error))
+    elif h.finished:
+        st.caption("**The text ended:** the end token was drawn. Rewind, resample or start over.")
+    elif len(h) >= limit:
+        st.caption(f"**{len(h)} tokens drawn**, the number asked for ({limit}). Raise *Number of tokens* to go on.")
+
+    if h.entries or len(h.prompt_ids) > 1:
+        st.plotly_chart(token_strip_figure(history_strip(h, lm.vocab)), key="sampling_strip", config=CHART_CONFIG)
+        st.caption("Grey: prompt. Colour: p under the model, orange ≈ 0 · yellow ≈ 0.5 · blue ≈ 1 (hover for numbers).")
+
+    n = len(h)
+    if n:
+        entry = h.entries[-1]
+        # the frozen distribution of the current step, reshaped by the current knobs (no new draw)
+        same = entry.settings == sampling
+        context = h.context_of(n - 1)
+        stages = entry.step.stages if same else stages_at(lm, context, sampling, step_logits(lm, context))
+        sampled = entry.step.token_id
+        how = "forced" if entry.forced else "drawn"
+        title = f"**Step {n}:** {escape_markdown(token_name(lm.vocab, sampled))} {how}"
+    else:
+        same, stages, sampled = True, stages_at(lm, h.ids, sampling, step_logits(lm, h.ids)), None
+        title = "**Step 1**, before the draw"
+    top_n = SHAKESPEARE_TOP if len(predictable_ids(lm)) > SHAKESPEARE_TOP + 10 else None
+    view = distribution_view(stages, lm.vocab, sampled, top_n)
+    survivors = kept_count(stages)
+    st.markdown(
+        f"{title} · **{survivors} of {len(predictable_ids(lm))}** candidates kept · "
+        f"**{stages.kept_mass:.1%}** of the mass kept"
+    )
+    st.plotly_chart(distribution_figure(view, lm.vocab), key="sampling_distribution", config=CHART_CONFIG)
+    cols = st.columns(3)
+    cols[0].metric("Tokens drawn", f"{n} of {limit}")
+    cols[1].metric(
+        "log p(generated)", f"{h.logprob:.2f}" if n else "–", help="Sum of log p(token | context) in nats, at T = 1."
+    )
+    cols[2].metric("Perplexity", f"{h.perplexity:.2f}" if n else "–", help="exp(−log p / number of drawn tokens).")
+    if not same:
+        st.info(
+            f"Step {n} redrawn under the current settings; it was {how} under {describe_settings(entry.settings)}. "
+            + ("" if stages.final[sampled] > 0 else "Its token would not survive these settings. ")
+            + "**Resample this step** draws it again.",
+            icon="🎛️",
+        )
+    if survivors == 1 and sampling.top_p is not None and sampling.temperature > 0:
+        st.caption("Only one candidate survives: top-p always keeps at least the most probable token.")
+
+    history_section(lm, sampling, h)
+
+
+def history_section(lm: TextModel, sampling: SamplingSettings, h: History) -> None:
+    st.subheader("History and branching")
+    st.caption(
+        "Every step is kept. Rewind to a step and draw again from there, or force a token and watch the "
+        "continuation change: every later conditional reads it."
+    )
+    st.code(lm.vocab.decode(h.ids[1:]) or " ", language=None, wrap_lines=True)
+    if not h.entries:
+        return
+    rows = [
+        {
+            "step": i + 1,
+            "token": token_name(lm.vocab, e.step.token_id),
+            "p (model)": float(e.step.stages.raw[e.step.token_id]),
+            "p (sampled from)": float(e.step.stages.final[e.step.token_id]),
+            "log p": e.step.logprob,
+            "how": "forced" if e.forced else "sampled",
+            "settings": describe_settings(e.settings),
+        }
+        for i, e in enumerate(h.entries)
+    ]
+    st.dataframe(rows, hide_index=True, height=min(35 * len(rows) + 38, 250), key="sampling_history_table")
+    steps = list(range(1, len(h) + 1))
+    for key in ("sampling_rewind_step", "sampling_force_step"):
+        if state.get(key) not in steps:  # a rewind or a new text removed the chosen step
+            state[key] = steps[-1]
+    options = predictable_ids(lm)
+    if state.get("sampling_force_token") not in options:
+        state.sampling_force_token = options[0]
+    rewind_col, force_col = st.columns(2)
+    with rewind_col.container(border=True):
+        st.selectbox("Rewind to step", steps, key="sampling_rewind_step")
+        st.button("Rewind", key="sampling_rewind", on_click=on_rewind, width="stretch", icon="⏪")
+    with force_col.container(border=True):
+        step_col, token_col = st.columns(2)
+        step_col.selectbox("At step", steps, key="sampling_force_step")
+        token_col.selectbox(
+            "Force token", options, key="sampling_force_token", format_func=lambda i: token_name(lm.vocab, i)
+        )
+        st.button(
+            "Force this token", key="sampling_force", on_click=on_force, args=(lm, sampling), width="stretch", icon="📌"
+        )
+    if h.branches:
+        st.markdown("**Earlier branches** (most recent first)")
+        st.dataframe(
+            [
+                {
+                    "branched after step": b.fork,
+                    "text": lm.vocab.decode(list(h.prompt_ids[1:]) + list(b.token_ids)),
+                    "log p": b.logprob,
+                }
+                for b in reversed(h.branches)
+            ],
+            hide_index=True,
+            key="sampling_branches_table",
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Why caching matters
+
+
+def kv_section(lm: TextModel, prompt: str, prompt_ids: list[int], sampling: SamplingSettings, seed: int) -> None:
+    st.subheader("Why caching matters")
+    room = tokens_to_block(lm, prompt)
+    st.markdown(
+        "Without a cache, every new token runs the network over the whole context again, so its cost grows "
+        "with its position. A key/value cache keeps the keys and values of the earlier tokens, and only the "
+        f"new token goes through the network. Both runs below generate up to the block size of **{lm.name}** "
+        f"({lm.block_size} tokens, {max(room, 0)} after the prompt) with the same seed and settings."
+    )
+    kv_key = (lm.name, tuple(prompt_ids), sampling, seed)
+    if st.button("Time both ways", key="sampling_kv_run", disabled=room < 1, icon="⏱️"):
+        try:
+            with st.spinner("Generating with and without the cache…"):
+                result = time_kv_cache(
+                    lm, prompt, sampling.temperature, sampling.top_k, sampling.top_p, seed, KV_REPEATS
+                )
+            state.sampling_kv = (kv_key, result)
+        except ChainRuleError as e:
+            st.error(escape_markdown(str(e)))
+    if room < 1:
+        st.caption(f"The prompt fills the whole block of {lm.block_size} tokens: shorten it to run the experiment.")
+    if "sampling_kv" not in state or state.sampling_kv[0] != kv_key:
+        return
+    result = state.sampling_kv[1]
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Speed-up with the cache", f"{result.speedup:.1f}×")
+    c2.metric("Total without cache", f"{result.total_uncached_s * 1000:.0f} ms")
+    c3.metric("Total with cache", f"{result.total_cached_s * 1000:.0f} ms")
+    st.plotly_chart(kv_timing_figure(result), key="sampling_kv_chart", config=CHART_CONFIG)
+    if result.same_tokens:
+        st.success(f"Both runs produced the same {len(result.cached_tokens)} tokens:", icon="✅")
+    else:
+        st.error("The two runs produced different tokens: the cache changed the maths.", icon="❌")
+    st.code(lm.vocab.decode(result.cached_tokens), language=None, wrap_lines=True)
+    if not result.same_tokens:
+        st.code(lm.vocab.decode(result.uncached_tokens), language=None, wrap_lines=True)
+    if result.speedup < 1.5:
+        st.caption(
+            f"With a block of only {lm.block_size} tokens, recomputing the prefix is cheap: the cache's "
+            "bookkeeping costs about as much as it saves. The gap opens with longer contexts."
+        )
+    if len(result.cached_tokens) < room:
+        st.caption(
+            f"The text ended after {len(result.cached_tokens)} tokens, before the block was full; "
+            "shakespeare's block of 128 tokens shows the growth best."
+        )
+    st.caption(
+        f"Median of {result.repeats} runs per mode at each position; a token's time is its forward pass plus sampling."
+    )

@@ -1,0 +1,306 @@
+"""The Chain rule page driven through AppTest: controls in, displayed numbers checked against core and hand maths."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+import core
+import core.text
+from core.chain_rule import LEDGER_EXAMPLES, ORDERINGS, random_joint
+from core.checkpoint import MODELS_DIR, save_checkpoint
+from core.transformer import GPT, GPTConfig
+from core.vocab import text_vocab
+from pages.common import text_model
+
+torch.set_num_threads(1)
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "chain_rule.py")
+BAC = (1, 0, 2)  # the page's default sequence: x1=B, x2=A, x3=C
+
+
+def run_page() -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def metric(at: AppTest, label: str, exact: bool = False) -> str:
+    """The displayed value of the first metric whose label starts with (or is) ``label``."""
+    for m in at.metric:
+        if m.label == label or (not exact and m.label.startswith(label)):
+            return m.value
+    raise AssertionError(f"no metric {label!r}; have {[m.label for m in at.metric]}")
+
+
+def texts(elements) -> str:
+    """The bodies of these elements as a reader sees them (the page backslash-escapes markdown)."""
+    return re.sub(r"\\(.)", r"\1", "\n".join(e.value for e in elements))
+
+
+def rerun(at: AppTest) -> AppTest:
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def tiny_shakespeare_checkpoint(directory) -> None:
+    """A small random character GPT saved as 'shakespeare', so the page can be tested before training ends."""
+    torch.manual_seed(0)
+    vocab = text_vocab("\n !$&',-.:;?*ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+    config = GPTConfig(block_size=16, vocab_size=vocab.size, n_layer=1, n_head=2, n_embd=16, input_only_ids=(0,))
+    net = GPT(config)
+    card = {"name": "shakespeare", "kind": "transformer", "config": config.to_dict(), "vocab": vocab.to_dict()}
+    save_checkpoint(net.state_dict(), card, directory, "shakespeare")
+
+
+def models_dir_with(tmp_path, monkeypatch, names: list[str], fake_shakespeare: bool = False):
+    """Point the app at a folder holding only ``names`` (links to the shipped files)."""
+    for name in names:
+        for ext in ("json", "safetensors"):
+            src = MODELS_DIR / f"{name}.{ext}"
+            if not src.exists():
+                pytest.skip(f"the shipped model {name!r} is not trained yet ({src} missing)")
+            (tmp_path / src.name).symlink_to(src)
+    if fake_shakespeare:
+        tiny_shakespeare_checkpoint(tmp_path)
+    monkeypatch.setattr(core.text, "MODELS_DIR", tmp_path)
+    text_model.clear()  # the cache_resource would otherwise serve models from the real folder
+
+
+@pytest.fixture(autouse=True)
+def fresh_model_cache():
+    text_model.clear()
+    yield
+    text_model.clear()
+
+
+def require(name: str) -> None:
+    if not (MODELS_DIR / f"{name}.safetensors").exists():
+        pytest.skip(f"the shipped model {name!r} is not trained yet")
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. The worked example
+
+
+def test_defaults_show_the_worked_example():
+    at = run_page()
+    assert at.title[0].value == "Chain rule"
+    assert metric(at, "joint p(B, A, C)") == "0.12"
+    assert metric(at, "−log joint") == "2.120"
+    assert metric(at, "Σ −log terms") == "2.120"
+    assert f"{-math.log(0.4 * 0.5 * 0.6):.3f}" == "2.120"  # hand maths: ln(1/0.12)
+    assert "0.916 + 0.693 + 0.511 = **2.120 nats**" in texts(at.markdown)
+
+
+def test_changing_a_factor_and_the_unit_updates_everything():
+    at = run_page()
+    at.number_input(key="cr_factor_2").set_value(0.3)
+    rerun(at)
+    assert metric(at, "joint p(B, A, C)") == "0.06"
+    assert metric(at, "Σ −log terms") == f"{-math.log(0.06):.3f}" == "2.813"
+    assert "0.916 + 0.693 + 1.204" in texts(at.markdown)
+    at.segmented_control(key="cr_unit").set_value("bits")
+    rerun(at)
+    assert metric(at, "−log joint (bits)") == f"{-math.log2(0.06):.3f}"
+    assert "1.322 + 1.000 + 1.737" in texts(at.markdown)
+
+
+def test_a_zero_factor_shows_infinity_and_explains_it():
+    at = run_page()
+    at.number_input(key="cr_factor_0").set_value(0.0)
+    rerun(at)
+    assert metric(at, "joint p(B, A, C)") == "0"
+    assert metric(at, "−log joint") == "∞"
+    assert metric(at, "Σ −log terms") == "∞"
+    assert "−log 0 = ∞" in texts(at.warning)
+    assert "p(B) = 0" in texts(at.warning)
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. Orderings
+
+
+def test_every_ordering_reproduces_the_joint():
+    at = run_page()
+    joint = random_joint(0)  # the page's first distribution
+    for order in ORDERINGS:
+        at.selectbox(key="cr_order").set_value(order)
+        rerun(at)
+        assert float(metric(at, "max |product − joint|")) < 1e-15
+        assert metric(at, "product of the factors for BAC") == metric(at, "joint p(BAC)") == f"{joint[BAC]:.6g}"
+
+
+def test_new_distribution_button_draws_a_new_joint():
+    at = run_page()
+    before = metric(at, "joint p(BAC)")
+    at.button(key="cr_new_joint").click()
+    rerun(at)
+    after = metric(at, "joint p(BAC)")
+    assert after == f"{random_joint(1)[BAC]:.6g}" != before
+    assert "Distribution #1" in texts(at.caption)
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. The ledger
+
+
+@pytest.mark.parametrize("model", ["names", "names-bigram"])
+def test_ledger_total_equals_core_score(model):
+    require(model)
+    at = run_page()
+    at.segmented_control(key="cr_ledger_model").set_value(model)
+    at.text_input(key="cr_ledger_text").set_value("olivia")
+    rerun(at)
+    s = core.score(core.load_text_model(model), "olivia")
+    assert metric(at, "NLL (nats)") == f"{s.nll:.4f}"
+    assert metric(at, "NLL (bits)") == f"{s.bits:.4f}"
+    assert metric(at, "bits per token") == f"{s.bits / len(s.tokens):.4f}"
+    assert metric(at, "perplexity") == f"{s.perplexity:.3f}"
+    assert metric(at, "log10 p(text)") == f"{s.joint_log10:.4f}"
+    table = at.dataframe[-1].value  # the ledger is the last table on the page
+    assert list(table["token"]) == s.tokens
+    assert table["running total (nats)"].iloc[-1] == pytest.approx(s.nll, rel=1e-12)
+    assert list(table["p(xᵢ | x<ᵢ)"]) == pytest.approx(s.probs)
+    assert list(table["context read"]) == s.context_lengths
+    # 7 predictions fit the transformer's block of 16; the bigram always reads one token
+    assert ("reads only the previous token" in texts(at.info)) == (model == "names-bigram")
+
+
+def test_clicking_an_example_scores_it():
+    require("names-bigram")
+    at = run_page()
+    at.segmented_control(key="cr_ledger_model").set_value("names-bigram")
+    rerun(at)
+    at.pills(key="cr_ledger_examples").set_value("xzqvk")
+    rerun(at)
+    assert at.text_input(key="cr_ledger_text").value == "xzqvk"
+    assert at.pills(key="cr_ledger_examples").value is None  # the pill acts as a button
+    s = core.score(core.load_text_model("names-bigram"), "xzqvk")
+    assert metric(at, "NLL (nats)") == f"{s.nll:.4f}"
+
+
+def test_long_text_states_the_sliding_window_with_real_context_lengths():
+    require("names")
+    at = run_page()
+    at.segmented_control(key="cr_ledger_model").set_value("names")
+    at.text_input(key="cr_ledger_text").set_value("maximilianalexanderjones")
+    rerun(at)
+    lm = core.load_text_model("names")
+    s = core.score(lm, "maximilianalexanderjones")
+    note = texts(at.info)
+    cut = [c for i, c in enumerate(s.context_lengths) if c < i + 1]
+    assert f"windows of {lm.block_size} tokens" in note
+    assert f"between {min(cut)} and {max(cut)} tokens of context" in note
+    assert metric(at, "NLL (nats)") == f"{s.nll:.4f}"
+
+
+def test_shakespeare_long_example_is_scored_with_windows():
+    require("shakespeare")
+    at = run_page()
+    at.segmented_control(key="cr_ledger_model").set_value("shakespeare")
+    rerun(at)
+    long_example = max(LEDGER_EXAMPLES["shakespeare"], key=len)
+    at.pills(key="cr_ledger_examples").set_value(long_example)
+    rerun(at)
+    text = at.text_input(key="cr_ledger_text").value
+    assert text == long_example and len(text) > 128
+    lm = core.load_text_model("shakespeare")
+    s = core.score(lm, text)
+    cut = [c for i, c in enumerate(s.context_lengths) if c < i + 1]
+    note = texts(at.info)
+    assert "windows of 128 tokens" in note and f"between {min(cut)} and {max(cut)} tokens of context" in note
+    assert metric(at, "NLL (nats)") == f"{s.nll:.4f}"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", "The text is empty"),
+        ("o'brien", "These characters are not in the model's vocabulary: \"'\""),
+        ("zoë 2", "' ' (space), '2', 'ë'"),
+    ],
+)
+def test_bad_ledger_text_gives_an_error_and_the_page_stays_usable(text, expected):
+    require("names-bigram")
+    at = run_page()
+    at.segmented_control(key="cr_ledger_model").set_value("names-bigram")
+    at.text_input(key="cr_ledger_text").set_value(text)
+    rerun(at)
+    errors = texts(at.error)
+    assert expected in errors
+    if text:
+        assert "Allowed characters: abcdefghijklmnopqrstuvwxyz" in errors
+    assert metric(at, "joint p(B, A, C)") == "0.12"  # the rest of the page still works
+    at.text_input(key="cr_ledger_text").set_value("anna")
+    rerun(at)
+    assert metric(at, "NLL (nats)") == f"{core.score(core.load_text_model('names-bigram'), 'anna').nll:.4f}"
+
+
+def test_missing_shakespeare_is_a_clear_error(tmp_path, monkeypatch):
+    models_dir_with(tmp_path, monkeypatch, ["names-bigram"])
+    at = run_page()
+    at.segmented_control(key="cr_ledger_model").set_value("shakespeare")
+    rerun(at)
+    errors = texts(at.error)
+    assert "The model **shakespeare** is unavailable" in errors and "missing" in errors
+    assert "The classifier needs both models" in texts(at.info)
+    assert metric(at, "joint p(B, A, C)") == "0.12"
+    at.segmented_control(key="cr_ledger_model").set_value("names-bigram")
+    rerun(at)
+    assert metric(at, "NLL (nats)") == f"{core.score(core.load_text_model('names-bigram'), 'emma').nll:.4f}"
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. Two models, and the classifier
+
+
+def test_two_models_side_by_side_difference_in_bits():
+    require("names")
+    require("names-bigram")
+    at = run_page()
+    at.text_input(key="cr_compare_text").set_value("olivia")
+    rerun(at)
+    a = core.score(core.load_text_model("names"), "olivia").bits
+    b = core.score(core.load_text_model("names-bigram"), "olivia").bits
+    assert metric(at, "names", exact=True) == f"{a:.3f} bits"
+    assert metric(at, "names-bigram", exact=True) == f"{b:.3f} bits"
+    winner = "names" if a < b else "names-bigram"
+    assert f"**{winner}** explains “olivia” better, by **{abs(a - b):.2f} bits**" in texts(at.success)
+
+
+def test_classifier_margin_and_out_of_vocabulary(tmp_path, monkeypatch):
+    models_dir_with(tmp_path, monkeypatch, ["names", "names-bigram"], fake_shakespeare=True)
+    at = run_page()
+    at.text_input(key="cr_compare_text").set_value("thou")
+    rerun(at)
+    names = core.load_text_model("names", tmp_path)
+    play = core.load_text_model("shakespeare", tmp_path)
+    per_char = {lm.name: core.score(lm, "thou").bits / 4 for lm in (names, play)}
+    assert metric(at, "names (bits/char)", exact=True) == f"{per_char['names']:.3f}"
+    assert metric(at, "shakespeare (bits/char)", exact=True) == f"{per_char['shakespeare']:.3f}"
+    winner = min(per_char, key=per_char.get)
+    margin = abs(per_char["names"] - per_char["shakespeare"])
+    assert f"**{winner}** finds “thou” more likely, by a margin of **{margin:.3f} bits per character**" in texts(
+        at.success
+    )
+    # A comma and a space are outside the names vocabulary: probability 0 there, an infinite margin.
+    at.pills(key="cr_compare_examples").set_value("To be, or not to be")
+    rerun(at)
+    assert metric(at, "names (bits/char)", exact=True) == "∞"
+    assert "**shakespeare** finds “To be, or not to be” more likely, by an infinite margin" in texts(at.success)
+    assert "names** gives this text probability 0" in texts(at.warning)
+    # Typed text is shown literally: no emphasis or $LaTeX$ made from it.
+    at.text_input(key="cr_compare_text").set_value("*thou* $art$")
+    rerun(at)
+    (success,) = at.success
+    assert "“\\*thou\\* \\$art\\$”" in success.value
+    at.text_input(key="cr_compare_text").set_value("")
+    rerun(at)
+    assert "The text is empty" in texts(at.error)

@@ -1,0 +1,281 @@
+"""The PixelCNN page driven through Streamlit's AppTest: every section, every number checked against core."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import streamlit as st
+import torch
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from core.errors import CheckpointError
+from core.image import (
+    analytic_receptive_field,
+    blind_spot,
+    draw_samples,
+    format_pixel_text,
+    growth,
+    image_nll,
+    load_image_model,
+    noise_image,
+    shift_image,
+)
+from core.mnist import load_test_set
+
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "pixelcnn.py")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def models():
+    return {name: load_image_model(name) for name in ("pixelcnn", "gated-pixelcnn")}
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_test_set()
+
+
+def run_page() -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def chart(at: AppTest, key: str) -> dict:
+    """The plotly figure JSON of the chart with key ``key``."""
+    for el in at.get("plotly_chart"):
+        if el.proto.id.endswith(f"-{key}"):
+            return json.loads(el.proto.spec)
+    raise AssertionError(f"no chart with key {key}")
+
+
+def arr(value) -> np.ndarray:
+    """A plotly JSON array: a plain list, or numpy data encoded as base64 ``bdata`` (plotly >= 6)."""
+    if isinstance(value, dict):
+        data = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+        shape = tuple(int(n) for n in value.get("shape", str(data.size)).split(","))
+        return data.reshape(shape).astype(float)
+    return np.array([[np.nan if v is None else v for v in row] for row in value], dtype=float)
+
+
+def metric(at: AppTest, label_start: str):
+    (m,) = [m for m in at.metric if m.label.startswith(label_start)]
+    return m
+
+
+def text_of(at: AppTest) -> str:
+    return " ".join(m.value for m in at.markdown)
+
+
+def test_all_five_sections_render_from_the_models(models, digits):
+    at = run_page()
+    assert at.title[0].value == "PixelCNN: the chain rule over pixels"
+    assert [h.value for h in at.header] == [
+        "1 · Raster order: an image is a sequence",
+        "2 · Masks: convolutions that never look ahead",
+        "3 · Receptive field and the blind spot",
+        "4 · Sampling, one pixel at a time",
+        "5 · Exact likelihood of an image",
+    ]
+    assert not at.error
+    # 1. pixel 10 of the 8x8 grid: nine known, one predicted, the rest future
+    codes = arr(chart(at, "pcnn_raster_fig")["data"][0]["z"])
+    assert (codes.ravel()[:9] == 0).all() and codes.ravel()[9] == 1 and (codes.ravel()[10:] == 2).all()
+    # 2. the masks drawn are the model's: mask A blocks its centre
+    mask_a = arr(chart(at, "pcnn_mask_PixelCNN mask A (7×7, layer 1)")["data"][0]["z"])
+    assert mask_a[3, 3] == 1 and mask_a[3, 2] == 0 and mask_a[4:].min() == 1
+    # 3. receptive fields at (14, 14) after 4 layers, analytic and measured, agree for both models
+    for name in ("pixelcnn", "gated-pixelcnn"):
+        expected = growth([analytic_receptive_field(name, k, 14, 14) for k in range(1, 5)])
+        for key in (f"pcnn_rf_click_{name}", f"pcnn_rf_measured_{name}"):
+            z = np.nan_to_num(arr(chart(at, key)["data"][0]["z"]))
+            assert np.array_equal(z.astype(int), expected), key
+    assert len([s for s in at.success if "all 784 pixels agree" in s.value]) == 2
+    blind = int(blind_spot(analytic_receptive_field("pixelcnn", 4, 14, 14), 14, 14).sum())
+    assert blind > 0 and f"blind spot: **{blind}** earlier pixels" in text_of(at)
+    assert "blind spot: **0** earlier pixels— none." in text_of(at).replace(" — ", "— ")
+    # 4. the animation starts at pixel 1 with the model's probability
+    sample = draw_samples(models["gated-pixelcnn"], 1, seed=0, temperature=1.0)
+    first = metric(at, "Pixel 1 (row 0, column 0)")
+    assert first.value == f"{sample.raw_probs[0, 0, 0]:.3f}"
+    grid = draw_samples(models["gated-pixelcnn"], 16, seed=100, temperature=1.0)
+    z = arr(chart(at, "pcnn_grid_fig")["data"][0]["z"])
+    assert np.array_equal(z[:28, :28], grid.images[0]) and np.array_equal(z[29:57, 29:57], grid.images[9])
+    assert "16 × 784 pixels drawn in" in text_of(at)
+    # 5. the exact NLL of test digit 0 under the gated model, unconditional
+    score = image_nll(models["gated-pixelcnn"], digits.images[0])
+    assert metric(at, "−log p(image)").value == f"{score.nll:.2f} nats"
+    assert metric(at, "Bits per dimension").value == f"{score.bits_per_dim:.4f}"
+    heat = arr(chart(at, "pcnn_l_heat")["data"][0]["z"])
+    assert np.allclose(heat, score.nll_map) and chart(at, "pcnn_l_heat")["layout"]["yaxis"]["autorange"] == "reversed"
+
+
+def test_raster_and_receptive_field_controls_drive_the_figures():
+    at = run_page()
+    at.slider(key="pcnn_raster_i").set_value(20).run()
+    codes = arr(chart(at, "pcnn_raster_fig")["data"][0]["z"])
+    assert codes.ravel()[19] == 1 and codes.ravel()[18] == 0
+    at.number_input(key="pcnn_rf_row").set_value(20).run()
+    at.number_input(key="pcnn_rf_col").set_value(3).run()
+    at.slider(key="pcnn_rf_layers").set_value(7).run()
+    assert not at.exception
+    for name in ("pixelcnn", "gated-pixelcnn"):
+        expected = growth([analytic_receptive_field(name, k, 20, 3) for k in range(1, 8)])
+        z = np.nan_to_num(arr(chart(at, f"pcnn_rf_measured_{name}")["data"][0]["z"])).astype(int)
+        assert np.array_equal(z, expected)
+        shape = chart(at, f"pcnn_rf_click_{name}")["layout"]["shapes"][0]
+        assert (shape["x0"], shape["y0"]) == (2.5, 19.5)  # the chosen pixel is outlined
+    blind = int(blind_spot(analytic_receptive_field("pixelcnn", 7, 20, 3), 20, 3).sum())
+    assert f"blind spot: **{blind}** earlier pixels" in text_of(at)
+
+
+def test_animation_steps_and_plays(models):
+    at = run_page()
+    sample = draw_samples(models["gated-pixelcnn"], 1, seed=0, temperature=1.0)
+    at.button(key="pcnn_anim_step1").click().run()
+    assert metric(at, "Pixel 2 (row 0, column 1)").value == f"{sample.raw_probs[0, 0, 1]:.3f}"
+    at.button(key="pcnn_anim_row").click().run()
+    m = metric(at, "Pixel 29 (row 1, column 0)")
+    assert m.value == f"{sample.raw_probs[0, 1, 0]:.3f}"
+    canvas = arr(chart(at, "pcnn_anim_fig")["data"][0]["z"])
+    assert (canvas.ravel()[28:] == 2).all() and np.array_equal(canvas.ravel()[:28], sample.images[0].ravel()[:28])
+    at.button(key="pcnn_anim_play").click().run()  # plays: the fragment advances one frame per run
+    assert at.button(key="pcnn_anim_play").label == "⏸ Pause"
+    assert at.session_state["pcnn_anim_step"] == 28 + 14
+    at.button(key="pcnn_anim_play").click().run()
+    assert at.button(key="pcnn_anim_play").label == "▶ Play"
+    at.button(key="pcnn_anim_restart").click().run()
+    assert metric(at, "Pixel 1 (row 0, column 0)")
+
+
+def test_sampling_settings_resample_and_label_is_only_for_the_gated_model(models):
+    at = run_page()
+    at.button(key="pcnn_anim_row").click().run()
+    at.selectbox(key="pcnn_s_label").set_value("3").run()
+    at.slider(key="pcnn_s_temp").set_value(0.5).run()
+    at.number_input(key="pcnn_s_seed").set_value(9).run()
+    assert not at.exception
+    sample = draw_samples(models["gated-pixelcnn"], 1, seed=9, temperature=0.5, label=3)
+    assert metric(at, "Pixel 1 (row 0, column 0)").value == f"{sample.raw_probs[0, 0, 0]:.3f}"  # restarted
+    grid = draw_samples(models["gated-pixelcnn"], 16, seed=100, temperature=0.5, label=3)
+    assert np.array_equal(arr(chart(at, "pcnn_grid_fig")["data"][0]["z"])[:28, :28], grid.images[0])
+    at.button(key="pcnn_grid_draw").click().run()
+    grid = draw_samples(models["gated-pixelcnn"], 16, seed=101, temperature=0.5, label=3)
+    assert np.array_equal(arr(chart(at, "pcnn_grid_fig")["data"][0]["z"])[:28, :28], grid.images[0])
+    at.selectbox(key="pcnn_s_model").set_value("pixelcnn").run()
+    assert not at.exception
+    assert at.selectbox(key="pcnn_s_label_plain").options == ["no label (unconditional)"]
+    sample = draw_samples(models["pixelcnn"], 1, seed=9, temperature=0.5)
+    assert metric(at, "Pixel 1 (row 0, column 0)").value == f"{sample.raw_probs[0, 0, 0]:.3f}"
+
+
+def test_likelihood_of_test_digits_labels_and_the_comparison(models, digits):
+    at = run_page()
+    at.number_input(key="pcnn_l_index").set_value(7).run()
+    at.selectbox(key="pcnn_l_label").set_value(str(digits.labels[7])).run()
+    gated = models["gated-pixelcnn"]
+    score = image_nll(gated, digits.images[7], int(digits.labels[7]))
+    assert metric(at, "−log p(image)").value == f"{score.nll:.2f} nats"
+    assert metric(at, "p(image)").value == f"10^−{score.nll / math.log(10):.1f}"
+    at.slider(key="pcnn_l_dx").set_value(-4).run()
+    at.slider(key="pcnn_l_dy").set_value(2).run()
+    bars = chart(at, "pcnn_l_compare")["data"][0]
+    expected = [
+        score.nll,
+        image_nll(gated, noise_image(digits.images[7], 0), int(digits.labels[7])).nll,
+        image_nll(gated, shift_image(digits.images[7], 2, -4), int(digits.labels[7])).nll,
+    ]
+    assert np.allclose(arr([bars["y"]])[0], expected)
+    assert bars["x"] == ["this image", "noise (same ink share)", "shifted (-4, +2)"]
+    assert expected[1] > expected[0] + 100
+    at.selectbox(key="pcnn_l_model").set_value("pixelcnn").run()
+    score = image_nll(models["pixelcnn"], digits.images[7])
+    assert metric(at, "−log p(image)").value == f"{score.nll:.2f} nats"
+
+
+def test_edit_pixels_scores_the_typed_image_and_reports_bad_text(models, digits):
+    at = run_page()
+    at.radio(key="pcnn_l_source").set_value("Edit pixels").run()
+    assert at.text_area(key="pcnn_l_text").value == format_pixel_text(digits.images[0])
+    image = digits.images[0].copy()
+    image[0, 0] = 1  # a stray ink pixel in the corner
+    at.text_area(key="pcnn_l_text").set_value(format_pixel_text(image)).run()
+    score = image_nll(models["gated-pixelcnn"], image)
+    assert metric(at, "−log p(image)").value == f"{score.nll:.2f} nats"
+    assert score.nll > image_nll(models["gated-pixelcnn"], digits.images[0]).nll
+    at.text_area(key="pcnn_l_text").set_value("###\n...").run()
+    assert not at.exception
+    assert any("exactly 28 lines" in e.value for e in at.error)
+    assert at.header[4].value.startswith("5 ·") and not at.get("plotly_chart") == []
+
+
+def png(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_uploads_good_and_bad(models):
+    at = run_page()
+    at.radio(key="pcnn_l_source").set_value("Upload a PNG").run()
+    assert any("Upload an image" in i.value for i in at.info)
+    img = Image.new("L", (140, 140), 255)
+    img.paste(0, (60, 20, 80, 120))  # a dark "1" on paper
+    at.file_uploader(key="pcnn_l_upload").set_value(("one.png", png(img), "image/png")).run()
+    assert not at.exception and not at.error
+    expected = np.zeros((28, 28), dtype=np.uint8)
+    expected[4:24, 12:16] = 1
+    shown = arr(chart(at, "pcnn_l_img")["data"][0]["z"])
+    assert np.array_equal(shown, expected)  # the processed image is shown
+    assert metric(at, "−log p(image)").value == f"{image_nll(models['gated-pixelcnn'], expected).nll:.2f} nats"
+    assert any("inverted" in c.value for c in at.caption)
+    for data, words in [
+        (b"not an image at all", "not an image"),
+        (png(Image.new("L", (200, 100))), "not square"),
+        (png(Image.new("L", (2100, 2100))), "too large"),
+        (png(Image.fromarray((np.random.default_rng(0).random((90, 90)) * 255).astype(np.uint8)))[:900], "truncated"),
+    ]:
+        at.file_uploader(key="pcnn_l_upload").set_value(("x.png", data, "image/png")).run()
+        assert not at.exception
+        assert any(words in e.value for e in at.error), words
+        assert len(at.header) == 5  # the rest of the page is still there
+
+
+def test_missing_model_is_an_error_and_the_rest_of_the_page_works(monkeypatch):
+    import core.image
+
+    real = core.image.load_image_model
+
+    def load(name, models_dir=None):
+        if name == "gated-pixelcnn":
+            raise CheckpointError("assets/models/gated-pixelcnn.json", "the model card is missing")
+        return real(name, models_dir)
+
+    monkeypatch.setattr(core.image, "load_image_model", load)
+    st.cache_resource.clear()  # the page caches models across runs: start from nothing
+    at = run_page()
+    messages = " ".join(e.value for e in at.error)
+    assert "gated-pixelcnn" in messages and "card is missing" in messages
+    # the plain model still draws its receptive field; masks and raster order need no model
+    assert chart(at, "pcnn_rf_click_pixelcnn") and chart(at, "pcnn_raster_fig")
+    assert any("Choose the other model" in i.value for i in at.info)
+    at.selectbox(key="pcnn_s_model").set_value("pixelcnn").run()
+    assert not at.exception and metric(at, "Pixel 1 (row 0, column 0)")
+    monkeypatch.undo()
+    st.cache_resource.clear()  # later tests load the real models again

@@ -1,0 +1,152 @@
+"""Fixtures for browser tests: a real ``streamlit run app.py`` server and headless Debian Chromium.
+
+- ``server``: base URL of a live server in the light theme (one per test session).
+- ``dark_server``: the same app in the dark theme (started only if a test asks for it).
+- ``browser``: Chromium from /usr/bin/chromium via Playwright's sync API.
+- ``page``: a fresh 1280x720 page in its own browser context.
+
+Every server is shut down at the end of the session, also when a test or the start-up fails.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.helpers import ARTIFACTS, ROOT, SERVER_LOGS
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+VIEWPORT = {"width": 1280, "height": 720}
+STARTUP_TIMEOUT_S = float(os.environ.get("E2E_SERVER_TIMEOUT", "60"))
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _log_tail(path: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Terminate the server's whole process group; kill it if it does not exit within 10 s."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+    except ProcessLookupError:
+        return
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+def _run_server(theme: str) -> Iterator[str]:
+    ARTIFACTS.mkdir(exist_ok=True)
+    port = _free_port()
+    log_path = ARTIFACTS / f"server-{theme}.log"
+    cmd = [
+        sys.executable, "-m", "streamlit", "run", "app.py",
+        "--server.port", str(port),
+        "--server.address", "127.0.0.1",
+        "--server.headless", "true",
+        "--theme.base", theme,
+        # Tests must see the files as they were at start, and not spend CPU watching them.
+        "--server.fileWatcherType", "none",
+    ]  # fmt: skip
+    env = dict(os.environ)
+    # The machine is shared; one torch thread per server keeps the browser tests from starving it.
+    env.setdefault("OMP_NUM_THREADS", "1")
+    env.setdefault("MKL_NUM_THREADS", "1")
+    base_url = f"http://127.0.0.1:{port}"
+    with open(log_path, "wb") as log:
+        # Own process group (start_new_session) so teardown can stop streamlit and anything it spawned.
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    atexit.register(_stop, proc)  # last resort if pytest dies before teardown
+    SERVER_LOGS.append(log_path)
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(
+                    f"streamlit ({theme}) exited with code {proc.returncode} before it was healthy.\n"
+                    f"Log {log_path}:\n{_log_tail(log_path)}",
+                    pytrace=False,
+                )
+            try:
+                with urllib.request.urlopen(f"{base_url}/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"streamlit ({theme}) not healthy at {base_url}/_stcore/health after {STARTUP_TIMEOUT_S:.0f} s.\n"
+                    f"Log {log_path}:\n{_log_tail(log_path)}",
+                    pytrace=False,
+                )
+            time.sleep(0.25)
+        yield base_url
+    finally:
+        _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[str]:
+    """Base URL (http://127.0.0.1:PORT) of a live app server, light theme."""
+    yield from _run_server("light")
+
+
+@pytest.fixture(scope="session")
+def dark_server() -> Iterator[str]:
+    """Base URL of a second live app server in the dark theme."""
+    yield from _run_server("dark")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian Chromium. Missing Chromium fails under CI=true and skips elsewhere."""
+    if not Path(CHROMIUM).exists():
+        message = (
+            f"Chromium not found at {CHROMIUM}: the browser tests need Debian's package `chromium` "
+            "(sudo apt-get install chromium)."
+        )
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message + " Browser tests must run in CI, not be skipped.", pytrace=False)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh 1280x720 page in its own context (no cookies or session shared with other tests)."""
+    context = browser.new_context(viewport=VIEWPORT)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()

@@ -1,0 +1,116 @@
+"""The attention page in a real browser: every section renders its heatmaps, in both themes, without errors."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from core.checkpoint import MODELS_DIR
+from tests.e2e.helpers import assert_no_streamlit_errors, open_page, screenshot, wait_idle
+
+pytestmark = pytest.mark.e2e
+
+THEMES = ["light", "dark"]
+SHAKESPEARE_SHIPPED = all((MODELS_DIR / f"shakespeare.{ext}").exists() for ext in ("json", "safetensors"))
+SECTIONS = [
+    ("mask", "1. The causal mask"),
+    ("toy", "Why masked weights are exactly 0"),
+    ("learned", "2. Learned attention"),
+    ("grid", "All heads of names"),
+    ("peeking", "3. What peeking breaks"),
+    ("samples", "Samples from names"),
+    ("dependence", "4. Check causality, don't trust it"),
+]
+# mask, full pattern, 3 toy matrices, head heatmap, grid, curves, 2 dependence maps
+N_CHARTS = 10
+
+
+def _base_url(request: pytest.FixtureRequest, theme: str) -> str:
+    return request.getfixturevalue("server" if theme == "light" else "dark_server")
+
+
+def _open_attention(page: Page, base_url: str) -> None:
+    """Open the lesson as a visitor does: the app first, then the lesson's URL.
+
+    Streamlit 1.67 runs a fresh server whose very first request is /attention in its old
+    pages/-directory mode (app.py and its navigation never run), so the app is loaded first.
+    """
+    open_page(page, base_url)
+    open_page(page, base_url, "attention")
+
+
+def _scroll_to(page: Page, text: str) -> None:
+    """Bring the element with ``text`` to the top of the viewport (Streamlit scrolls its main block)."""
+    target = page.get_by_text(text, exact=True).first
+    expect(target).to_be_visible()
+    target.evaluate("el => el.scrollIntoView({block: 'start'})")
+    page.wait_for_timeout(300)  # let plotly finish drawing what just came into view
+
+
+@pytest.mark.parametrize("theme", THEMES)
+def test_every_section_renders(page: Page, request: pytest.FixtureRequest, theme: str):
+    _open_attention(page, _base_url(request, theme))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Attention and causality")
+    expect(page.get_by_test_id("stSidebarNav").get_by_text("Attention and causality")).to_be_visible()
+    assert_no_streamlit_errors(page)
+    expect(page.locator(".js-plotly-plot")).to_have_count(N_CHARTS, timeout=30000)
+    # the causal check is stated as a number, and the causal dependence map is exactly 0 above the diagonal
+    expect(page.get_by_text("are exactly 0.0: no prediction reads a later token")).to_be_visible()
+    metrics = page.locator('[data-testid="stMetric"]')
+    expect(metrics.filter(has_text="names: max above the diagonal").first).to_contain_text("0 (exactly)")
+    for name, text in SECTIONS:
+        _scroll_to(page, text)
+        screenshot(page, f"attention-{name}-{theme}", full_page=False)
+    assert_no_streamlit_errors(page)
+
+
+def test_bad_text_shows_a_message_and_the_page_keeps_working(page: Page, server: str):
+    _open_attention(page, server)
+    box = page.get_by_label("Text the model reads")
+    box.fill("zoë!")
+    box.press("Control+Enter")  # text_area submits on Ctrl+Enter
+    wait_idle(page)
+    alert = page.locator('[data-testid="stAlert"]').filter(has_text="not in the model's vocabulary")
+    expect(alert).to_contain_text("'ë'")
+    expect(alert).to_contain_text("abcdefghijklmnopqrstuvwxyz")
+    assert_no_streamlit_errors(page)
+    # the mask, the curves and both dependence maps are still drawn; only the learned attention waits
+    expect(page.locator(".js-plotly-plot")).to_have_count(N_CHARTS - 2, timeout=30000)
+    _scroll_to(page, "Text the model reads")
+    screenshot(page, "attention-bad-text-light", full_page=False)
+
+
+def test_selecting_a_head_in_the_browser(page: Page, server: str):
+    _open_attention(page, server)
+    head = page.get_by_role("combobox", name="Head")
+    head.click()
+    head.fill("3")  # Streamlit's selectbox filters its options as you type
+    page.keyboard.press("Enter")
+    wait_idle(page)
+    expect(head).to_have_value("3")
+    assert_no_streamlit_errors(page)
+    _scroll_to(page, "2. Learned attention")
+    expect(page.locator(".js-plotly-plot").filter(has_text="names: layer 1, head 3")).to_have_count(1)
+    screenshot(page, "attention-head3-light", full_page=False)
+
+
+@pytest.mark.skipif(not SHAKESPEARE_SHIPPED, reason="shakespeare is still training (its checkpoint appears ~10:20)")
+@pytest.mark.parametrize("theme", THEMES)
+def test_shakespeare_heatmaps_stay_legible(page: Page, request: pytest.FixtureRequest, theme: str):
+    _open_attention(page, _base_url(request, theme))
+    page.get_by_text("shakespeare (causal)", exact=True).click()
+    wait_idle(page, timeout=60000)  # first load of the bigger model
+    box = page.get_by_label("Text the model reads")
+    expect(box).to_have_value(re.compile(r"^ROMEO:"))
+    box.fill("First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.")
+    box.press("Control+Enter")
+    wait_idle(page)
+    assert_no_streamlit_errors(page)
+    expect(page.get_by_text("heatmaps stay legible up to 32 tokens", exact=False)).to_be_visible()
+    expect(page.get_by_text("All heads of shakespeare", exact=True)).to_be_visible()
+    _scroll_to(page, "2. Learned attention")
+    screenshot(page, f"attention-shakespeare-{theme}", full_page=False)
+    _scroll_to(page, "All heads of shakespeare")
+    screenshot(page, f"attention-shakespeare-grid-{theme}", full_page=False)

@@ -1,0 +1,105 @@
+"""The Chain rule page in a real browser: type text, see the ledger update; screenshots in both themes."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from playwright.sync_api import Page, expect
+
+import core
+from core.checkpoint import MODELS_DIR
+from tests.e2e.helpers import assert_no_streamlit_errors, open_page, screenshot, wait_idle
+
+pytestmark = pytest.mark.e2e
+torch.set_num_threads(1)
+
+# The transformer if it has been trained, else the bigram (shipped first).
+LEDGER_MODEL = "names" if (MODELS_DIR / "names.safetensors").exists() else "names-bigram"
+
+
+def metric_value(page: Page, label: str):
+    """The value element of the metric whose label contains ``label``."""
+    return (
+        page.get_by_test_id("stMetric")
+        .filter(has=page.get_by_test_id("stMetricLabel").get_by_text(label, exact=True))
+        .get_by_test_id("stMetricValue")
+    )
+
+
+def scroll_to_heading(page: Page, text: str) -> None:
+    """Scroll the app so that heading ``text`` is at the top of the viewport."""
+    page.get_by_role("heading", name=text).evaluate("e => e.scrollIntoView({block: 'start'})")
+    page.wait_for_timeout(300)  # let plotly redraw after the scroll
+
+
+def tall_screenshot(page: Page, name: str) -> None:
+    """The whole page in one image: Streamlit scrolls inside its main container, so full_page alone
+    captures only the viewport. Grow the viewport to the content's height, shoot, and restore it."""
+    height = page.evaluate(
+        "() => Math.max(...[...document.querySelectorAll('[data-testid=stMain], [data-testid=stAppViewContainer]')]"
+        ".map(e => e.scrollHeight), document.documentElement.scrollHeight)"
+    )
+    size = page.viewport_size
+    page.set_viewport_size({"width": size["width"], "height": min(height, 12000)})
+    wait_idle(page)
+    page.wait_for_timeout(500)  # plotly charts resize to the new viewport
+    screenshot(page, name, full_page=False)
+    page.set_viewport_size(size)
+
+
+def type_text(page: Page, label: str, text: str) -> None:
+    box = page.get_by_label(label)
+    box.fill(text)
+    box.press("Enter")
+    wait_idle(page)
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_typing_text_updates_the_ledger(page: Page, request: pytest.FixtureRequest, theme: str):
+    base_url = request.getfixturevalue("server" if theme == "light" else "dark_server")
+    # A fresh server answers the very first deep link with a "Page not found" dialog (the pages are
+    # registered by app.py's first run), so the session starts at home like a visitor would.
+    open_page(page, base_url)
+    open_page(page, base_url, "chain-rule")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Chain rule")
+    expect(metric_value(page, "joint p(B, A, C)")).to_have_text("0.12")
+    expect(metric_value(page, "Σ −log terms (nats)")).to_have_text("2.120")
+    assert_no_streamlit_errors(page)
+    screenshot(page, f"chain-rule-top-{theme}", full_page=False)
+
+    page.get_by_role("radiogroup", name="Model").get_by_role("radio", name=LEDGER_MODEL, exact=True).click()
+    wait_idle(page)
+    lm = core.load_text_model(LEDGER_MODEL)
+    for text in ["olivia", "xzqvk"]:
+        type_text(page, "Text to score", text)
+        s = core.score(lm, text)
+        expect(metric_value(page, "NLL (nats)")).to_have_text(f"{s.nll:.4f}")
+        expect(metric_value(page, "perplexity")).to_have_text(f"{s.perplexity:.3f}")
+    assert_no_streamlit_errors(page)
+
+    # Hovering a bar of the ledger shows the five most likely tokens at that position.
+    chart = page.get_by_test_id("stPlotlyChart").nth(1)
+    chart.evaluate("e => e.scrollIntoView({block: 'center'})")
+    page.wait_for_timeout(300)
+    # plotly's drag layer sits on top of the bars and takes the pointer: move the mouse to the bar
+    box = chart.locator(".bars .point path").first.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    tooltip = chart.locator(".hoverlayer")
+    expect(tooltip).to_contain_text("most likely here")
+    alternatives = [lm.vocab.token_text(i) for i in s.conditional_probs[0].topk(5).indices.tolist()]
+    for token in alternatives:
+        expect(tooltip).to_contain_text(f"{token}: ")
+    screenshot(page, f"chain-rule-ledger-{theme}", full_page=False)
+
+    # Characters outside the vocabulary: an error in words, and the page keeps working.
+    type_text(page, "Text to score", "o'brien")
+    expect(page.get_by_test_id("stAlert").filter(has_text="not in the model's vocabulary").first).to_be_visible()
+    assert_no_streamlit_errors(page)
+    type_text(page, "Text to score", "anna")
+    expect(metric_value(page, "NLL (nats)")).to_have_text(f"{core.score(lm, 'anna').nll:.4f}")
+
+    scroll_to_heading(page, "2. The order does not change the joint")
+    screenshot(page, f"chain-rule-orderings-{theme}", full_page=False)
+    scroll_to_heading(page, "4. Likelihood scores are meaningful")
+    screenshot(page, f"chain-rule-compare-{theme}", full_page=False)
+    tall_screenshot(page, f"chain-rule-full-{theme}")

@@ -1,0 +1,117 @@
+"""The Live sampling page in a real browser: auto-play grows the text, a shared link reproduces it.
+
+The texts are compared with ``core.generate`` for the same settings, computed here in the test
+process from the same shipped weights.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from playwright.sync_api import Page, expect
+
+import core
+from core.checkpoint import MODELS_DIR
+from tests.e2e.helpers import assert_no_streamlit_errors, open_page, screenshot, wait_idle
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def names() -> core.TextModel:
+    if not (MODELS_DIR / "names.safetensors").exists():
+        pytest.fail("the shipped model 'names' is missing: the sampling page cannot be tested", pytrace=False)
+    return core.load_text_model("names")
+
+
+def long_name_seed(lm: core.TextModel, prompt: str, length: int, **settings) -> int:
+    """The first seed whose name runs at least ``length`` tokens (found with core, not the page)."""
+    for seed in range(200):
+        if len(list(core.generate(lm, prompt, length, seed=seed, **settings))) == length:
+            return seed
+    raise AssertionError("no seed gives a long enough name")
+
+
+def open_sampling(page: Page, base_url: str, query: str = "") -> None:
+    # A fresh server maps its very first request by the pages/ folder before app.py has run
+    # (Streamlit's old multipage mode); the home page first makes every later URL resolve normally.
+    open_page(page, base_url, "")
+    open_page(page, base_url, f"sampling{query}")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Live sampling")
+
+
+def shown_text(page: Page) -> str:
+    """The text so far, from the copyable code block under "History and branching"."""
+    return page.get_by_test_id("stCode").first.inner_text().strip()
+
+
+def test_autoplay_grows_the_text_token_by_token(page: Page, server: str, names):
+    seed = long_name_seed(names, "", 6)
+    expected = "".join(s.token for s in core.generate(names, "", 12, seed=seed))
+    open_sampling(page, server, f"?seed={seed}&tokens=12")
+    speed = page.get_by_test_id("stSidebar").get_by_role("slider").last  # the auto-play speed
+    speed.focus()
+    page.keyboard.press("End")  # its top speed
+    wait_idle(page)
+    page.get_by_role("button", name="Play").click()
+    lengths = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        text = shown_text(page)
+        if not lengths or len(text) != lengths[-1]:
+            lengths.append(len(text))
+        if text == expected:
+            break
+        time.sleep(0.03)
+    assert shown_text(page) == expected
+    assert len(lengths) >= 3, f"the text should grow in steps, saw lengths {lengths}"
+    expect(page.get_by_role("button", name="Play")).to_be_visible()  # playing stopped by itself at the end
+    wait_idle(page)
+    assert_no_streamlit_errors(page)
+
+
+def test_a_shared_link_reproduces_the_same_text(page: Page, server: str, names):
+    settings = dict(temperature=1.2, top_k=10, top_p=0.9)
+    seed = long_name_seed(names, "ma", 4, **settings)
+    expected = "ma" + "".join(s.token for s in core.generate(names, "ma", 12, seed=seed, **settings))
+    query = f"?model=names&prompt=ma&temperature=1.2&top_k=10&top_p=0.9&seed={seed}&tokens=12"
+    open_sampling(page, server, query)
+    page.get_by_role("button", name="Finish (12)").click()
+    wait_idle(page)
+    assert shown_text(page) == expected
+    # the same link in a new session gives the same text again, one click at a time
+    page.goto("about:blank")
+    open_sampling(page, server, query)
+    for _ in range(len(expected) - 2):
+        page.get_by_role("button", name="Next token").click()
+        wait_idle(page)
+    assert shown_text(page) == expected
+    assert_no_streamlit_errors(page)
+
+
+def test_bad_link_values_show_a_note_and_the_page_works(page: Page, server: str):
+    open_sampling(page, server, "?temperature=-1&top_p=nan&seed=1000000000000000000000000000000&model=../../etc")
+    note = page.get_by_test_id("stAlert").filter(has_text="Ignored temperature=")
+    expect(note).to_be_visible()
+    for word in ("top_p", "seed", "model"):
+        expect(note).to_contain_text(f"Ignored {word}=")
+    page.get_by_role("button", name="Next token").click()
+    wait_idle(page)
+    assert len(shown_text(page)) == 1
+    assert_no_streamlit_errors(page)
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_screenshots(page: Page, request: pytest.FixtureRequest, theme: str, names):
+    base = request.getfixturevalue("server" if theme == "light" else "dark_server")
+    seed = long_name_seed(names, "ma", 4, temperature=0.9, top_k=8)
+    open_sampling(page, base, f"?prompt=ma&temperature=0.9&top_k=8&seed={seed}")
+    for _ in range(3):
+        page.get_by_role("button", name="Next token").click()
+        wait_idle(page)
+    assert_no_streamlit_errors(page)
+    screenshot(page, f"sampling-{theme}", full_page=False)
+    page.get_by_test_id("stMain").evaluate("el => el.scrollTo(0, 560)")
+    page.wait_for_timeout(300)
+    screenshot(page, f"sampling-{theme}-history", full_page=False)

@@ -1,0 +1,409 @@
+"""core.causality and core.figures.attention against independent oracles.
+
+Oracles: hand-computed softmax, attention recomputed from the network's parameters, a brute-force
+loop over single replacements (one forward pass each), and the model cards read as plain JSON.
+"""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch.nn import functional as F
+
+from core import InputError, VocabError, load_text_model
+from core.causality import (
+    attention_weights,
+    character_labels,
+    dependence_matrix,
+    max_above_diagonal,
+    sample_texts,
+    text_window,
+    toy_attention,
+    training_summary,
+    where_it_looks,
+)
+from core.checkpoint import MODELS_DIR
+from core.figures.attention import (
+    MASKED_COLOUR,
+    attention_grid,
+    dependence_heatmap,
+    mask_figure,
+    toy_matrix_figure,
+    training_curves_figure,
+    value_heatmap,
+)
+from core.text import TextModel, context_ids, generate
+from core.transformer import GPT, GPTConfig
+from core.vocab import text_vocab
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def names():
+    return load_text_model("names")
+
+
+@pytest.fixture(scope="module")
+def leaky():
+    return load_text_model("names-leaky")
+
+
+@pytest.fixture(scope="module")
+def tiny_text_lm():
+    """A random GPT over a small free-text vocabulary with a '<s>' start token (shakespeare-shaped)."""
+    vocab = text_vocab("ab c\n")
+    torch.manual_seed(0)
+    net = GPT(GPTConfig(block_size=8, vocab_size=vocab.size, n_layer=2, n_head=2, n_embd=16)).eval()
+    return TextModel(name="tiny", vocab=vocab, net=net, card={})
+
+
+# ---------------------------------------------------------------------------------------------
+# Windows and labels
+
+
+def test_window_starts_with_start_token(names):
+    w = text_window(names, "Emma")
+    assert w.ids == [0, 5, 13, 13, 1]  # '.', e, m, m, a (upper case folded)
+    assert w.labels == [".", "e", "m", "m", "a"]
+    assert w.n_dropped == 0 and w.starts_with_start_token
+
+
+def test_window_makes_blanks_visible(tiny_text_lm):
+    w = text_window(tiny_text_lm, "a b\nc")
+    assert w.labels == ["<s>", "a", "␣", "b", "⏎", "c"]
+    assert character_labels("a b\nc") == w.labels
+
+
+def test_window_rejects_empty_and_unknown_characters(names):
+    with pytest.raises(InputError, match="empty"):
+        text_window(names, "")
+    with pytest.raises(VocabError) as e:
+        text_window(names, "zoë 7")
+    assert set(e.value.bad_chars) == {"ë", " ", "7"}
+    assert "abcdefghijklmnopqrstuvwxyz" in str(e.value)
+
+
+def test_window_crops_to_the_last_block_size_tokens(names):
+    text = "abcdefghijklmnopqrst"  # 20 letters + start token = 21 tokens > block 16
+    w = text_window(names, text)
+    assert w.T == names.block_size == 16
+    assert w.n_dropped == 5
+    assert w.ids == context_ids(names, text)[-16:]
+    assert w.labels[0] == "e" and not w.starts_with_start_token
+
+
+def test_window_display_limit_below_block_size(tiny_text_lm):
+    w = text_window(tiny_text_lm, "abcabc", max_tokens=4)
+    assert w.limit == 4
+    assert w.labels == ["c", "a", "b", "c"]
+    assert w.n_dropped == 3
+
+
+# ---------------------------------------------------------------------------------------------
+# The toy example
+
+
+def test_toy_masked_scores_and_softmax_by_hand():
+    toy = toy_attention(["<s>", "a", "b", "c", "d"], seed=3)
+    T = 5
+    for i in range(T):
+        for j in range(T):
+            if j > i:
+                assert toy.masked_scores[i, j] == -math.inf
+                assert toy.weights[i, j] == 0.0  # exactly, not approximately
+            else:
+                assert toy.masked_scores[i, j] == toy.scores[i, j]
+        # softmax over the allowed prefix, by hand with math.exp
+        exps = [math.exp(toy.scores[i, j]) for j in range(i + 1)]
+        for j in range(i + 1):
+            assert toy.weights[i, j] == pytest.approx(exps[j] / math.fsum(exps), rel=1e-12)
+    assert np.allclose(toy.weights.sum(-1), 1.0, atol=1e-12)
+    assert toy.weights[0, 0] == 1.0  # the first row can only read the start token
+    # scores are rounded to one decimal so a student can recompute the softmax
+    assert np.allclose(toy.scores * 10, np.round(toy.scores * 10))
+
+
+def test_toy_is_deterministic_per_seed():
+    a, b, c = (toy_attention(list("abcd"), seed=s) for s in (1, 1, 2))
+    assert np.array_equal(a.scores, b.scores)
+    assert not np.array_equal(a.scores, c.scores)
+
+
+# ---------------------------------------------------------------------------------------------
+# Learned attention
+
+
+def _layer0_attention_by_hand(net: GPT, ids: list[int]) -> torch.Tensor:
+    """(n_head, T, T) first-layer attention recomputed from the parameters (a separate code path)."""
+    cfg = net.config
+    T = len(ids)
+    x = net.wte.weight[ids] + net.wpe.weight[:T]  # (T, C)
+    h = F.layer_norm(x, (cfg.n_embd,), net.blocks[0].ln_1.weight, net.blocks[0].ln_1.bias)
+    attn = net.blocks[0].attn.c_attn
+    qkv = h @ attn.weight.T + attn.bias  # (T, 3C)
+    q, k, _ = qkv.split(cfg.n_embd, dim=1)
+    hs = cfg.n_embd // cfg.n_head
+    out = []
+    for head in range(cfg.n_head):
+        qh, kh = q[:, head * hs : (head + 1) * hs], k[:, head * hs : (head + 1) * hs]  # (T, hs)
+        s = (qh @ kh.T) / math.sqrt(hs)  # (T, T)
+        if cfg.causal:
+            s = s.masked_fill(torch.ones(T, T).triu(1).bool(), -math.inf)
+        out.append(torch.softmax(s, dim=-1))
+    return torch.stack(out)
+
+
+@pytest.mark.parametrize("text", ["emma", "christopher"])
+def test_causal_attention_rows_sum_to_one_and_are_zero_above_diagonal(names, text):
+    w = text_window(names, text)
+    att = attention_weights(names, w)
+    cfg = names.net.config
+    assert att.shape == (cfg.n_layer, cfg.n_head, w.T, w.T)
+    assert np.allclose(att.sum(-1), 1.0, atol=1e-5)
+    upper = np.triu(np.ones((w.T, w.T), dtype=bool), k=1)
+    assert (att[..., upper] == 0.0).all()  # exactly zero
+    assert max_above_diagonal(att) == 0.0
+    assert (att[..., ~upper] > 0).all()  # a softmax of finite scores is never 0
+    with torch.no_grad():
+        expected = _layer0_attention_by_hand(names.net, w.ids).numpy()
+    assert np.allclose(att[0], expected, atol=1e-5)
+
+
+def test_leaky_attention_reads_the_future(leaky):
+    w = text_window(leaky, "isabella")
+    att = attention_weights(leaky, w)
+    assert np.allclose(att.sum(-1), 1.0, atol=1e-5)
+    assert max_above_diagonal(att) > 0.1
+    with torch.no_grad():
+        expected = _layer0_attention_by_hand(leaky.net, w.ids).numpy()
+    assert np.allclose(att[0], expected, atol=1e-5)
+
+
+def test_attention_of_a_shakespeare_shaped_model(tiny_text_lm):
+    w = text_window(tiny_text_lm, "ab c")
+    att = attention_weights(tiny_text_lm, w)
+    assert att.shape == (2, 2, 5, 5)
+    assert max_above_diagonal(att) == 0.0
+    assert np.allclose(att.sum(-1), 1.0, atol=1e-6)
+
+
+def test_where_it_looks_lists_the_heaviest_keys():
+    row = np.array([0.1, 0.5, 0.0, 0.3, 0.1])
+    looks = where_it_looks(row, list("abcde"), top=3)
+    assert [(x.position, x.token, x.weight) for x in looks] == [(1, "b", 0.5), (3, "d", 0.3), (0, "a", 0.1)]
+    # a weight of exactly 0 (a masked position) is not a place the query looks
+    assert [x.position for x in where_it_looks(row, list("abcde"), top=10)] == [1, 3, 0, 4]
+
+
+def test_max_above_diagonal_reads_only_the_strict_upper_triangle():
+    m = np.array([[9.0, 0.0, 0.2], [9.0, 9.0, -0.7], [9.0, 9.0, 9.0]])
+    assert max_above_diagonal(m) == pytest.approx(0.7)
+    assert max_above_diagonal(np.ones((1, 1))) == 0.0
+    assert max_above_diagonal(np.stack([np.tril(np.ones((3, 3)))] * 2)) == 0.0
+
+
+# ---------------------------------------------------------------------------------------------
+# The dependence matrix: checked against a brute-force loop
+
+
+@torch.no_grad()
+def _dependence_brute_force(lm: TextModel, ids: list[int]) -> np.ndarray:
+    """D[i, j] by one forward pass per (position, replacement) pair."""
+    T, V = len(ids), lm.vocab.size
+    base = torch.softmax(lm.net(torch.tensor([ids]))[0][0].double(), dim=-1)  # (T, V)
+    D = np.zeros((T, T))
+    for j in range(T):
+        for v in range(V):
+            changed = list(ids)
+            changed[j] = v
+            p = torch.softmax(lm.net(torch.tensor([changed]))[0][0].double(), dim=-1)  # (T, V)
+            tv = 0.5 * (p - base).abs().sum(-1)  # (T,)
+            D[:, j] = np.maximum(D[:, j], tv.numpy())
+    return D
+
+
+def test_dependence_of_the_causal_model_is_lower_triangular(names):
+    ids = text_window(names, "isabella").ids
+    D = dependence_matrix(names, ids).values
+    T = len(ids)
+    upper = np.triu(np.ones((T, T), dtype=bool), k=1)
+    assert (D[upper] == 0.0).all()  # exactly: no prediction depends on a later token
+    assert (np.diag(D) > 1e-3).all()  # the token just read always matters
+    assert D[~upper].mean() > 0.01
+
+
+def test_dependence_of_the_leaky_model_is_dense(leaky):
+    ids = text_window(leaky, "isabella").ids
+    D = dependence_matrix(leaky, ids).values
+    T = len(ids)
+    upper = np.triu(np.ones((T, T), dtype=bool), k=1)
+    assert max_above_diagonal(D) > 0.5
+    assert (D[upper] > 0).mean() > 0.9  # (nearly) every later token moves the prediction, if only slightly
+    # the leaky model 'predicts' token i+1 by reading it: the first superdiagonal is large
+    assert np.diag(D, k=1).mean() > 0.5
+
+
+@pytest.mark.parametrize("model", ["names", "names-leaky"])
+def test_dependence_matches_brute_force(model, names, leaky):
+    lm = names if model == "names" else leaky
+    ids = text_window(lm, "ava").ids
+    dep = dependence_matrix(lm, ids)
+    expected = _dependence_brute_force(lm, ids)
+    assert np.allclose(dep.values, expected, atol=1e-5)
+    # the recorded replacement attains the maximum
+    T = len(ids)
+    with torch.no_grad():
+        base = torch.softmax(lm.net(torch.tensor([ids]))[0][0].double(), dim=-1)
+        for i in range(T):
+            for j in range(i + 1):
+                changed = list(ids)
+                changed[j] = int(dep.best_replacement[i, j])
+                p = torch.softmax(lm.net(torch.tensor([changed]))[0][0, i].double(), dim=-1)
+                assert 0.5 * (p - base[i]).abs().sum().item() == pytest.approx(dep.values[i, j], abs=1e-5)
+
+
+def test_dependence_of_a_random_causal_model_is_zero_above_diagonal(tiny_text_lm):
+    ids = text_window(tiny_text_lm, "ab cab").ids
+    D = dependence_matrix(tiny_text_lm, ids).values
+    assert max_above_diagonal(D) == 0.0
+    assert np.allclose(D, _dependence_brute_force(tiny_text_lm, ids), atol=1e-6)
+
+
+def test_dependence_refuses_sequences_longer_than_the_context(names):
+    with pytest.raises(InputError, match="context"):
+        dependence_matrix(names, [0] * 17)
+
+
+# ---------------------------------------------------------------------------------------------
+# Cards and samples
+
+
+@pytest.mark.parametrize("model", ["names", "names-leaky"])
+def test_training_summary_reads_the_card(model, names, leaky):
+    lm = names if model == "names" else leaky
+    card = json.loads((MODELS_DIR / f"{model}.json").read_text())
+    s = training_summary(lm)
+    assert s.name == model and s.causal == (model == "names")
+    assert s.heldout_nll == card["metrics"]["heldout_nll"]
+    assert s.train_nll == card["metrics"]["train_nll"]
+    assert [p["iter"] for p in s.curve] == [p["iter"] for p in card["curve"]]
+    assert [p["heldout_nll"] for p in s.curve] == [p["heldout_nll"] for p in card["curve"]]
+
+
+def test_leaky_training_loss_is_far_lower(names, leaky):
+    causal, peeking = training_summary(names), training_summary(leaky)
+    assert peeking.train_nll < 0.5 * causal.train_nll  # it learned to copy the next input
+
+
+def test_training_summary_without_curve(tiny_text_lm):
+    s = training_summary(tiny_text_lm)
+    assert s.curve == [] and s.heldout_nll is None and s.train_nll is None
+
+
+def test_samples_are_reproducible_and_match_generate(names):
+    a = sample_texts(names, 3, seed=5)
+    assert a == sample_texts(names, 3, seed=5)
+    for k, s in enumerate(a):
+        steps = list(generate(names, "", names.block_size - 1, seed=5 + k))
+        assert s.ended == steps[-1].is_end
+        assert s.text == "".join(st.token for st in steps if not st.is_end)
+        assert s.logprob == pytest.approx(sum(st.logprob for st in steps))
+        assert set(s.text) <= set("abcdefghijklmnopqrstuvwxyz")
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures: orientation, labels, masked cells, hover values
+
+
+def test_value_heatmap_orientation_labels_and_mask():
+    labels = [".", "e", "m", "m", "a"]
+    T = len(labels)
+    values = np.tril(np.arange(T * T, dtype=float).reshape(T, T) / 100)
+    allowed = np.tril(np.ones((T, T), dtype=bool))
+    fig = value_heatmap(values, labels, "t", allowed=allowed, highlight_row=2)
+    assert fig.layout.yaxis.autorange == "reversed"  # row 0 at the top
+    assert list(fig.layout.xaxis.ticktext) == labels and list(fig.layout.yaxis.ticktext) == labels
+    assert list(fig.layout.yaxis.tickvals) == list(range(T))
+    heat, masked = fig.data[0], fig.data[1]
+    z = np.array(heat.z, dtype=float)
+    assert z[3, 1] == values[3, 1] and np.isnan(z[1, 3])  # row 3 reads column 1; row 1 may not read 3
+    zm = np.array(masked.z, dtype=float)
+    assert not np.isnan(zm[1, 3]) and np.isnan(zm[3, 1])
+    assert masked.colorscale[0][1] == MASKED_COLOUR
+    assert "row 3 'm' reads column 1 'e'" in heat.customdata[3][1] and "0.1600" in heat.customdata[3][1]
+    (shape,) = fig.layout.shapes
+    assert (shape.y0, shape.y1) == (1.5, 2.5)
+
+
+def test_value_heatmap_without_mask_draws_every_cell():
+    values = np.full((3, 3), 0.5)
+    fig = value_heatmap(values, list("abc"), "t")
+    assert len(fig.data) == 1 and not np.isnan(np.array(fig.data[0].z, dtype=float)).any()
+
+
+def test_mask_figure_marks_forbidden_cells():
+    allowed = np.tril(np.ones((4, 4), dtype=bool))
+    fig = mask_figure(allowed, list("abcd"), "m")
+    assert fig.layout.yaxis.autorange == "reversed"
+    read, forbidden = (np.array(t.z, dtype=float) for t in fig.data)
+    assert np.array_equal(~np.isnan(read), allowed) and np.array_equal(~np.isnan(forbidden), ~allowed)
+    assert "may NOT read" in fig.data[1].customdata[0][3]
+
+
+def test_toy_figure_writes_minus_infinity_and_exact_zeros():
+    toy = toy_attention(list("abc"), seed=0)
+    masked = toy_matrix_figure(toy.masked_scores, toy.labels, "m")
+    assert masked.data[1].text[0][2] == "−∞" and masked.data[0].text[1][0] == "-0.30"
+    weights = toy_matrix_figure(toy.weights, toy.labels, "w")
+    value, grey = weights.data
+    assert value.text[0][0] == "1.00" and grey.text[0][1] == "0.00"  # exp(−∞) = 0, drawn as masked
+    assert value.text[0][1] == "" and grey.text[0][0] == ""  # each number is written once
+    assert np.isnan(np.array(value.z, dtype=float)[0, 1]) and grey.colorscale[0][1] == MASKED_COLOUR
+    assert weights.layout.yaxis.autorange == "reversed"
+
+
+def test_attention_grid_has_one_panel_per_head():
+    L, H, T = 2, 3, 4
+    w = np.tile(np.tril(np.ones((T, T))) / np.arange(1, T + 1)[:, None], (L, H, 1, 1))
+    allowed = np.tril(np.ones((T, T), dtype=bool))
+    fig = attention_grid(w, list("abcd"), allowed=allowed, selected=(1, 2))
+    assert len(fig.data) == 2 * L * H  # a value and a mask trace per panel
+    assert sum(t.name == "masked (future)" for t in fig.data) == L * H
+    titles = [a.text for a in fig.layout.annotations]
+    assert titles[0] == "layer 1 · head 1" and titles[-1] == "layer 2 · head 3"
+    assert all(fig.layout[f"yaxis{k if k > 1 else ''}"].autorange == "reversed" for k in range(1, L * H + 1))
+    (outline,) = fig.layout.shapes
+    assert outline.xref == "x6 domain"  # layer 2, head 3 is the sixth panel
+
+
+def test_training_curves_figure_plots_the_card_values(names, leaky):
+    summaries = [training_summary(names), training_summary(leaky)]
+    fig = training_curves_figure(summaries)
+    assert len(fig.data) == 4
+    assert list(fig.data[0].y) == [p["heldout_nll"] for p in summaries[0].curve]
+    assert list(fig.data[3].y) == [p["train_nll"] for p in summaries[1].curve]
+    assert fig.data[2].name == "names-leaky: held-out"
+
+
+def test_dependence_heatmap_greys_out_exact_zeros_only():
+    values = np.array([[0.5, 0.0, 0.0], [0.2, 0.7, 1e-9], [0.1, 0.3, 0.9]])
+    fig = dependence_heatmap(values, list(".ab"), "d")
+    value, zeros = fig.data
+    z, zz = np.array(value.z, dtype=float), np.array(zeros.z, dtype=float)
+    assert np.array_equal(np.isnan(z), values == 0.0)  # 1e-9 is not zero: it stays coloured
+    assert np.array_equal(~np.isnan(zz), values == 0.0)
+    assert fig.layout.yaxis.autorange == "reversed" and list(fig.layout.xaxis.ticktext) == [".", "a", "b"]
+    assert "0 exactly" in zeros.customdata[0][1] and "0.7000" in value.customdata[1][1]
+
+
+def test_start_token_label_survives_plotly_html():
+    """Plotly reads '<s>' as a strike-through tag; labels must reach it escaped."""
+    labels = ["<s>", "a", "&"]
+    fig = value_heatmap(np.tril(np.ones((3, 3))) / 3, labels, "t", allowed=np.tril(np.ones((3, 3), dtype=bool)))
+    assert list(fig.layout.xaxis.ticktext) == ["&lt;s&gt;", "a", "&amp;"]
+    assert "row 1 'a' reads column 0 '&lt;s&gt;'" in fig.data[0].customdata[1][0]
+    assert "'&lt;s&gt;' may NOT read" in fig.data[1].customdata[0][1]
+    assert list(mask_figure(np.ones((3, 3), dtype=bool), labels, "m").layout.yaxis.ticktext)[0] == "&lt;s&gt;"

@@ -1,0 +1,180 @@
+"""The live-sampling figures, inspected without a browser: the numbers each one draws, and a valid spec.
+
+The figures skip plotly's validation at run time (it costs ~50 ms per figure); here every figure is
+rebuilt with validation on, so a typo in a property name fails a test instead of a classroom demo.
+"""
+
+from __future__ import annotations
+
+import math
+
+import plotly.graph_objects as go
+import pytest
+import torch
+
+from core.figures.sampling import (
+    NEWLINE_MARK,
+    SPACE_MARK,
+    StripToken,
+    distribution_figure,
+    distribution_view,
+    history_strip,
+    kv_timing_figure,
+    strip_cells,
+    tile_text,
+    token_name,
+    token_strip_figure,
+)
+from core.kv_timing import KVTimingResult
+from core.sampling import next_token_distribution
+from core.session import History, SamplingSettings
+from core.text import Step
+from core.vocab import names_vocab, text_vocab
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Tiny models run fastest on one thread; on a busy 2-core machine two threads are ~50x slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+NAMES = names_vocab()
+TEXT = text_vocab("abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ\n.,;:!?'&-<>3$")  # 66 symbols with <s>
+
+
+def validated(fig: go.Figure) -> dict:
+    """The figure as plotly would check it: raises on any unknown property or bad value."""
+    return go.Figure(fig.to_dict()).to_dict()
+
+
+def stages_for(vocab, seed=0, temperature=0.8, top_k=None, top_p=None):
+    logits = torch.randn(vocab.size, generator=torch.Generator().manual_seed(seed)) * 2
+    logits[vocab.input_only_ids] = float("-inf")  # as the model's logit bias does
+    return next_token_distribution(logits, temperature, top_k, top_p)
+
+
+def test_token_names_make_specials_and_whitespace_visible():
+    assert token_name(NAMES, 0) == "'.' end"
+    assert token_name(NAMES, 1) == "a"
+    assert token_name(TEXT, 0) == "<s> start"
+    assert token_name(TEXT, TEXT.stoi[" "]) == f"{SPACE_MARK} space"
+    assert token_name(TEXT, TEXT.stoi["\n"]) == f"{NEWLINE_MARK} newline"
+    assert tile_text(TEXT, TEXT.stoi[" "]) == SPACE_MARK and tile_text(NAMES, 0) == "."
+
+
+def test_names_view_has_all_27_symbols_most_probable_first():
+    stages = stages_for(NAMES, top_k=5)
+    view = distribution_view(stages, NAMES, sampled_id=3)
+    assert len(view.token_ids) == 27 and view.rest_count == 0 and None not in view.token_ids
+    assert sorted(view.token_ids) == list(range(27))
+    assert view.raw == sorted(view.raw, reverse=True)
+    for layer, stage in ((view.raw, stages.raw), (view.tempered, stages.tempered), (view.final, stages.final)):
+        assert math.fsum(layer) == pytest.approx(1.0)
+        assert layer == [float(stage[i]) for i in view.token_ids]
+    assert view.token_ids[view.sampled_index] == 3
+    assert sum(p > 0 for p in view.final) == 5  # top-k: five bars survive
+
+
+def test_large_vocabulary_shows_top_20_and_a_rest_bar():
+    stages = stages_for(TEXT, seed=1, top_p=0.9)
+    view = distribution_view(stages, TEXT, sampled_id=None, top_n=20)
+    assert len(view.token_ids) == 21 and view.token_ids[-1] is None
+    assert view.rest_count == TEXT.size - 1 - 20  # the start token never gets a bar
+    assert view.names[-1] == f"rest ({view.rest_count} others)"
+    top = sorted((i for i in range(1, TEXT.size)), key=lambda i: (-float(stages.raw[i]), i))[:20]
+    assert view.token_ids[:20] == top
+    for layer, stage in ((view.raw, stages.raw), (view.tempered, stages.tempered), (view.final, stages.final)):
+        rest = math.fsum(float(stage[i]) for i in range(1, TEXT.size) if i not in top)
+        assert layer[-1] == pytest.approx(rest, abs=1e-12)
+        assert math.fsum(layer) == pytest.approx(1.0)
+
+
+def test_a_sampled_token_outside_the_top_20_gets_its_own_bar():
+    stages = stages_for(TEXT, seed=2)
+    least = min(range(1, TEXT.size), key=lambda i: float(stages.raw[i]))
+    view = distribution_view(stages, TEXT, sampled_id=least, top_n=20)
+    assert len(view.token_ids) == 22 and view.token_ids[20] == least and view.sampled_index == 20
+    assert view.rest_count == TEXT.size - 1 - 21
+
+
+def test_distribution_figure_draws_the_view():
+    stages = stages_for(NAMES, seed=4, top_p=0.7)
+    view = distribution_view(stages, NAMES, sampled_id=int(torch.argmax(stages.final)))
+    spec = validated(distribution_figure(view, NAMES, title="step <1>"))
+    assert [t["name"] for t in spec["data"]] == [
+        "model (T = 1)",
+        "after temperature",
+        "after top-k / top-p (sampled from)",
+    ]
+    assert [list(t["y"]) for t in spec["data"]] == [view.raw, view.tempered, view.final]
+    assert spec["layout"]["xaxis"]["ticktext"][view.token_ids.index(0)] == "'.'<br>end"
+    band = spec["layout"]["shapes"][0]
+    assert (band["x0"] + band["x1"]) / 2 == view.sampled_index
+    assert spec["layout"]["title"]["text"] == "step &lt;1&gt;"  # text is shown, never parsed as markup
+
+
+def test_distribution_figure_without_a_draw_has_no_band():
+    spec = validated(distribution_figure(distribution_view(stages_for(NAMES), NAMES), NAMES))
+    assert spec["layout"].get("shapes", []) == [] and "title" not in spec["layout"]
+
+
+def test_strip_wraps_after_the_columns_and_after_each_newline():
+    toks = [StripToken(c, None, None, newline=c == "\n") for c in "abcde\nfg"]
+    cells = strip_cells(toks, columns=3)
+    assert [(c.row, c.col, c.token.text) for c in cells] == [
+        (0, 0, "a"), (0, 1, "b"), (0, 2, "c"), (1, 0, "d"), (1, 1, "e"), (1, 2, "\n"), (2, 0, "f"), (2, 1, "g"),
+    ]  # fmt: skip
+
+
+def _step(vocab, ids, token_id, position):
+    logits = torch.randn(vocab.size, generator=torch.Generator().manual_seed(position))
+    stages = next_token_distribution(logits, 1.0, None, 0.9)
+    p = float(stages.raw[token_id])
+    return Step(vocab.token_text(token_id), token_id, stages, math.log(p), 0.0, position, token_id == vocab.eos_id)
+
+
+def test_history_strip_colours_each_token_by_its_model_probability():
+    h = History(prompt_ids=[0] + NAMES.encode("ab"))
+    for tok in "cd":
+        h.push(_step(NAMES, h.ids, NAMES.stoi[tok], len(h.ids)), SamplingSettings())
+    h.push(_step(NAMES, h.ids, 0, len(h.ids)), SamplingSettings(), forced=True)
+    toks = history_strip(h, NAMES)
+    assert [t.text for t in toks] == ["a", "b", "c", "d", "."]
+    assert [t.p_model for t in toks[:2]] == [None, None]
+    for t, e in zip(toks[2:], h.entries, strict=True):
+        assert t.p_model == float(e.step.stages.raw[e.step.token_id])
+        assert t.p_sampled == float(e.step.stages.final[e.step.token_id])
+    assert [t.forced for t in toks] == [False, False, False, False, True]
+
+    spec = validated(token_strip_figure(toks, columns=4))
+    prompt, generated, forced = spec["data"]
+    assert generated["z"][0][2] == toks[2].p_model and generated["z"][1][0] == toks[4].p_model
+    assert prompt["z"][0][:2] == [0.0, 0.0] and prompt["z"][0][2] is None
+    assert generated["text"][0] == ["", "", "c", "d"]  # empty cells print nothing (not "null")
+    assert "p under the model = " in generated["hovertext"][0][2]
+    assert (list(forced["x"]), [round(y) for y in forced["y"]]) == ([0], [1])  # the forced '.' on row 2
+    assert spec["layout"]["yaxis"]["autorange"] == "reversed"  # row 0 at the top
+
+
+def test_strip_escapes_markup_in_tokens():
+    spec = validated(token_strip_figure([StripToken("<", None, None), StripToken("&", 0.5, 0.5, step=1)]))
+    assert spec["data"][0]["text"][0][0] == "&lt;" and spec["data"][1]["text"][0][1] == "&amp;"
+
+
+def test_kv_timing_figure_plots_both_runs():
+    result = KVTimingResult(
+        first_position=3,
+        cached_ms=[1.0, 1.1, 1.0],
+        uncached_ms=[1.0, 2.0, 3.0],
+        cached_tokens=[1, 2, 3],
+        uncached_tokens=[1, 2, 3],
+        repeats=1,
+    )
+    spec = validated(kv_timing_figure(result))
+    uncached, cached = spec["data"]
+    assert list(uncached["x"]) == [3, 4, 5] and list(uncached["y"]) == [1.0, 2.0, 3.0]
+    assert list(cached["y"]) == [1.0, 1.1, 1.0]
+    assert result.same_tokens and result.speedup == pytest.approx(6.0 / 3.1)
