@@ -9,9 +9,6 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 CHROMIUM ?= /usr/bin/chromium
-# torch's CPU-only wheels: PyPI's Linux default is the CUDA build, gigabytes larger. Empty to skip.
-TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
-TORCH_PIN := $(shell grep -E '^torch==' requirements.txt)
 
 RUN_STAMP := $(VENV)/.installed-run-$(shell cat requirements.txt | sha256sum | cut -c1-16)
 DEV_STAMP := $(VENV)/.installed-dev-$(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-16)
@@ -43,14 +40,12 @@ $(BIN)/python:
 
 $(RUN_STAMP): | $(BIN)/python
 	@echo "Installing the app's packages into $(VENV) (the first time takes a few minutes)..."
-	@if [ -n "$(TORCH_INDEX)" ]; then $(PIP) install --no-deps --extra-index-url $(TORCH_INDEX) "$(TORCH_PIN)"; fi
 	$(PIP) install -r requirements.txt
 	@rm -f $(VENV)/.installed-run-*
 	@touch $@
 
 $(DEV_STAMP): | $(BIN)/python
 	@echo "Installing the app's and the test packages into $(VENV) (the first time takes a few minutes)..."
-	@if [ -n "$(TORCH_INDEX)" ]; then $(PIP) install --no-deps --extra-index-url $(TORCH_INDEX) "$(TORCH_PIN)"; fi
 	$(PIP) install -r requirements-dev.txt
 	@rm -f $(VENV)/.installed-dev-*
 	@touch $@

@@ -228,7 +228,7 @@ LEDGER_EXAMPLES = {
     ],
 }
 # Strings for the names-vs-Shakespeare classifier, from clearly one side to clearly the other.
-CLASSIFIER_EXAMPLES = ["olivia", "jackson", "thou art", "To be, or not to be", "KING HENRY"]
+CLASSIFIER_EXAMPLES = ["olivia", "jackson", "romeo", "thou art", "To be, or not to be"]
 
 
 def display_token(token: str) -> str:

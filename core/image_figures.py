@@ -32,8 +32,16 @@ def _grid_layout(fig: go.Figure, size: tuple[int, int], title: str, height: int)
         margin={"l": 40, "r": 20, "t": 50, "b": 30},
         plot_bgcolor="rgba(0,0,0,0)",
     )
-    fig.update_xaxes(range=[-0.5, cols - 0.5], showgrid=False, zeroline=False, constrain="domain", title=None)
+    fig.update_xaxes(
+        range=[-0.5, cols - 0.5],
+        showgrid=False,
+        zeroline=False,
+        constrain="domain",
+        title=None,
+        dtick=1 if cols <= 10 else 5,
+    )
     fig.update_yaxes(
+        dtick=1 if rows <= 10 else 5,
         range=[rows - 0.5, -0.5],
         autorange="reversed",
         showgrid=False,
@@ -45,8 +53,11 @@ def _grid_layout(fig: go.Figure, size: tuple[int, int], title: str, height: int)
     return fig
 
 
-def _categorical(codes: np.ndarray, colours: list[str], hover: np.ndarray, **kwargs) -> go.Heatmap:
-    """A heatmap whose integer codes 0..k-1 each get one flat colour (no colour bar)."""
+def _categorical(codes: np.ndarray, colours: list[str], hover, gap: int = 1, **kwargs) -> go.Heatmap:
+    """A heatmap whose integer codes 0..k-1 each get one flat colour (no colour bar).
+
+    ``gap`` pixels of background between cells show the grid; 0 draws an image as an image.
+    """
     k = len(colours)
     scale = []
     for i, c in enumerate(colours):
@@ -58,9 +69,10 @@ def _categorical(codes: np.ndarray, colours: list[str], hover: np.ndarray, **kwa
         colorscale=scale,
         showscale=False,
         customdata=hover,
-        hovertemplate="row %{y}, column %{x}<br>%{customdata}<extra></extra>",
-        xgap=1,
-        ygap=1,
+        hovertemplate="row %{y}, column %{x}<br>%{customdata}<extra></extra>" if hover is not None else None,
+        hoverinfo="skip" if hover is None else None,
+        xgap=gap,
+        ygap=gap,
         **kwargs,
     )
 
@@ -114,28 +126,31 @@ def raster_order_figure(size: int, row: int, col: int) -> go.Figure:
     return _grid_layout(fig, (size, size), f"Raster order: pixel {current + 1} of {size * size}", 420)
 
 
-def mask_figure(mask: np.ndarray, title: str) -> go.Figure:
-    """A kernel mask as a small grid: allowed taps, blocked taps, and the centre outlined."""
+def mask_figure(mask: np.ndarray, title: str = "", legend: bool = True) -> go.Figure:
+    """A kernel mask as a small grid: 1 = allowed tap, 0 = blocked tap, the centre outlined."""
     mask = np.asarray(mask)
     kh, kw = mask.shape
     codes = np.where(mask > 0, 0, 1)
     centre = (kh // 2, kw // 2)
-    hover = np.where(mask > 0, "allowed: the weight is kept", "blocked: the weight is multiplied by 0")
-    text = np.where(mask > 0, "1", "0").astype(object)
-    text[centre] = "centre " + text[centre]
+    hover = np.where(mask > 0, "allowed: the weight is kept", "blocked: the weight is multiplied by 0").astype(object)
+    hover[centre] = "the centre: " + hover[centre]
     fig = go.Figure(
         _categorical(
             codes,
             [ALLOWED, BLOCKED],
             hover,
-            text=text,
+            text=np.where(mask > 0, "1", "0"),
             texttemplate="%{text}",
             textfont={"size": 13, "color": "#111111"},
         )
     )
     _outline(fig, *centre, colour=CURRENT, width=4)
-    _legend(fig, [("allowed", ALLOWED), ("blocked", BLOCKED), ("centre (outlined)", CURRENT)])
-    return _grid_layout(fig, (kh, kw), title, 300 if kh > 1 else 170)
+    if legend:
+        _legend(fig, [("allowed", ALLOWED), ("blocked", BLOCKED), ("centre (outlined)", CURRENT)])
+    fig = _grid_layout(fig, (kh, kw), title, (300 if kh > 1 else 140) + (70 if legend else 0))
+    if not title:
+        fig.update_layout(margin={"t": 10})
+    return fig
 
 
 def receptive_field_figure(
@@ -144,19 +159,25 @@ def receptive_field_figure(
     col: int,
     blind: np.ndarray | None = None,
     title: str = "",
+    clickable: bool = False,
 ) -> go.Figure:
     """The receptive field of (row, col) coloured by the layer at which each pixel joins it.
 
     ``growth``: (H, W) int, 0 where the pixel is not reached, else the first layer count that
     reaches it. ``blind``: (H, W) bool pixels before (row, col) that the field misses (drawn red).
+    ``clickable`` adds an invisible marker per cell so that a click selects that pixel.
     """
     H, W = growth.shape
-    z = np.where(growth > 0, growth, np.nan).astype(float)
+    blind = np.zeros_like(growth, dtype=bool) if blind is None else blind
+    after = np.arange(H * W).reshape(H, W) >= row * W + col  # the pixel itself and everything after it
+    hover = np.where(growth > 0, np.char.add("joins at layer ", growth.astype(str)), "not reached").astype(object)
+    hover[blind] = "blind spot: before the pixel, never read"
+    hover[after] = "the pixel or its future: never read"
+    hover[row, col] = "the pixel being predicted"
     n_max = max(1, int(growth.max()))
-    hover = np.where(growth > 0, np.char.add("joins at layer ", growth.astype(str)), "not reached")
     fig = go.Figure(
         go.Heatmap(
-            z=z,
+            z=np.where(growth > 0, growth, np.nan).astype(float),
             zmin=0.5,
             zmax=n_max + 0.5,
             colorscale="Blues_r",
@@ -167,59 +188,44 @@ def receptive_field_figure(
             ygap=1,
         )
     )
-    # The future (the pixel itself and every pixel after it) in light grey: no path may read it.
-    after = np.arange(H * W).reshape(H, W) >= row * W + col
-    fig.add_trace(
-        go.Heatmap(
-            z=np.where(after, 1.0, np.nan),
-            colorscale=[[0, FUTURE], [1, FUTURE]],
-            showscale=False,
-            hoverinfo="skip",
-            xgap=1,
-            ygap=1,
-        )
-    )
-    if blind is not None and blind.any():
+    for cells, colour in ((after, FUTURE), (blind, BLIND)):
         fig.add_trace(
             go.Heatmap(
-                z=np.where(blind, 1.0, np.nan),
-                colorscale=[[0, BLIND], [1, BLIND]],
+                z=np.where(cells, 1.0, np.nan),
+                colorscale=[[0, colour], [1, colour]],
                 showscale=False,
-                hovertemplate="row %{y}, column %{x}<br>blind spot: before the pixel, never read<extra></extra>",
+                customdata=hover,
+                hovertemplate="row %{y}, column %{x}<br>%{customdata}<extra></extra>",
                 xgap=1,
                 ygap=1,
             )
         )
     _outline(fig, row, col)
     _legend(fig, [("blind spot", BLIND), ("pixel and its future", FUTURE)])
-    return _grid_layout(fig, (H, W), title, 430)
-
-
-def pixel_picker_figure(image: np.ndarray, row: int, col: int, title: str) -> go.Figure:
-    """A binary image with (row, col) outlined and an invisible marker per pixel, so a click picks it."""
-    H, W = image.shape
-    fig = binary_image_figure(image, title, height=330)
-    ys, xs = np.mgrid[0:H, 0:W]
-    fig.add_trace(
-        go.Scatter(
-            x=xs.ravel(),
-            y=ys.ravel(),
-            mode="markers",
-            marker={"size": 9, "opacity": 0, "color": CURRENT},
-            hovertemplate="row %{y}, column %{x}<extra>click to pick</extra>",
-            showlegend=False,
+    if clickable:
+        ys, xs = np.mgrid[0:H, 0:W]
+        fig.add_trace(
+            go.Scatter(
+                x=xs.ravel(),
+                y=ys.ravel(),
+                mode="markers",
+                marker={"size": 10, "opacity": 0},
+                selected={"marker": {"opacity": 0}},
+                unselected={"marker": {"opacity": 0}},
+                customdata=hover.ravel(),
+                hovertemplate="row %{y}, column %{x}<br>%{customdata}<extra>click to pick</extra>",
+                showlegend=False,
+            )
         )
-    )
-    _outline(fig, row, col)
-    fig.update_layout(clickmode="event+select", dragmode=False)
-    return fig
+        fig.update_layout(clickmode="event+select", dragmode=False)
+    return _grid_layout(fig, (H, W), title, 430)
 
 
 def binary_image_figure(image: np.ndarray, title: str = "", height: int = 300) -> go.Figure:
     """A 0/1 image: white ink on black."""
     image = np.asarray(image)
     hover = np.where(image > 0, "1 (ink)", "0 (background)")
-    fig = go.Figure(_categorical(image.astype(int), [PAPER, INK], hover))
+    fig = go.Figure(_categorical(image.astype(int), [PAPER, INK], hover, gap=0))
     return _grid_layout(fig, image.shape, title, height)
 
 
@@ -248,26 +254,18 @@ def sampling_canvas_figure(
 
 
 def sample_grid_figure(images: np.ndarray, n_cols: int = 8, title: str = "") -> go.Figure:
-    """(n, H, W) 0/1 images tiled in one heatmap, separated by a one-pixel gap."""
+    """(n, H, W) 0/1 images tiled in one heatmap, separated by one grey pixel."""
     n, H, W = images.shape
     n_rows = -(-n // n_cols)
-    canvas = np.full((n_rows * (H + 1) - 1, n_cols * (W + 1) - 1), np.nan)
+    canvas = np.full((n_rows * (H + 1) - 1, n_cols * (W + 1) - 1), 2)  # 2 = the grey separator
     for i, img in enumerate(images):
         r, c = divmod(i, n_cols)
         canvas[r * (H + 1) : r * (H + 1) + H, c * (W + 1) : c * (W + 1) + W] = img
-    fig = go.Figure(
-        go.Heatmap(
-            z=canvas,
-            zmin=0,
-            zmax=1,
-            colorscale=[[0, PAPER], [1, INK]],
-            showscale=False,
-            hoverinfo="skip",
-        )
-    )
-    fig = _grid_layout(fig, canvas.shape, title, 150 + 120 * n_rows)
-    fig.update_xaxes(showticklabels=False)
-    fig.update_yaxes(showticklabels=False)
+    fig = go.Figure(_categorical(canvas, [PAPER, INK, UNDRAWN], None, gap=0))
+    fig = _grid_layout(fig, canvas.shape, title, 40 + 105 * n_rows + (40 if title else 0))
+    fig.update_xaxes(showticklabels=False, ticks="")
+    fig.update_yaxes(showticklabels=False, ticks="")
+    fig.update_layout(margin={"l": 0, "r": 0, "t": 40 if title else 5, "b": 5})
     return fig
 
 

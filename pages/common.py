@@ -29,7 +29,7 @@ PAGES = [
         "Chain rule",
         "✖️",
         "Text",
-        "chain-rule",
+        "chain_rule",
         "Factor a joint probability into conditionals and read any text's likelihood ledger.",
     ),
     PageInfo(
@@ -57,6 +57,22 @@ PAGES = [
         "The same chain rule over pixels: masked convolutions, receptive fields, sampling.",
     ),
 ]
+
+
+def leave_legacy_pages_mode() -> None:
+    """Make a deep link on a fresh server open the page inside the app, not as a bare script.
+
+    Until ``st.navigation`` has run once in the process, Streamlit treats a ``pages/`` folder as a
+    legacy multipage app: the first visitor of a shared link such as ``/sampling?seed=3`` would
+    get the page script alone, with every file of ``pages/`` in the sidebar. Flipping Streamlit's
+    flag and rerunning sends that visit through ``app.py``; the URL paths equal the file names,
+    so the rerun resolves to the same page. Called once, when this module is first imported.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
 
 
 def existing_pages(root: Path) -> list[PageInfo]:
@@ -88,3 +104,6 @@ def session_generator(key: str, seed: int):
         st.session_state[state_key] = torch.Generator().manual_seed(seed)
         st.session_state[f"{state_key}_seed"] = seed
     return st.session_state[state_key]
+
+
+leave_legacy_pages_mode()

@@ -177,16 +177,18 @@ st.markdown(
 )
 cols = st.columns(4)
 masks = [
-    (pixelcnn_mask("A", 7), "PixelCNN mask A (7×7, layer 1)"),
-    (pixelcnn_mask("B", 3), "PixelCNN mask B (3×3, later)"),
-    (vertical_mask("B", 3), "Gated: vertical stack (3×3)"),
-    (horizontal_mask("B", 3), "Gated: horizontal stack (1×3)"),
+    ("a7", pixelcnn_mask("A", 7), "PixelCNN, layer 1: mask A, 7×7"),
+    ("b3", pixelcnn_mask("B", 3), "PixelCNN, later layers: mask B, 3×3"),
+    ("v3", vertical_mask("B", 3), "Gated, vertical stack: 3×3"),
+    ("h3", horizontal_mask("B", 3), "Gated, horizontal stack: 1×3"),
 ]
-for col, (mask, title) in zip(cols, masks, strict=True):
+for col, (key, mask, title) in zip(cols, masks, strict=True):
     with col:
-        st.plotly_chart(mask_figure(mask.numpy(), title), width="stretch", key=f"pcnn_mask_{title}")
+        st.markdown(f"**{title}**")
+        st.plotly_chart(mask_figure(mask.numpy(), legend=False), width="stretch", key=f"pcnn_mask_{key}")
 st.caption(
-    "The gated model's vertical stack sees whole rows above (left, straight up and right) but nothing on "
+    "Green 1 = the weight is kept, grey 0 = multiplied by zero, orange outline = the centre (the pixel "
+    "being computed). The gated model's vertical stack sees whole rows above (left, straight up and right) but nothing on "
     "its own row; its horizontal stack sees only its own row to the left, plus the vertical stack. Their "
     "first layer blocks the centre row (vertical) and the centre pixel (horizontal), like mask A."
 )
@@ -223,7 +225,7 @@ for (name, model), top, bottom in zip(models.items(), analytic_cols, measured_co
     fields = [model_analytic_receptive_field(model, k, row, col) for k in range(1, n_layers + 1)]
     blind = blind_spot(fields[-1], row, col)
     with top:
-        fig = receptive_field_figure(growth(fields), row, col, blind, f"{title}: from the masks")
+        fig = receptive_field_figure(growth(fields), row, col, blind, f"{title}: from the masks", clickable=True)
         st.plotly_chart(fig, width="stretch", key=f"pcnn_rf_click_{name}", on_select="rerun", selection_mode="points")
         st.markdown(
             f"**{int(fields[-1].sum())}** pixels reach it; blind spot: **{int(blind.sum())}** earlier pixels "
@@ -384,9 +386,12 @@ l_model = models[l_model_name]
 digits = test_digits_or_error()
 chosen: np.ndarray | None = None
 if source == "Test digit" and digits is not None:
-    idx = st.number_input(f"Test digit (0–{len(digits) - 1})", 0, len(digits) - 1, step=1, key="pcnn_l_index")
+    d1, d2 = st.columns([1, 2])
+    idx = d1.number_input(f"Test digit (0–{len(digits) - 1})", 0, len(digits) - 1, step=1, key="pcnn_l_index")
     chosen = digits.images[idx]
-    st.caption(f"Test digit {idx} is a **{digits.labels[idx]}** (binarized once with a fixed seed).")
+    d2.markdown(
+        f"Test digit {idx} is a **{digits.labels[idx]}**, one of the 500 held-out digits the models never trained on (binarized once with a fixed seed)."
+    )
 elif source == "Upload a PNG":
     upload = st.file_uploader(
         "A square image of one digit (PNG or JPEG)", type=["png", "jpg", "jpeg"], key="pcnn_l_upload"

@@ -41,6 +41,7 @@ from core.session import (
 )
 from core.text import TextModel, logits_for_context, sample_step
 
+SHOW_CHART_UP_TO = 4  # auto-play speeds (tokens/s) at which each step's chart is still drawn
 MAX_CATCH_UP = 3  # tokens one auto-play tick may draw when the browser fell behind the clock
 KV_REPEATS = 3  # runs per mode behind each timing median
 CHART_CONFIG = {"displayModeBar": False}
@@ -206,6 +207,12 @@ def live_panel(lm: TextModel, sampling: SamplingSettings, limit: int, prompt_ids
         st.caption("Grey: prompt. Colour: p under the model, orange ≈ 0 · yellow ≈ 0.5 · blue ≈ 1 (hover for numbers).")
 
     n = len(h)
+    if playing and state.sampling_speed > SHOW_CHART_UP_TO:
+        # fast auto-play: the browser redraws the text only (a chart per token would throttle it)
+        ledger = f"log p(generated) = **{h.logprob:.2f}** · perplexity **{h.perplexity:.2f}**" if n else ""
+        st.markdown(f"**{n} of {limit}** tokens drawn · {ledger}")
+        st.caption(f"Above {SHOW_CHART_UP_TO} tokens/s the chart and the history wait for Pause.")
+        return
     if n:
         entry = h.entries[-1]
         # the frozen distribution of the current step, reshaped by the current knobs (no new draw)
@@ -242,6 +249,9 @@ def live_panel(lm: TextModel, sampling: SamplingSettings, limit: int, prompt_ids
     if survivors == 1 and sampling.top_p is not None and sampling.temperature > 0:
         st.caption("Only one candidate survives: top-p always keeps at least the most probable token.")
 
+    if playing:
+        st.caption("The history and branching controls appear on Pause.")
+        return
     history_section(lm, sampling, h)
 
 

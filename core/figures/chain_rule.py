@@ -131,7 +131,7 @@ def ledger_bars(ledger: Ledger, unit: str = "nats") -> go.Figure:
             x=positions,
             y=[to_unit(r.running, unit) for r in ledger.rows],
             name=f"running total, {unit}",
-            mode="lines+markers",
+            mode="lines+markers" if len(positions) <= MAX_TICK_LABELS else "lines",
             line=dict(color=RUNNING_COLOUR, width=2),
             yaxis="y2",
             hoverinfo="skip",

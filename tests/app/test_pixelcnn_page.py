@@ -98,7 +98,7 @@ def test_all_five_sections_render_from_the_models(models, digits):
     codes = arr(chart(at, "pcnn_raster_fig")["data"][0]["z"])
     assert (codes.ravel()[:9] == 0).all() and codes.ravel()[9] == 1 and (codes.ravel()[10:] == 2).all()
     # 2. the masks drawn are the model's: mask A blocks its centre
-    mask_a = arr(chart(at, "pcnn_mask_PixelCNN mask A (7×7, layer 1)")["data"][0]["z"])
+    mask_a = arr(chart(at, "pcnn_mask_a7")["data"][0]["z"])
     assert mask_a[3, 3] == 1 and mask_a[3, 2] == 0 and mask_a[4:].min() == 1
     # 3. receptive fields at (14, 14) after 4 layers, analytic and measured, agree for both models
     for name in ("pixelcnn", "gated-pixelcnn"):

@@ -7,6 +7,8 @@ Streamlit marks its root element ``[data-testid=stApp]`` with ``data-test-script
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from playwright.sync_api import Page
@@ -65,7 +67,41 @@ def wait_idle(page: Page, timeout: float = 30000) -> None:
         ) from None
 
 
-def open_page(page: Page, base_url: str, url_path: str = "", timeout: float = 60000) -> None:
+_COUNT_RUNS_JS = """
+() => {
+  window.__e2eRuns = 0;
+  if (window.__e2eRunObserver) window.__e2eRunObserver.disconnect();
+  const app = document.querySelector('[data-testid="stApp"]');
+  window.__e2eRunObserver = new MutationObserver((records) => {
+    for (const r of records) {
+      if (r.target.getAttribute('data-test-script-state') === 'running') window.__e2eRuns += 1;
+    }
+  });
+  window.__e2eRunObserver.observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+}
+"""
+
+
+@contextmanager
+def expect_rerun(page: Page, timeout: float = 30000) -> Iterator[None]:
+    """Wrap an interaction that must rerun the script; on exit, wait until that run has finished.
+
+    Stricter than wait_idle alone, which cannot tell "the rerun has not started yet" from "done"
+    when the server is slow to answer:
+
+        with expect_rerun(page):
+            page.get_by_label("Temperature").fill("2")
+    """
+    page.evaluate(_COUNT_RUNS_JS)
+    yield
+    try:
+        page.wait_for_function("() => window.__e2eRuns > 0", timeout=timeout, polling=50)
+    except PlaywrightTimeoutError:
+        raise AssertionError(f"the interaction did not rerun the script within {timeout / 1000:.0f} s") from None
+    wait_idle(page, timeout=timeout)
+
+
+def open_page(page: Page, base_url: str, url_path: str = "", timeout: float = 120000) -> None:
     """Navigate to ``base_url/url_path`` and wait until the page's script has finished running.
 
     The longer default timeout (ms) covers a first visit that loads a model into the shared cache.

@@ -60,7 +60,7 @@ def test_typing_text_updates_the_ledger(page: Page, request: pytest.FixtureReque
     # A fresh server answers the very first deep link with a "Page not found" dialog (the pages are
     # registered by app.py's first run), so the session starts at home like a visitor would.
     open_page(page, base_url)
-    open_page(page, base_url, "chain-rule")
+    open_page(page, base_url, "chain_rule")
     expect(page.get_by_role("heading", level=1)).to_have_text("Chain rule")
     expect(metric_value(page, "joint p(B, A, C)")).to_have_text("0.12")
     expect(metric_value(page, "Σ −log terms (nats)")).to_have_text("2.120")

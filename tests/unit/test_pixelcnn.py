@@ -554,6 +554,10 @@ def test_figures_draw_row_zero_at_the_top_with_the_right_data():
     assert np.array_equal(~np.isnan(z), rf)
     blind_trace = np.array(fig.data[2].z, dtype=float)
     assert np.array_equal(~np.isnan(blind_trace), blind_spot(rf, 14, 14))
+    future = np.array(fig.data[1].z, dtype=float)
+    assert np.isnan(future[14, 13]) and not np.isnan(future[14, 14]) and not np.isnan(future[27, 0])
+    clickable = receptive_field_figure(growth([rf]), 14, 14, clickable=True)
+    assert len(clickable.data[-1].x) == 784 and clickable.layout.clickmode == "event+select"
 
     fig = raster_order_figure(8, 1, 2)
     assert fig.layout.yaxis.autorange == "reversed"
@@ -571,6 +575,6 @@ def test_figures_draw_row_zero_at_the_top_with_the_right_data():
     assert sampling_canvas_figure(image, 30).layout.shapes[0].x0 == 1.5
 
     grid = np.array(sample_grid_figure(np.ones((16, 28, 28)), 8).data[0].z, dtype=float)
-    assert grid.shape == (2 * 29 - 1, 8 * 29 - 1) and np.isnan(grid[28]).all()
+    assert grid.shape == (2 * 29 - 1, 8 * 29 - 1) and (grid[28] == 2).all() and (grid[:28, :28] == 1).all()
     heat = nll_heatmap_figure(np.arange(784.0).reshape(28, 28), "nll")
     assert heat.layout.yaxis.autorange == "reversed" and heat.data[0].z[0][5] == 5.0
