@@ -49,3 +49,8 @@ $(DEV_STAMP): | $(BIN)/python
 	$(PIP) install -r requirements-dev.txt
 	@rm -f $(VENV)/.installed-dev-*
 	@touch $@
+
+# Benchmarks (not part of the test suite): regenerates BENCHMARKS.md on this machine, ~10-15 min.
+.PHONY: bench
+bench: check-chromium $(DEV_STAMP)
+	$(BIN)/python -m benchmarks.run

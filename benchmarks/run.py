@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 import core
-from benchmarks import generation, quality
+from benchmarks import browser, generation, pages, pixelcnn_sampling, quality
 from benchmarks.common import machine, md_table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,8 +64,36 @@ def run(quick: bool = False) -> str:
         + "\n".join(gen_text)
     )
 
+    # 2. Page reruns
+    text, rows = pages.run(repeats=3 if quick else 20)
+    sections.append(
+        "## 2. Pages: script rerun after each main interaction (AppTest)\n\n" + pages.__doc__.strip() + "\n\n" + text
+    )
+    targets += rows
+
+    # 3 and 5. In the browser: cold start, slider latency, memory
+    text, rows = browser.run(repeats=3 if quick else 20, sessions=2 if quick else 10)
+    sections.append(
+        "## 3 and 5. In the browser: cold start, slider latency, memory\n\n" + browser.__doc__.strip() + "\n\n" + text
+    )
+    targets += rows
+
+    # 4. PixelCNN sampling, fast path vs naive recomputation
+    from core.image import IMAGE_MODELS, load_image_model
+
+    results = [pixelcnn_sampling.measure(load_image_model(n), 16, 2 if quick else 28, 0, 1 if quick else 3)
+               for n in IMAGE_MODELS]  # fmt: skip
+    sections.append("## 4. PixelCNN: 16 images, fast path vs naive recomputation, same seed\n\n"
+                    + pixelcnn_sampling.report(results) + "\n")  # fmt: skip
+    for r in results:
+        targets.append([f"{r.model}: 16 samples, fast path", "≤ 3 s", f"{r.fast.median:.2f} s",
+                        verdict(r.fast.median <= 3 and not quick)])  # fmt: skip
+        targets.append([f"{r.model}: fast vs naive, identical images", "≥ 5×, identical",
+                        f"{r.speedup:.1f}×, {'identical' if r.identical else 'DIFFERENT'}",
+                        verdict(r.speedup >= 5 and r.identical)])  # fmt: skip
+
     # 6. Model quality
-    rows = quality.quality_rows()
+    rows = quality.quality_rows() + quality.image_rows()
     sections.append("## 6. Model quality: held-out NLL recomputed from the shipped weights\n\n" + quality.report(rows))
     for r in rows:
         if r.get("target") is not None:

@@ -1,7 +1,7 @@
 """Figures of the PixelCNN lesson: plain functions, arrays in, plotly Figures out.
 
-Every picture of pixels is a heatmap with row 0 at the top (``yaxis autorange="reversed"``) and
-square cells, so what a student sees is the image the model reads. Nothing here imports
+Every picture of pixels is a heatmap with row 0 at the top (a reversed y range, [rows - 0.5, -0.5])
+and square cells, so what a student sees is the image the model reads. Nothing here imports
 streamlit; unit tests inspect the returned figures directly.
 """
 
@@ -16,7 +16,8 @@ PAPER = "#000000"  # a black (0) pixel
 UNDRAWN = "#8c8c8c"  # not sampled yet
 KNOWN = "#4c78a8"  # pixels before the current one: the context
 CURRENT = "#f58518"  # the pixel being predicted
-FUTURE = "#d9d9d9"  # pixels after it: never read
+FUTURE = "#a6a6a6"  # pixels after it: never read
+NOT_REACHED = "#ececec"  # earlier pixels outside the receptive field
 REACHED = "#4c78a8"  # in the receptive field
 BLIND = "#e45756"  # the blind spot
 ALLOWED = "#54a24b"  # a kernel tap the mask keeps
@@ -42,8 +43,8 @@ def _grid_layout(fig: go.Figure, size: tuple[int, int], title: str, height: int)
     )
     fig.update_yaxes(
         dtick=1 if rows <= 10 else 5,
-        range=[rows - 0.5, -0.5],
-        autorange="reversed",
+        range=[rows - 0.5, -0.5],  # reversed: row 0 at the top, as the image is read
+        autorange=False,  # exact, even with the invisible click markers (autorange would pad for them)
         showgrid=False,
         zeroline=False,
         scaleanchor="x",
@@ -176,11 +177,22 @@ def receptive_field_figure(
     hover[row, col] = "the pixel being predicted"
     n_max = max(1, int(growth.max()))
     fig = go.Figure(
+        go.Heatmap(  # earlier pixels the field does not reach, so that the whole grid stays visible
+            z=np.where((growth == 0) & ~after, 1.0, np.nan),
+            colorscale=[[0, NOT_REACHED], [1, NOT_REACHED]],
+            showscale=False,
+            customdata=hover,
+            hovertemplate="row %{y}, column %{x}<br>%{customdata}<extra></extra>",
+            xgap=1,
+            ygap=1,
+        )
+    )
+    fig.add_trace(
         go.Heatmap(
             z=np.where(growth > 0, growth, np.nan).astype(float),
             zmin=0.5,
             zmax=n_max + 0.5,
-            colorscale="Blues_r",
+            colorscale=[[0, "#08306b"], [1, "#9ecae1"]],  # dark = early layers; never as pale as the background
             colorbar={"title": {"text": "layer"}, "thickness": 12, "len": 0.8},
             customdata=hover,
             hovertemplate="row %{y}, column %{x}<br>%{customdata}<extra></extra>",

@@ -66,7 +66,8 @@ def next_token_distribution(logits: torch.Tensor, temperature: float = 1.0, top_
         tempered = torch.zeros_like(raw)
         tempered[torch.argmax(logits)] = 1.0  # argmax returns the lowest index on ties
     else:
-        tempered = torch.softmax(logits / temperature, dim=0)
+        # shift by the max first: logits / T alone overflows to inf (softmax NaN) for huge logits or tiny T
+        tempered = torch.softmax((logits - logits.max()) / temperature, dim=0)
 
     after_top_k = tempered
     if top_k is not None and top_k < V:

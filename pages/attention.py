@@ -64,7 +64,6 @@ def _on_model_change() -> None:
     st.session_state["attention_text"] = ATTENTION_MODELS[st.session_state["attention_model"]][0]
     st.session_state["attention_layer"] = 1
     st.session_state["attention_head"] = 1
-    st.session_state.pop("attention_query", None)
 
 
 def _use_example(text: str) -> None:
@@ -174,8 +173,6 @@ else:
     weights = attention_weights(lm, window)  # (n_layer, n_head, T, T)
     n_layer, n_head = weights.shape[:2]
     model_allowed = causal_mask(window.T).numpy() if lm.is_causal else None
-    if st.session_state.get("attention_query", window.T) >= window.T:
-        st.session_state["attention_query"] = window.T - 1  # first run, or the text got shorter
     c_layer, c_head, c_query = st.columns([1, 1, 2])
     layer = c_layer.selectbox("Layer", list(range(1, n_layer + 1)), key="attention_layer")
     head = c_head.selectbox("Head", list(range(1, n_head + 1)), key="attention_head")
@@ -183,6 +180,7 @@ else:
         "Query position: the row to inspect (it predicts the token after it)",
         min_value=0,
         max_value=window.T - 1,
+        value=window.T - 1,  # a text of another length resets the slider to its last row
         key="attention_query",
     )
     head_weights = weights[layer - 1, head - 1]  # (T, T)
@@ -294,7 +292,9 @@ if pair:
 
     st.markdown(
         "**Samples** from the empty prompt, one token at a time. Here the next token never exists "
-        "in the input, so the leaky model has nothing to copy."
+        "in the input, so the leaky model has nothing to copy. In training, the only row with nothing after "
+        "it was the last one, and its target was always the end token '.': at sampling time every new row "
+        "is such a row."
     )
     sample_seed = st.number_input("Sampling seed", min_value=0, max_value=10**6, step=1, key="attention_sample_seed")
     sample_cols = st.columns(len(pair))

@@ -43,7 +43,7 @@ from core.pixelcnn import pixelcnn_mask
 
 SIZE = 28
 N_PIXELS = SIZE * SIZE
-NO_LABEL = "no label (unconditional)"
+NO_LABEL = "no label"
 LABEL_CHOICES = [NO_LABEL] + [str(d) for d in range(10)]
 SPEEDS = [1, 4, 14, 28, 112]  # pixels per animation frame
 FRAME_S = 0.3  # seconds between animation frames while playing
@@ -256,7 +256,8 @@ s_label_choice = s2.selectbox(
     "Digit label",
     LABEL_CHOICES if s_model_name == "gated-pixelcnn" else [NO_LABEL],
     key="pcnn_s_label" if s_model_name == "gated-pixelcnn" else "pcnn_s_label_plain",
-    help="Only the gated model is conditioned on the digit; the plain PixelCNN is unconditional.",
+    help="Only the gated model is conditioned on the digit; 'no label' uses its learned unconditional "
+    "embedding. The plain PixelCNN is unconditional.",
 )
 temperature = s3.slider(
     "Temperature",

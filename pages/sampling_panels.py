@@ -42,7 +42,7 @@ from core.session import (
 from core.text import TextModel, logits_for_context, sample_step
 
 SHOW_CHART_UP_TO = 4  # auto-play speeds (tokens/s) at which each step's chart is still drawn
-MAX_CATCH_UP = 3  # tokens one auto-play tick may draw when the browser fell behind the clock
+MAX_CATCH_UP = 5  # tokens one auto-play tick may draw when the browser fell behind the clock
 KV_REPEATS = 3  # runs per mode behind each timing median
 CHART_CONFIG = {"displayModeBar": False}
 state = st.session_state  # a proxy: resolves to the current browser session on every access

@@ -135,11 +135,17 @@ def test_text_input_changes_the_tokens(names):
     assert fig["layout"]["xaxis"]["ticktext"] == w.labels
     att = attention_weights(names, w)
     assert np.allclose(np.nan_to_num(arr(fig["data"][0]["z"])), np.tril(att[0, 0]), atol=1e-6)
-    # a shorter text clamps the query position into range
-    at.slider(key="attention_query").set_value(8)
+    # a text of another length resets the query position to its last row ...
+    assert at.slider(key="attention_query").value == 8
+    at.slider(key="attention_query").set_value(3)
     at.text_area(key="attention_text").set_value("al").run()
     assert not at.exception
     assert at.slider(key="attention_query").value == 2
+    # ... while a text of the same length keeps the chosen row
+    at.slider(key="attention_query").set_value(1)
+    at.text_area(key="attention_text").set_value("bo").run()
+    assert at.slider(key="attention_query").value == 1
+    assert "Where row 1 ('b') looks" in " ".join(m.value for m in at.markdown)
 
 
 def test_example_buttons_set_the_text():
@@ -223,6 +229,7 @@ def test_shakespeare_heatmaps_are_limited_to_32_tokens():
     assert not at.exception and not at.error
     fig = chart(at, "attention_head_fig")
     assert len(fig["layout"]["xaxis"]["ticktext"]) == 32
+    assert at.slider(key="attention_query").value == 31
     assert any("legible up to 32 tokens" in i.value for i in at.info)
     assert metric(at, "Max weight above the diagonal") == "0 (exactly)"
 

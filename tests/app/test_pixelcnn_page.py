@@ -104,7 +104,7 @@ def test_all_five_sections_render_from_the_models(models, digits):
     for name in ("pixelcnn", "gated-pixelcnn"):
         expected = growth([analytic_receptive_field(name, k, 14, 14) for k in range(1, 5)])
         for key in (f"pcnn_rf_click_{name}", f"pcnn_rf_measured_{name}"):
-            z = np.nan_to_num(arr(chart(at, key)["data"][0]["z"]))
+            z = np.nan_to_num(arr(chart(at, key)["data"][1]["z"]))
             assert np.array_equal(z.astype(int), expected), key
     assert len([s for s in at.success if "all 784 pixels agree" in s.value]) == 2
     blind = int(blind_spot(analytic_receptive_field("pixelcnn", 4, 14, 14), 14, 14).sum())
@@ -123,7 +123,7 @@ def test_all_five_sections_render_from_the_models(models, digits):
     assert metric(at, "−log p(image)").value == f"{score.nll:.2f} nats"
     assert metric(at, "Bits per dimension").value == f"{score.bits_per_dim:.4f}"
     heat = arr(chart(at, "pcnn_l_heat")["data"][0]["z"])
-    assert np.allclose(heat, score.nll_map) and chart(at, "pcnn_l_heat")["layout"]["yaxis"]["autorange"] == "reversed"
+    assert np.allclose(heat, score.nll_map) and chart(at, "pcnn_l_heat")["layout"]["yaxis"]["range"] == [27.5, -0.5]
 
 
 def test_raster_and_receptive_field_controls_drive_the_figures():
@@ -137,7 +137,7 @@ def test_raster_and_receptive_field_controls_drive_the_figures():
     assert not at.exception
     for name in ("pixelcnn", "gated-pixelcnn"):
         expected = growth([analytic_receptive_field(name, k, 20, 3) for k in range(1, 8)])
-        z = np.nan_to_num(arr(chart(at, f"pcnn_rf_measured_{name}")["data"][0]["z"])).astype(int)
+        z = np.nan_to_num(arr(chart(at, f"pcnn_rf_measured_{name}")["data"][1]["z"])).astype(int)
         assert np.array_equal(z, expected)
         shape = chart(at, f"pcnn_rf_click_{name}")["layout"]["shapes"][0]
         assert (shape["x0"], shape["y0"]) == (2.5, 19.5)  # the chosen pixel is outlined
@@ -180,7 +180,7 @@ def test_sampling_settings_resample_and_label_is_only_for_the_gated_model(models
     assert np.array_equal(arr(chart(at, "pcnn_grid_fig")["data"][0]["z"])[:28, :28], grid.images[0])
     at.selectbox(key="pcnn_s_model").set_value("pixelcnn").run()
     assert not at.exception
-    assert at.selectbox(key="pcnn_s_label_plain").options == ["no label (unconditional)"]
+    assert at.selectbox(key="pcnn_s_label_plain").options == ["no label"]
     sample = draw_samples(models["pixelcnn"], 1, seed=9, temperature=0.5)
     assert metric(at, "Pixel 1 (row 0, column 0)").value == f"{sample.raw_probs[0, 0, 0]:.3f}"
 

@@ -32,12 +32,7 @@ def _base_url(request: pytest.FixtureRequest, theme: str) -> str:
 
 
 def _open_attention(page: Page, base_url: str) -> None:
-    """Open the lesson as a visitor does: the app first, then the lesson's URL.
-
-    Streamlit 1.67 runs a fresh server whose very first request is /attention in its old
-    pages/-directory mode (app.py and its navigation never run), so the app is loaded first.
-    """
-    open_page(page, base_url)
+    """Deep-link to the lesson, as a shared link or a bookmark does (on a fresh server too)."""
     open_page(page, base_url, "attention")
 
 

@@ -549,18 +549,20 @@ def test_figures_draw_row_zero_at_the_top_with_the_right_data():
         blind_spot(rf, 14, 14),
         "t",
     )
-    assert fig.layout.yaxis.autorange == "reversed"
-    z = np.array(fig.data[0].z, dtype=float)
-    assert np.array_equal(~np.isnan(z), rf)
-    blind_trace = np.array(fig.data[2].z, dtype=float)
+    assert tuple(fig.layout.yaxis.range) == (27.5, -0.5)
+    z = np.array(fig.data[1].z, dtype=float)
+    assert np.array_equal(~np.isnan(z), rf) and np.nanmax(z) == 4 and z[13, 14] == 1
+    unreached = np.array(fig.data[0].z, dtype=float)
+    assert np.array_equal(~np.isnan(unreached), before_mask(28, 14, 14) & ~rf)
+    blind_trace = np.array(fig.data[3].z, dtype=float)
     assert np.array_equal(~np.isnan(blind_trace), blind_spot(rf, 14, 14))
-    future = np.array(fig.data[1].z, dtype=float)
+    future = np.array(fig.data[2].z, dtype=float)
     assert np.isnan(future[14, 13]) and not np.isnan(future[14, 14]) and not np.isnan(future[27, 0])
     clickable = receptive_field_figure(growth([rf]), 14, 14, clickable=True)
     assert len(clickable.data[-1].x) == 784 and clickable.layout.clickmode == "event+select"
 
     fig = raster_order_figure(8, 1, 2)
-    assert fig.layout.yaxis.autorange == "reversed"
+    assert tuple(fig.layout.yaxis.range) == (7.5, -0.5)
     codes = np.array(fig.data[0].z)
     assert (codes.ravel()[:10] == 0).all() and codes[1, 2] == 1 and (codes.ravel()[11:] == 2).all()
     assert fig.data[0].text[0][0] == "1" and fig.data[0].text[7][7] == "64"
@@ -577,4 +579,4 @@ def test_figures_draw_row_zero_at_the_top_with_the_right_data():
     grid = np.array(sample_grid_figure(np.ones((16, 28, 28)), 8).data[0].z, dtype=float)
     assert grid.shape == (2 * 29 - 1, 8 * 29 - 1) and (grid[28] == 2).all() and (grid[:28, :28] == 1).all()
     heat = nll_heatmap_figure(np.arange(784.0).reshape(28, 28), "nll")
-    assert heat.layout.yaxis.autorange == "reversed" and heat.data[0].z[0][5] == 5.0
+    assert tuple(heat.layout.yaxis.range) == (27.5, -0.5) and heat.data[0].z[0][5] == 5.0

@@ -1,0 +1,35 @@
+"""A fast run of the benchmark code at tiny sizes, so `make bench` cannot rot between runs."""
+
+import core
+from benchmarks import generation, pixelcnn_sampling, quality
+from benchmarks.common import Stats, time_calls
+
+
+def test_stats_and_timer():
+    s = Stats.of([0.3, 0.1, 0.2])
+    assert (s.median, s.min, s.max, s.n) == (0.2, 0.1, 0.3, 3)
+    assert s.fmt(1000, 0) == "200 (100–300)"
+    calls = []
+    assert time_calls(lambda: calls.append(1), repeats=3, warmup=2).n == 3 and len(calls) == 5
+
+
+def test_generation_benchmark_small(names_lm):
+    res = generation.measure(names_lm, n_tokens=4, repeats=2)
+    assert res.same_tokens
+    assert len(res.cached) == len(res.uncached) == len(res.positions) >= 1
+    text, head = generation.report(res, [1, 2])
+    assert "tokens/s" in text and head["speedup_at_block"] > 0
+
+
+def test_quality_rows_recompute_from_weights():
+    rows = quality.quality_rows(["names-bigram"])
+    assert rows[0]["heldout_nll"] == core.load_text_model("names-bigram").card["metrics"]["heldout_nll"]
+    assert "names-bigram" in quality.report(rows)
+
+
+def test_pixelcnn_sampling_benchmark_small():
+    from core.image import load_image_model
+
+    r = pixelcnn_sampling.measure(load_image_model("pixelcnn"), n=2, rows=1, seed=0, repeats=1)
+    assert r.identical and r.pixels == 28
+    assert "pixelcnn" in pixelcnn_sampling.report([r])
