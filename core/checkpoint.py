@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import torch
@@ -20,6 +21,16 @@ from safetensors.torch import save as safetensors_save
 from core.errors import CheckpointError
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "assets" / "models"
+MODELS_DIR_ENV = "CHAIN_RULE_LAB_MODELS_DIR"  # another folder of checkpoints (fault tests, staging new weights)
+
+
+def models_dir(default: Path = MODELS_DIR) -> Path:
+    """Where the load functions look by default: $CHAIN_RULE_LAB_MODELS_DIR if set, else ``default``.
+
+    Read at call time, so a test (or an operator) can point a running server at other weights.
+    """
+    override = os.environ.get(MODELS_DIR_ENV)
+    return Path(override) if override else Path(default)
 
 
 def save_checkpoint(state: dict[str, torch.Tensor], card: dict, directory: Path, name: str) -> Path:

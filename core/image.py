@@ -27,6 +27,7 @@ import torch.nn as nn
 from torch.nn import functional as F
 
 from core.checkpoint import MODELS_DIR, load_checkpoint, load_state_into
+from core.checkpoint import models_dir as default_models_dir
 from core.errors import CheckpointError, InputError, ModelNotFoundError
 from core.gated_pixelcnn import GatedPixelCNN, GatedPixelCNNConfig, horizontal_mask, vertical_mask
 from core.pixelcnn import PixelCNN, PixelCNNConfig, pixelcnn_mask
@@ -77,7 +78,7 @@ def load_image_model(name: str, models_dir: Path | None = None) -> ImageModel:
     """Load a shipped image model by name. Raises ModelNotFoundError or CheckpointError."""
     if name not in IMAGE_MODELS:
         raise ModelNotFoundError(name, list(IMAGE_MODELS))
-    directory = Path(models_dir) if models_dir is not None else MODELS_DIR
+    directory = Path(models_dir) if models_dir is not None else default_models_dir(MODELS_DIR)
     tensors, card = load_checkpoint(directory, name)
     path = directory / f"{name}.safetensors"
     try:
@@ -318,7 +319,13 @@ class SampleResult:
     method: str
 
 
-def validate_sampling(n, temperature) -> None:
+def validate_sampling(model: ImageModel, n, seed, temperature, label, method: str) -> None:
+    """InputError, in words, for any sampling setting outside the allowed ranges."""
+    if method not in ("fast", "naive"):
+        raise InputError(f"The sampling method must be 'fast' or 'naive', got {method!r}.")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63:
+        raise InputError(f"The seed must be a whole number from 0 to 2**63 - 1, got {seed!r}.")
+    label_tensor(model, label)
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= MAX_SAMPLES:
         raise InputError(f"The number of images must be a whole number from 1 to {MAX_SAMPLES}, got {n!r}.")
     if (
@@ -341,9 +348,7 @@ def _draw(model: ImageModel, n: int, seed: int, temperature: float, label, metho
     total); ``"naive"`` reruns the whole network on the canvas for every pixel. Both draw the
     uniform numbers in the same order from one generator, so they give the same images.
     """
-    validate_sampling(n, temperature)
-    if method not in ("fast", "naive"):
-        raise InputError(f"The sampling method must be 'fast' or 'naive', got {method!r}.")
+    validate_sampling(model, n, seed, temperature, label, method)
     lab = label_tensor(model, label)
     lab = None if lab is None else lab.expand(n)  # (n,)
     S = model.image_size
@@ -381,8 +386,14 @@ def sample_images(
     """Yield one PixelStep per pixel, in raster order, for ``n`` images drawn together.
 
     Randomness comes only from a ``torch.Generator`` seeded with ``seed``: the same arguments
-    give the same images with either method, whatever other sessions do meanwhile.
+    give the same images with either method, whatever other sessions do meanwhile. Bad settings
+    raise InputError here, before the first step.
     """
+    validate_sampling(model, n, seed, temperature, label, method)
+    return _steps(model, n, seed, temperature, label, method)
+
+
+def _steps(model: ImageModel, n: int, seed: int, temperature: float, label, method: str) -> Iterator[PixelStep]:
     for row, col, raw, p, values, canvas in _draw(model, n, seed, temperature, label, method):
         yield PixelStep(
             canvas=canvas[:, 0].numpy().astype(np.uint8),
@@ -403,6 +414,7 @@ def draw_samples(
     method: str = "fast",
 ) -> SampleResult:
     """Draw ``n`` whole images at once and time it; the same images as ``sample_images``."""
+    validate_sampling(model, n, seed, temperature, label, method)
     S = model.image_size
     probs, raw_probs = np.zeros((n, S, S)), np.zeros((n, S, S))
     t0 = time.perf_counter()

@@ -21,6 +21,7 @@ import torch.nn as nn
 
 from core.bigram import BigramConfig, BigramLM
 from core.checkpoint import MODELS_DIR, load_checkpoint, load_state_into
+from core.checkpoint import models_dir as default_models_dir
 from core.errors import CheckpointError, InputError, ModelNotFoundError
 from core.sampling import SamplingStages, next_token_distribution, sample_token, validate_settings
 from core.transformer import GPT, GPTConfig, KVCache
@@ -63,7 +64,7 @@ def load_text_model(name: str, models_dir: Path | None = None) -> TextModel:
     """Load a shipped text model by name. Raises ModelNotFoundError or CheckpointError."""
     if name not in TEXT_MODELS:
         raise ModelNotFoundError(name, list(TEXT_MODELS))
-    directory = Path(models_dir) if models_dir is not None else MODELS_DIR
+    directory = Path(models_dir) if models_dir is not None else default_models_dir(MODELS_DIR)
     tensors, card = load_checkpoint(directory, name)
     path = directory / f"{name}.safetensors"
     try:

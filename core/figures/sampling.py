@@ -65,12 +65,10 @@ def token_name(vocab: Vocab, token_id: int) -> str:
 
 
 def _axis_label(vocab: Vocab, token_id: int) -> str:
-    """Short two-line tick label: the mark on top, its name under it for specials."""
-    name = token_name(vocab, token_id)
-    if " " in name:  # "'.' end", "␣ space": symbol, line break, word
-        mark, word = name.split(" ", 1)
-        return f"{_escape(mark)}<br>{word}"
-    return _escape(name)
+    """Tick label: the character, or a visible mark (␣, ↵); the end token also says "end"."""
+    if token_id == vocab.eos_id:
+        return "'.'<br>end" if vocab.eos_id == vocab.bos_id else "&lt;end&gt;"
+    return _escape(tile_text(vocab, token_id))  # a word would not fit under a bar: the hover names it
 
 
 def tile_text(vocab: Vocab, token_id: int) -> str:

@@ -139,8 +139,14 @@ QUERY_CASES = [
     ({"prompt": HUGE}, ["The prompt in the link had 100000 characters", "only the first 200"]),
     (
         {"model": "x" * 500, "temperature": "", "top_k": "many", "top_p": "-0", "seed": "1.5", "tokens": "0"},
-        ["Ignored model='xxxx", "Ignored temperature=''", "Ignored top_k='many'", "Ignored top_p='-0'",
-         "Ignored seed='1.5'", "At least 1 token"],
+        [
+            "Ignored model='xxxx",
+            "Ignored temperature=''",
+            "Ignored top_k='many'",
+            "Ignored top_p='-0'",
+            "Ignored seed='1.5'",
+            "At least 1 token",
+        ],
     ),  # fmt: skip
 ]
 # Prompts in a link that the model cannot read: an error naming the characters and the allowed set.
@@ -256,7 +262,11 @@ def test_the_table_covers_every_text_box_and_every_bad_input():
         assert {c.name for c in cases if (c.page, c.key) == (page, key)} >= set(TEXTS), (page, key)
 
 
-@pytest.mark.parametrize("params,fragments", QUERY_CASES, ids=lambda v: "&".join(f"{k}={v[k][:12]}" for k in v) if isinstance(v, dict) else "")
+@pytest.mark.parametrize(
+    "params,fragments",
+    QUERY_CASES,
+    ids=lambda v: "&".join(f"{k}={v[k][:12]}" for k in v) if isinstance(v, dict) else "",
+)
 def test_bad_link(params, fragments):
     at = AppTest.from_file(str(ROOT / PAGES["sampling"][0]), default_timeout=120)
     for key, value in params.items():
@@ -287,9 +297,9 @@ def test_bad_prompt_in_link(params, fragments):
 # Uploads (PixelCNN page): through the function the page calls on the uploaded bytes
 
 
-def _png(size: tuple[int, int] = (28, 28), mode: str = "L") -> bytes:
+def _png(size: tuple[int, int] = (28, 28), mode: str = "L", fmt: str = "PNG") -> bytes:
     buf = io.BytesIO()
-    Image.new(mode, size, 0).save(buf, format="PNG")
+    Image.new(mode, size, 0).save(buf, format=fmt)
     return buf.getvalue()
 
 
@@ -306,12 +316,12 @@ def _png_claiming(width: int, height: int) -> bytes:
 UPLOAD_CASES = {
     "empty file": (b"", ["The file is empty"]),
     "not an image": (b"%PDF-1.4 this is not a picture\n" * 20, ["not an image that can be read"]),
-    "text file": ("a,b,c\n1,2,3\n".encode(), ["not an image that can be read"]),
+    "text file": (b"a,b,c\n1,2,3\n", ["not an image that can be read"]),
     "truncated PNG": (_png((64, 64))[:60], ["truncated or corrupt"]),
     "10000x10000 image": (_png_claiming(10_000, 10_000), ["10000x10000 pixels", "too large to decode safely"]),
     "over the size limit": (b"\x89PNG" + b"\0" * MAX_UPLOAD_BYTES, [f"the limit is {MAX_UPLOAD_BYTES:,}"]),
     "not square": (_png((40, 20)), ["40x20 pixels, not square"]),
-    "GIF": (b"GIF89a\x01\x00\x01\x00\x00\x00\x00;", ["GIF image"]),
+    "GIF": (_png(fmt="GIF"), ["The file is a GIF image"]),
 }
 
 

@@ -211,8 +211,16 @@ def test_likelihood_of_test_digits_labels_and_the_comparison(models, digits):
 
 def test_edit_pixels_scores_the_typed_image_and_reports_bad_text(models, digits):
     at = run_page()
+    at.number_input(key="pcnn_l_index").set_value(12).run()
     at.radio(key="pcnn_l_source").set_value("Edit pixels").run()
-    assert at.text_area(key="pcnn_l_text").value == format_pixel_text(digits.images[0])
+    assert at.text_area(key="pcnn_l_text").value == format_pixel_text(digits.images[12])  # starts from the chosen digit
+    at.text_area(key="pcnn_l_text").set_value(format_pixel_text(digits.images[3])).run()
+    at.button(key="pcnn_l_text_reset").click().run()
+    assert at.text_area(key="pcnn_l_text").value == format_pixel_text(digits.images[12])
+    at.radio(key="pcnn_l_source").set_value("Test digit").run()
+    assert at.number_input(key="pcnn_l_index").value == 12  # kept while the source was switched
+    at.number_input(key="pcnn_l_index").set_value(0).run()
+    at.radio(key="pcnn_l_source").set_value("Edit pixels").run()
     image = digits.images[0].copy()
     image[0, 0] = 1  # a stray ink pixel in the corner
     at.text_area(key="pcnn_l_text").set_value(format_pixel_text(image)).run()

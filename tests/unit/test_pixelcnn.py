@@ -394,6 +394,9 @@ def test_temperature_zero_takes_the_likelier_value_and_temperature_reshapes():
         ({"temperature": 1e9}, "temperature"),
         ({"label": 3}, "unconditional"),
         ({"method": "quick"}, "fast"),
+        ({"seed": -1}, "seed"),
+        ({"seed": 2**70}, "seed"),
+        ({"n": "16"}, "number of images"),
     ],
 )
 def test_bad_sampling_settings_are_input_errors(kwargs, message):
@@ -401,6 +404,8 @@ def test_bad_sampling_settings_are_input_errors(kwargs, message):
     args = {"n": 1, "seed": 0, "temperature": 1.0, "label": None, "method": "fast"} | kwargs
     with pytest.raises(InputError, match=message):
         draw_samples(model, **args)
+    with pytest.raises(InputError, match=message):
+        sample_images(model, **args)  # at the call, before any step is drawn
 
 
 def test_bad_labels_and_images_are_input_errors(shipped):

@@ -178,3 +178,13 @@ def test_kv_timing_figure_plots_both_runs():
     assert list(uncached["x"]) == [3, 4, 5] and list(uncached["y"]) == [1.0, 2.0, 3.0]
     assert list(cached["y"]) == [1.0, 1.1, 1.0]
     assert result.same_tokens and result.speedup == pytest.approx(6.0 / 3.1)
+
+
+def test_whitespace_ticks_are_visible_marks():
+    logits = torch.zeros(TEXT.size)
+    logits[0] = float("-inf")
+    logits[TEXT.stoi[" "]], logits[TEXT.stoi["\n"]], logits[TEXT.stoi["<"]] = 5.0, 4.0, 3.0
+    stages = next_token_distribution(logits, 1.0, None, None)
+    spec = validated(distribution_figure(distribution_view(stages, TEXT, top_n=20), TEXT))
+    assert spec["layout"]["xaxis"]["ticktext"][:3] == [SPACE_MARK, NEWLINE_MARK, "&lt;"]
+    assert spec["data"][0]["customdata"][:2] == [f"{SPACE_MARK} space", f"{NEWLINE_MARK} newline"]  # hover names them

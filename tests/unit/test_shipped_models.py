@@ -70,18 +70,18 @@ def test_leaky_model_trains_far_lower_but_samples_badly():
     # it learned to copy: its training loss is far below the causal model's
     assert leaky.card["metrics"]["train_nll"] < 0.5 * causal.card["metrics"]["train_nll"]
 
-    # at sampling time the future does not exist: its names are implausible under the causal model
-    def mean_nll_per_token(lm_sample, seed_count=40):
-        total, tokens = 0.0, 0
-        for seed in range(seed_count):
-            text = "".join(s.token for s in core.generate(lm_sample, "", 15, seed=seed) if not s.is_end)
-            if text:
-                sc = core.score(causal, text)
-                total += sc.nll
-                tokens += len(sc.tokens)
-        return total / tokens
+    # at sampling time the future does not exist: what it draws is not a plausible name. It was
+    # trained to copy the next input; with nothing after the last position it emits the end token.
+    def per_token_nll_under_causal(lm_sample, seed: int) -> float:
+        text = "".join(s.token for s in core.generate(lm_sample, "", 15, seed=seed) if not s.is_end)
+        if not text:
+            return math.inf  # an empty name: the end token straight away
+        sc = core.score(causal, text)
+        return sc.nll / len(sc.tokens)
 
-    assert mean_nll_per_token(leaky) > mean_nll_per_token(causal) + 1.0
+    causal_typical = sorted(per_token_nll_under_causal(causal, s) for s in range(40))[20]
+    broken = [per_token_nll_under_causal(leaky, s) > causal_typical + 1.0 for s in range(40)]
+    assert sum(broken) >= 36
 
 
 def test_assets_fit_the_budget():

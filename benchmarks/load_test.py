@@ -1,0 +1,406 @@
+"""A classroom at once: N real browser sessions against one local server, bounded in count and time.
+
+Half the sessions (the even ones) generate on the Live sampling page, each with its own seed from
+its URL, pressing "Next token" as fast as the server answers; the others move the widgets of the
+chain-rule and attention pages. Afterwards:
+
+* no session saw an error (exception box, st.error, lost connection, JavaScript page error);
+* every sampling session's text equals ``core.generate`` for its seed and settings computed alone
+  here (no shared random state, nothing leaked between sessions);
+* the server's resident memory after the sessions closed is within a bound of before them.
+
+Full size (the classroom check, ~2 min on 2 cores)::
+
+    python -m benchmarks.load_test --sessions 10 --seconds 30
+
+CI size: ``tests/e2e/test_load.py`` (4 sessions, 10 s). Loopback only: the server listens on
+127.0.0.1 and the browser is offline (``--disable-background-networking``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+MAX_SESSIONS = 40  # a hard bound: the tool refuses more
+MAX_SECONDS = 300
+MODEL, PROMPT, TOKENS = "shakespeare", "ROMEO:\n", 300  # no end token: a session can draw for its whole time
+ACTION_TIMEOUT_MS = 90_000  # one click to finished rerun, on a loaded 2-core machine
+QUIET_MS = 300
+
+# The same readiness test as tests/e2e/helpers.py: the script run finished, connected, nothing stale.
+_IDLE_JS = """
+([quietMs]) => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  const idle = app !== null
+    && ['notRunning', 'compilationError'].includes(app.getAttribute('data-test-script-state'))
+    && app.getAttribute('data-test-connection-state') === 'CONNECTED'
+    && document.querySelector('[data-testid="stStatusWidgetRunningIcon"], [data-testid="stStatusWidgetRunningManIcon"]') === null
+    && document.querySelector('[data-testid="stElementContainer"][data-stale="true"]') === null
+    && document.querySelector('[data-testid="stSkeleton"]') === null;
+  if (!idle) { window.__loadIdleSince = undefined; return false; }
+  if (window.__loadIdleSince === undefined) { window.__loadIdleSince = performance.now(); }
+  return performance.now() - window.__loadIdleSince >= quietMs;
+}
+"""
+_COUNT_RUNS_JS = """
+() => {
+  window.__loadRuns = 0;
+  if (window.__loadObserver) window.__loadObserver.disconnect();
+  const app = document.querySelector('[data-testid="stApp"]');
+  window.__loadObserver = new MutationObserver((records) => {
+    for (const r of records) {
+      if (r.target.getAttribute('data-test-script-state') === 'running') window.__loadRuns += 1;
+    }
+  });
+  window.__loadObserver.observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+}
+"""
+_PROBLEMS_JS = """
+() => {
+  const out = [];
+  for (const e of document.querySelectorAll('[data-testid="stException"]')) out.push('exception: ' + e.innerText.slice(0, 300));
+  for (const e of document.querySelectorAll('[data-testid="stAlertContentError"]')) out.push('error: ' + e.innerText.slice(0, 300));
+  const app = document.querySelector('[data-testid="stApp"]');
+  const state = app && app.getAttribute('data-test-script-state');
+  if (state === 'compilationError') out.push('compilation error');
+  const conn = app && app.getAttribute('data-test-connection-state');
+  if (conn && conn !== 'CONNECTED') out.push('connection ' + conn);
+  return out;
+}
+"""
+
+
+@dataclass
+class SessionResult:
+    index: int
+    role: str  # sampling, chain_rule or attention
+    seed: int | None = None
+    actions: int = 0  # interactions answered by a finished rerun
+    errors: list[str] = field(default_factory=list)
+    text: str | None = None  # sampling: the text the page shows at the end
+    expected: str | None = None  # sampling: core.generate for the same seed and settings, alone
+
+    @property
+    def matches(self) -> bool:
+        return self.role != "sampling" or (self.text is not None and self.text == self.expected)
+
+
+@dataclass
+class LoadResult:
+    sessions: int
+    seconds: float
+    wall_s: float
+    rss_before_mb: float  # server after a warm-up visit of every page (models loaded), before the load
+    rss_peak_mb: float
+    rss_after_mb: float  # after every session closed and the server settled
+    results: list[SessionResult]
+
+    @property
+    def errors(self) -> list[str]:
+        return [f"session {r.index} ({r.role}): {e}" for r in self.results for e in r.errors]
+
+    @property
+    def mismatches(self) -> list[int]:
+        return [r.index for r in self.results if not r.matches]
+
+    @property
+    def held(self) -> int:
+        """Sessions that kept working to the end: at least one answered action, no error, right text."""
+        return sum(1 for r in self.results if r.actions > 0 and not r.errors and r.matches)
+
+    def summary(self) -> str:
+        actions = sum(r.actions for r in self.results)
+        tokens = sum(len(r.text or "") - len(PROMPT) for r in self.results if r.role == "sampling")
+        return (
+            f"{self.held}/{self.sessions} sessions held for {self.seconds:g} s (wall {self.wall_s:.0f} s); "
+            f"{actions} answered interactions ({actions / self.seconds:.1f}/s), {tokens} tokens drawn; "
+            f"{len(self.errors)} errors; {len(self.mismatches)} texts differing from core.generate; "
+            f"server RSS {self.rss_before_mb:.0f} MB before, {self.rss_peak_mb:.0f} MB peak, "
+            f"{self.rss_after_mb:.0f} MB after ({self.rss_after_mb - self.rss_before_mb:+.0f} MB)"
+        )
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of the server process and its children, MB."""
+    import psutil
+
+    proc = psutil.Process(pid)
+    procs = [proc, *proc.children(recursive=True)]
+    total = 0
+    for p in procs:
+        try:
+            total += p.memory_info().rss
+        except psutil.NoSuchProcess:
+            pass
+    return total / 2**20
+
+
+# ---------------------------------------------------------------------------------------------
+# One browser session
+
+
+async def _idle(page, timeout_ms: float = ACTION_TIMEOUT_MS) -> None:
+    await page.evaluate("() => { window.__loadIdleSince = undefined; }")
+    await page.wait_for_function(_IDLE_JS, arg=[QUIET_MS], timeout=timeout_ms, polling=100)
+
+
+async def _open(page, url: str) -> None:
+    await page.goto(url, wait_until="domcontentloaded", timeout=ACTION_TIMEOUT_MS)
+    await page.wait_for_selector('[data-testid="stApp"]', timeout=ACTION_TIMEOUT_MS)
+    await _idle(page)
+
+
+async def _act(page, action) -> None:
+    """Run ``action`` (a coroutine function) and wait until the rerun it triggers has finished."""
+    await page.evaluate(_COUNT_RUNS_JS)
+    await action()
+    await page.wait_for_function("() => window.__loadRuns > 0", timeout=ACTION_TIMEOUT_MS, polling=50)
+    await _idle(page)
+
+
+async def _check(page, result: SessionResult, js_errors: list[str]) -> None:
+    problems = await page.evaluate(_PROBLEMS_JS)
+    result.errors.extend(p for p in problems + js_errors if p not in result.errors)
+    js_errors.clear()
+
+
+async def _sampling_session(page, base: str, result: SessionResult, deadline: float, js_errors) -> None:
+    query = f"model={MODEL}&prompt={quote(PROMPT)}&seed={result.seed}&tokens={TOKENS}"
+    await _open(page, f"{base}/sampling?{query}")
+    await _check(page, result, js_errors)
+    next_token = page.get_by_role("button", name="Next token")
+    while time.monotonic() < deadline and not result.errors and await next_token.is_enabled():
+        await _act(page, next_token.click)
+        result.actions += 1
+        await _check(page, result, js_errors)
+    result.text = await page.get_by_test_id("stCode").first.text_content()
+
+
+async def _chain_rule_session(page, base: str, result: SessionResult, deadline: float, js_errors) -> None:
+    await _open(page, f"{base}/chain_rule")
+    await _check(page, result, js_errors)
+    first_factor = page.get_by_test_id("stNumberInput").first
+    actions = [
+        first_factor.get_by_test_id("stNumberInputStepDown").click,
+        first_factor.get_by_test_id("stNumberInputStepUp").click,
+        page.get_by_role("button", name="New distribution").click,
+        page.get_by_role("button", name="bits", exact=True).click,
+        page.get_by_role("button", name="nats", exact=True).click,
+    ]
+    while time.monotonic() < deadline and not result.errors:
+        await _act(page, actions[result.actions % len(actions)])
+        result.actions += 1
+        await _check(page, result, js_errors)
+
+
+async def _attention_session(page, base: str, result: SessionResult, deadline: float, js_errors) -> None:
+    await _open(page, f"{base}/attention")
+    await _check(page, result, js_errors)
+    slider = page.get_by_role("slider").first  # the query position (the page's only slider)
+    toy_seed = page.get_by_test_id("stNumberInput").first  # "Toy scores seed"
+
+    async def key(name: str) -> None:
+        await slider.focus()
+        await page.keyboard.press(name)
+
+    actions = [
+        lambda: key("ArrowLeft"),
+        lambda: key("ArrowRight"),
+        toy_seed.get_by_test_id("stNumberInputStepUp").click,
+    ]
+    while time.monotonic() < deadline and not result.errors:
+        await _act(page, actions[result.actions % len(actions)])
+        result.actions += 1
+        await _check(page, result, js_errors)
+
+
+ROLES = {"sampling": _sampling_session, "chain_rule": _chain_rule_session, "attention": _attention_session}
+
+
+def role_of(index: int) -> str:
+    """Even sessions sample; the odd ones alternate between the chain-rule and attention pages."""
+    if index % 2 == 0:
+        return "sampling"
+    return "chain_rule" if index % 4 == 1 else "attention"
+
+
+async def _one_session(browser, base: str, result: SessionResult, start_at: float, seconds: float) -> None:
+    context = await browser.new_context(viewport={"width": 1280, "height": 720})
+    js_errors: list[str] = []
+    try:
+        page = await context.new_page()
+        page.on("pageerror", lambda e: js_errors.append(f"javascript: {e}"))
+        await _open(page, f"{base}/")  # a visitor arrives at home; deep links then resolve normally
+        while time.monotonic() < start_at:  # every session starts its work at the same moment
+            await asyncio.sleep(0.05)
+        await ROLES[result.role](page, base, result, start_at + seconds, js_errors)
+        await _check(page, result, js_errors)
+    except Exception as e:  # a timeout or a vanished element is this session's failure, not the run's
+        result.errors.append(f"{type(e).__name__}: {str(e).splitlines()[0][:300]}")
+    finally:
+        await context.close()
+
+
+async def _warm_up(browser, base: str) -> None:
+    """Visit every page once so that every model is loaded before memory is measured."""
+    context = await browser.new_context(viewport={"width": 1280, "height": 720})
+    try:
+        page = await context.new_page()
+        await _open(page, f"{base}/")
+        for path in (f"sampling?model={MODEL}", "chain_rule", "attention"):
+            await _open(page, f"{base}/{path}")
+    finally:
+        await context.close()
+
+
+async def _run(base: str, server_pid: int, sessions: int, seconds: float, settle_s: float) -> LoadResult:
+    from playwright.async_api import async_playwright
+
+    results = [
+        SessionResult(i, role_of(i), seed=1000 + i if role_of(i) == "sampling" else None) for i in range(sessions)
+    ]
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            await _warm_up(browser, base)
+            await asyncio.sleep(1)
+            before = rss_mb(server_pid)
+            peak = before
+            t0 = time.monotonic()
+            # sessions open their home page first (under load that can take a while), then all start together
+            start_at = t0 + 10 + 2 * sessions
+            tasks = [asyncio.create_task(_one_session(browser, base, r, start_at, seconds)) for r in results]
+            while not all(t.done() for t in tasks):
+                peak = max(peak, rss_mb(server_pid))
+                await asyncio.sleep(0.5)
+            wall = time.monotonic() - t0
+        finally:
+            await browser.close()
+    # closed sessions: give the server time to notice the closed websockets and drop their state
+    after = rss_mb(server_pid)
+    end = time.monotonic() + settle_s
+    while time.monotonic() < end:
+        await asyncio.sleep(1)
+        after = min(after, rss_mb(server_pid))
+    return LoadResult(sessions, seconds, wall, before, peak, after, results)
+
+
+def expected_text(seed: int, n_tokens: int) -> str:
+    """What the sampling page must show after ``n_tokens`` draws with ``seed``, computed alone here."""
+    import torch
+
+    import core
+
+    torch.set_num_threads(1)
+    lm = core.load_text_model(MODEL)
+    return PROMPT + "".join(s.token for s in core.generate(lm, PROMPT, n_tokens, seed=seed))
+
+
+def run_load(base: str, server_pid: int, sessions: int, seconds: float, settle_s: float = 10) -> LoadResult:
+    """Drive the load against a running server (bounded) and check every sampling session's text."""
+    if not 1 <= sessions <= MAX_SESSIONS or not 0 < seconds <= MAX_SECONDS:
+        raise ValueError(f"sessions must be 1..{MAX_SESSIONS} and seconds in (0, {MAX_SECONDS}]")
+    if not base.startswith(("http://127.0.0.1:", "http://localhost:")):
+        raise ValueError("the load test only runs against a server on this machine (loopback)")
+    box: dict = {}
+
+    def target() -> None:  # its own thread and event loop: safe next to Playwright's sync API (pytest)
+        try:
+            box["result"] = asyncio.run(_run(base, server_pid, sessions, seconds, settle_s))
+        except BaseException as e:  # re-raised in the caller
+            box["error"] = e
+
+    thread = threading.Thread(target=target, name="load-test", daemon=True)
+    thread.start()
+    thread.join(timeout=seconds + 120 + 40 * sessions + settle_s)
+    if thread.is_alive():
+        raise TimeoutError("the load test did not finish in its time bound")
+    if "error" in box:
+        raise box["error"]
+    result: LoadResult = box["result"]
+    for r in result.results:
+        if r.role == "sampling" and r.text is not None:
+            r.expected = expected_text(r.seed, r.actions)  # one token per answered "Next token"
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line: start a server, run the load, print the numbers
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def local_server():
+    """``streamlit run app.py`` on 127.0.0.1 with the repo's settings; yields (base URL, pid)."""
+    port = _free_port()
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+           "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none"]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("streamlit did not start") from None
+                time.sleep(0.5)
+        yield base, proc.pid
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--sessions", type=int, default=10, help=f"concurrent browser sessions (max {MAX_SESSIONS})")
+    p.add_argument("--seconds", type=float, default=30, help="how long every session works")
+    p.add_argument("--settle", type=float, default=10, help="seconds to wait after closing before measuring RSS")
+    p.add_argument("--json", type=Path, help="also write the full result here")
+    args = p.parse_args(argv)
+    with local_server() as (base, pid):
+        result = run_load(base, pid, args.sessions, args.seconds, args.settle)
+    print(result.summary())
+    for r in result.results:
+        status = "ok" if not r.errors and r.matches else "FAILED"
+        extra = f", {len(r.text or '') - len(PROMPT)} tokens, seed {r.seed}" if r.role == "sampling" else ""
+        print(f"  session {r.index:2d} {r.role:10s} {r.actions:4d} actions{extra}: {status} {r.errors[:2]}")
+        if r.role == "sampling" and not r.matches:
+            print(f"    shown    {r.text!r}\n    expected {r.expected!r}")
+    if args.json:
+        data = asdict(result) | {"held": result.held, "summary": result.summary()}
+        args.json.write_text(json.dumps(data, indent=2))
+    return 0 if result.held == result.sessions else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
