@@ -5,7 +5,9 @@ import torch
 
 import core
 
-torch.set_num_threads(2)
+# one thread: the test process shares two cores with a streamlit server and a browser, and
+# oversubscribed OpenMP threads slow tiny models down by orders of magnitude
+torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")

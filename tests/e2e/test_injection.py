@@ -75,6 +75,7 @@ def test_typed_html_and_script_stay_text(page: Page, server: str):
                 expect(alerts.first).to_contain_text("'<'")
                 assert_not_injected(page, dialogs)
                 assert_no_streamlit_errors(page)
+        alerts.first.scroll_into_view_if_needed()  # the shot shows the message about the last payload
         screenshot(page, f"injection-{url_path}", full_page=False)
 
     # the same payloads arriving through a shared link

@@ -1,0 +1,50 @@
+"""The classroom load test at its CI size: 4 real browser sessions for 10 s against the shared server.
+
+Full size (10 sessions, 30 s): ``python -m benchmarks.load_test --sessions 10 --seconds 30``.
+"""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import urlparse
+
+import psutil
+import pytest
+
+from benchmarks.load_test import run_load
+from core.checkpoint import MODELS_DIR
+
+pytestmark = pytest.mark.e2e
+
+SESSIONS = int(os.environ.get("LOAD_SESSIONS", "4"))
+SECONDS = float(os.environ.get("LOAD_SECONDS", "10"))
+RSS_GROWTH_BOUND_MB = 40 + 8 * SESSIONS  # after the sessions closed, vs before them (models already loaded)
+
+
+def server_pid(base_url: str) -> int:
+    """The pid of the streamlit process (a child of this pytest) listening on the fixture's port."""
+    port = urlparse(base_url).port
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if any(c.laddr.port == port and c.status == psutil.CONN_LISTEN for c in child.net_connections("tcp")):
+                return child.pid
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    raise AssertionError(f"no child process listens on port {port}")
+
+
+def test_concurrent_sessions_keep_their_own_state(server: str):
+    if not (MODELS_DIR / "shakespeare.safetensors").exists():
+        pytest.fail("the shipped model 'shakespeare' is missing: the load test samples from it", pytrace=False)
+    result = run_load(server, server_pid(server), SESSIONS, SECONDS, settle_s=5)
+    print(result.summary())
+    assert not result.errors, "\n".join(result.errors)
+    sampling = [r for r in result.results if r.role == "sampling"]
+    assert len(sampling) == (SESSIONS + 1) // 2 and len({r.seed for r in sampling}) == len(sampling)
+    for r in sampling:  # each text is what its seed gives alone: no shared random state, no leakage
+        assert r.actions >= 1, f"session {r.index} drew no token"
+        assert r.matches, f"session {r.index} (seed {r.seed}) shows {r.text!r}, core.generate gives {r.expected!r}"
+    assert all(r.actions >= 1 for r in result.results), [(r.index, r.role, r.actions) for r in result.results]
+    assert result.held == SESSIONS
+    growth = result.rss_after_mb - result.rss_before_mb
+    assert growth <= RSS_GROWTH_BOUND_MB, f"server memory grew by {growth:.0f} MB: {result.summary()}"
