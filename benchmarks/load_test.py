@@ -173,10 +173,18 @@ async def _open(page, url: str) -> None:
 
 async def _act(page, action) -> None:
     """Run ``action`` (a coroutine function) and wait until the rerun it triggers has finished."""
+    from playwright.async_api import TimeoutError as PlaywrightTimeoutError
+
     await page.evaluate(_COUNT_RUNS_JS)
     await action()
-    await page.wait_for_function("() => window.__loadRuns > 0", timeout=ACTION_TIMEOUT_MS, polling=50)
-    await _idle(page)
+    try:
+        await page.wait_for_function("() => window.__loadRuns > 0", timeout=ACTION_TIMEOUT_MS, polling=50)
+    except PlaywrightTimeoutError:
+        raise TimeoutError(f"no rerun started within {ACTION_TIMEOUT_MS / 1000:.0f} s of the interaction") from None
+    try:
+        await _idle(page)
+    except PlaywrightTimeoutError:
+        raise TimeoutError(f"the rerun did not finish within {ACTION_TIMEOUT_MS / 1000:.0f} s") from None
 
 
 async def _check(page, result: SessionResult, js_errors: list[str]) -> None:
@@ -427,7 +435,7 @@ def main(argv: list[str] | None = None) -> int:
     for r in result.results:
         status = "ok" if not r.errors and r.matches else "FAILED"
         extra = (
-            f", {len(r.text or '') - len(PROMPT)} tokens, seed {r.seed}, branches {r.branches}"
+            f", {max(0, len(r.text or '') - len(PROMPT))} tokens, seed {r.seed}, branches {r.branches}"
             if r.role == "sampling"
             else ""
         )

@@ -1,5 +1,6 @@
 """The text core against independent oracles: hand-built models, brute force, the uncached path."""
 
+import copy
 import math
 
 import pytest
@@ -174,20 +175,33 @@ def test_cached_decoding_equals_recomputation_with_sliding_window():
 
 
 def test_shakespeare_cache_matches_recomputation_over_200_tokens(shakespeare_lm):
-    """Sample 220 tokens with the cache; every step's logits equal the uncached window's."""
-    lm = shakespeare_lm
+    """Sample 220 tokens with the cache; every step's logits equal the uncached window's.
+
+    The maths is checked in float64 (a copy of the shipped weights), where the two paths agree to
+    rounding; in float32 the two paths sum in different orders and differ by ~1e-5 on logits of
+    size ~10, so there the test checks the same tokens come out and a relative bound.
+    """
+    lm64 = TextModel("shakespeare64", shakespeare_lm.vocab, copy.deepcopy(shakespeare_lm.net).double(), {})
     g = torch.Generator().manual_seed(5)
-    ids = core.text.context_ids(lm, "ROMEO:\n")
-    cache = lm.net.new_cache()
+    ids = core.text.context_ids(lm64, "ROMEO:\n")
+    cache = lm64.net.new_cache()
     worst = 0.0
     for _ in range(220):
-        cached = core.text.cached_logits(lm, ids, cache)
-        full = logits_for_context(lm, ids)
+        cached = core.text.cached_logits(lm64, ids, cache)
+        full = logits_for_context(lm64, ids)
         finite = torch.isfinite(full)
         worst = max(worst, (cached[finite] - full[finite]).abs().max().item())
-        ids.append(core.sample_token(torch.softmax(full.double(), -1), g))
-    assert len(ids) > lm.block_size + 50
+        ids.append(core.sample_token(torch.softmax(full, -1), g))
+    assert len(ids) > lm64.block_size + 50
     assert worst < 1e-5
+
+    # the shipped float32 model: identical tokens both ways, logits equal to 1e-6 relative
+    kw = dict(max_new_tokens=220, temperature=1.0, seed=5)
+    with_cache = list(core.generate(shakespeare_lm, "ROMEO:\n", use_cache=True, **kw))
+    without = list(core.generate(shakespeare_lm, "ROMEO:\n", use_cache=False, **kw))
+    assert [s.token_id for s in with_cache] == [s.token_id for s in without]
+    for a, b in zip(with_cache, without, strict=True):
+        assert torch.allclose(a.stages.raw, b.stages.raw, rtol=1e-5, atol=1e-7)
 
 
 # ---------------------------------------------------------------------------------------------
