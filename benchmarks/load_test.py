@@ -35,6 +35,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
+# the same readiness test as the browser tests: the script run finished, connected, nothing stale
+from tests.e2e.helpers import _IDLE_JS
+
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -44,21 +47,6 @@ MODEL, PROMPT, TOKENS = "shakespeare", "ROMEO:\n", 300  # no end token: a sessio
 ACTION_TIMEOUT_MS = 90_000  # one click to finished rerun, on a loaded 2-core machine
 QUIET_MS = 300
 
-# The same readiness test as tests/e2e/helpers.py: the script run finished, connected, nothing stale.
-_IDLE_JS = """
-([quietMs]) => {
-  const app = document.querySelector('[data-testid="stApp"]');
-  const idle = app !== null
-    && ['notRunning', 'compilationError'].includes(app.getAttribute('data-test-script-state'))
-    && app.getAttribute('data-test-connection-state') === 'CONNECTED'
-    && document.querySelector('[data-testid="stStatusWidgetRunningIcon"], [data-testid="stStatusWidgetRunningManIcon"]') === null
-    && document.querySelector('[data-testid="stElementContainer"][data-stale="true"]') === null
-    && document.querySelector('[data-testid="stSkeleton"]') === null;
-  if (!idle) { window.__loadIdleSince = undefined; return false; }
-  if (window.__loadIdleSince === undefined) { window.__loadIdleSince = performance.now(); }
-  return performance.now() - window.__loadIdleSince >= quietMs;
-}
-"""
 _COUNT_RUNS_JS = """
 () => {
   window.__loadRuns = 0;
@@ -161,7 +149,7 @@ def rss_mb(pid: int) -> float:
 
 
 async def _idle(page, timeout_ms: float = ACTION_TIMEOUT_MS) -> None:
-    await page.evaluate("() => { window.__loadIdleSince = undefined; }")
+    await page.evaluate("() => { window.__e2eIdleSince = undefined; }")
     await page.wait_for_function(_IDLE_JS, arg=[QUIET_MS], timeout=timeout_ms, polling=100)
 
 
