@@ -8,6 +8,7 @@ streamlit; unit tests inspect the returned figures directly.
 from __future__ import annotations
 
 import numpy as np
+import plotly.colors as pc
 import plotly.graph_objects as go
 
 # Colours chosen to stay distinguishable on a projector and in both light and dark themes.
@@ -18,6 +19,8 @@ KNOWN = "#4c78a8"  # pixels before the current one: the context
 CURRENT = "#f58518"  # the pixel being predicted
 FUTURE = "#a6a6a6"  # pixels after it: never read
 NOT_REACHED = "#ececec"  # earlier pixels outside the receptive field
+# Spelled out: Streamlit's chart theme replaces named colour scales with its own.
+INFERNO = [[i / (len(pc.sequential.Inferno) - 1), c] for i, c in enumerate(pc.sequential.Inferno)]
 REACHED = "#4c78a8"  # in the receptive field
 BLIND = "#e45756"  # the blind spot
 ALLOWED = "#54a24b"  # a kernel tap the mask keeps
@@ -289,7 +292,7 @@ def nll_heatmap_figure(nll_map: np.ndarray, title: str = "", zmax: float | None 
             z=nll_map,
             zmin=0,
             zmax=max(zmax, 1e-6),
-            colorscale="Inferno",
+            colorscale=INFERNO,
             colorbar={"title": {"text": "nats"}, "thickness": 12, "len": 0.8},
             hovertemplate="row %{y}, column %{x}<br>-log p = %{z:.3f} nats<extra></extra>",
         )

@@ -193,6 +193,7 @@ def test_likelihood_of_test_digits_labels_and_the_comparison(models, digits):
     score = image_nll(gated, digits.images[7], int(digits.labels[7]))
     assert metric(at, "−log p(image)").value == f"{score.nll:.2f} nats"
     assert metric(at, "p(image)").value == f"10^−{score.nll / math.log(10):.1f}"
+    assert (at.slider(key="pcnn_l_dx").value, at.slider(key="pcnn_l_dy").value) == (3, 3)
     at.slider(key="pcnn_l_dx").set_value(-4).run()
     at.slider(key="pcnn_l_dy").set_value(2).run()
     bars = chart(at, "pcnn_l_compare")["data"][0]
@@ -204,6 +205,10 @@ def test_likelihood_of_test_digits_labels_and_the_comparison(models, digits):
     assert np.allclose(arr([bars["y"]])[0], expected)
     assert bars["x"] == ["this image", "noise (same ink share)", "shifted (-4, +2)"]
     assert expected[1] > expected[0] + 100
+    assert not [w for w in at.warning if "out of the frame" in w.value]  # digit 7 stays inside
+    at.slider(key="pcnn_l_dx").set_value(8).run()
+    lost = int(digits.images[7].sum() - shift_image(digits.images[7], 2, 8).sum())
+    assert lost > 0 and any(f"pushes {lost} ink pixels out of the frame" in w.value for w in at.warning)
     at.selectbox(key="pcnn_l_model").set_value("pixelcnn").run()
     score = image_nll(models["pixelcnn"], digits.images[7])
     assert metric(at, "−log p(image)").value == f"{score.nll:.2f} nats"

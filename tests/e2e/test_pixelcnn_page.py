@@ -15,14 +15,18 @@ from tests.e2e.helpers import assert_no_streamlit_errors, open_page, screenshot,
 pytestmark = pytest.mark.e2e
 
 THEMES = ["light", "dark"]
+# (screenshot name, text to scroll to, where that text lands in the viewport)
 SECTIONS = [
-    ("raster", "1 · Raster order: an image is a sequence"),
-    ("masks", "2 · Masks: convolutions that never look ahead"),
-    ("receptive", "3 · Receptive field and the blind spot"),
-    ("sampling", "4 · Sampling, one pixel at a time"),
-    ("grid", "16 samples at once (fast path)"),
-    ("likelihood", "5 · Exact likelihood of an image"),
-    ("compare", "A real digit, noise, and the same digit shifted"),
+    ("raster", "1 · Raster order: an image is a sequence", "start"),
+    ("masks", "2 · Masks: convolutions that never look ahead", "start"),
+    ("receptive", "3 · Receptive field and the blind spot", "start"),
+    ("measured", "Measured on the trained Gated PixelCNN = derived from its masks: all 784 pixels agree.", "end"),
+    ("sampling", "4 · Sampling, one pixel at a time", "start"),
+    ("grid", "16 samples at once (fast path)", "start"),
+    ("likelihood", "5 · Exact likelihood of an image", "start"),
+    ("heatmap", "The image scored", "center"),
+    ("compare", "A real digit, noise, and the same digit shifted", "start"),
+    ("compare-maps", "this image", "start"),
 ]
 # raster, 4 masks, 2 x 2 receptive fields, canvas, grid, image, heatmap, bars, 3 x 2 comparison
 N_CHARTS = 1 + 4 + 4 + 1 + 1 + 2 + 1 + 6
@@ -47,10 +51,10 @@ def open_pixelcnn(page: Page, base_url: str) -> None:
     expect(page.get_by_role("heading", level=1)).to_contain_text("PixelCNN")
 
 
-def scroll_to(page: Page, text: str) -> None:
+def scroll_to(page: Page, text: str, block: str = "start") -> None:
     target = page.get_by_text(text, exact=True).first
     expect(target).to_be_visible()
-    target.evaluate("el => el.scrollIntoView({block: 'start'})")
+    target.evaluate(f"el => el.scrollIntoView({{block: '{block}'}})")
     page.wait_for_timeout(400)  # let plotly finish drawing what just came into view
 
 
@@ -62,8 +66,8 @@ def test_every_section_renders(page: Page, request: pytest.FixtureRequest, theme
     expect(page.get_by_text("all 784 pixels agree")).to_have_count(2)
     expect(page.get_by_text(re.compile(r"16 × 784 pixels drawn in \d+\.\d\d s"))).to_be_visible()
     screenshot(page, f"pixelcnn-top-{theme}", full_page=False)
-    for name, text in SECTIONS:
-        scroll_to(page, text)
+    for name, text, block in SECTIONS:
+        scroll_to(page, text, block)
         screenshot(page, f"pixelcnn-{name}-{theme}", full_page=False)
     assert_no_streamlit_errors(page)
 
