@@ -19,8 +19,10 @@ KNOWN = "#4c78a8"  # pixels before the current one: the context
 CURRENT = "#f58518"  # the pixel being predicted
 FUTURE = "#a6a6a6"  # pixels after it: never read
 NOT_REACHED = "#ececec"  # earlier pixels outside the receptive field
-# Spelled out: Streamlit's chart theme replaces named colour scales with its own.
-INFERNO = [[i / (len(pc.sequential.Inferno) - 1), c] for i, c in enumerate(pc.sequential.Inferno)]
+# Spelled out as rgb(): Streamlit's chart theme swaps named colour scales for its own, and treats the
+# hex colours #000001-#0000ff as placeholders for theme colours (Inferno starts at #000004).
+INFERNO = [[i / (len(pc.sequential.Inferno) - 1), "rgb({}, {}, {})".format(*pc.hex_to_rgb(c))]
+           for i, c in enumerate(pc.sequential.Inferno)]  # fmt: skip
 REACHED = "#4c78a8"  # in the receptive field
 BLIND = "#e45756"  # the blind spot
 ALLOWED = "#54a24b"  # a kernel tap the mask keeps
@@ -319,3 +321,12 @@ def nll_comparison_figure(names: list[str], nlls: list[float]) -> go.Figure:
         yaxis={"title": "nats", "range": [0, max(nlls) * 1.2 if nlls else 1]},
     )
     return fig
+
+
+def format_probability(p: float) -> str:
+    """A probability for display: three decimals, or scientific notation when that would show 0 or 1."""
+    if 0.001 <= p <= 0.999:
+        return f"{p:.3f}"
+    if p < 0.001:
+        return f"{p:.2e}"
+    return f"1 − {1 - p:.2e}"

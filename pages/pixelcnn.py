@@ -6,8 +6,10 @@ Thin page: widgets in, ``core.image`` computes, ``core.image_figures`` draws.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
 from core.errors import ChainRuleError
@@ -15,6 +17,7 @@ from core.gated_pixelcnn import horizontal_mask, vertical_mask
 from core.image import (
     IMAGE_MODELS,
     ImageModel,
+    ImageNLL,
     blind_spot,
     draw_samples,
     format_pixel_text,
@@ -30,6 +33,7 @@ from core.image import (
 )
 from core.image_figures import (
     binary_image_figure,
+    format_probability,
     mask_figure,
     nll_comparison_figure,
     nll_heatmap_figure,
@@ -76,10 +80,56 @@ def test_digits_or_error() -> DigitSet | None:
         return None
 
 
-@st.cache_data(show_spinner=False, max_entries=256)
-def measured_fields(name: str, row: int, col: int, n_layers: int) -> list[np.ndarray]:
+@dataclass(frozen=True)
+class FieldView:
+    analytic: go.Figure  # growth from the masks, clickable
+    measured: go.Figure  # growth measured by gradient on the trained weights
+    n_reached: int
+    n_blind: int
+    n_differ: int  # pixels where measured and analytic disagree (0 for a correct model)
+
+
+@st.cache_resource(show_spinner=False, max_entries=256)
+def field_view(name: str, row: int, col: int, n_layers: int) -> FieldView:
+    """Both receptive fields of one model and their figures; deterministic, so shared by every session."""
     model = image_model(name)
-    return [receptive_field(model, row, col, k) for k in range(1, n_layers + 1)]
+    title = "PixelCNN" if name == "pixelcnn" else "Gated PixelCNN"
+    fields = [model_analytic_receptive_field(model, k, row, col) for k in range(1, n_layers + 1)]
+    measured = [receptive_field(model, row, col, k) for k in range(1, n_layers + 1)]
+    blind = blind_spot(fields[-1], row, col)
+    measured_fig = receptive_field_figure(growth(measured), row, col, blind_spot(measured[-1], row, col))
+    measured_fig.update_layout(title={"text": f"{title}: measured by gradient"})
+    return FieldView(
+        analytic=receptive_field_figure(growth(fields), row, col, blind, f"{title}: from the masks", clickable=True),
+        measured=measured_fig,
+        n_reached=int(fields[-1].sum()),
+        n_blind=int(blind.sum()),
+        n_differ=int((measured[-1] != fields[-1]).sum()),
+    )
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def score_image(name: str, image: np.ndarray, label: int | None) -> ImageNLL:
+    """The exact NLL of a 0/1 image; deterministic, so cached across reruns and sessions."""
+    return image_nll(image_model(name), image, label)
+
+
+@st.cache_resource(show_spinner=False)
+def mask_figures() -> list[tuple[str, str, go.Figure]]:
+    """The four kernel masks as (key, title, figure): geometry only, built once per server."""
+    masks = [
+        ("a7", pixelcnn_mask("A", 7), "PixelCNN, layer 1: mask A, 7×7"),
+        ("b3", pixelcnn_mask("B", 3), "PixelCNN, later layers: mask B, 3×3"),
+        ("v3", vertical_mask("B", 3), "Gated, vertical stack: 3×3"),
+        ("h3", horizontal_mask("B", 3), "Gated, horizontal stack: 1×3"),
+    ]
+    return [(key, title, mask_figure(mask.numpy(), legend=False)) for key, mask, title in masks]
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def raster_figure(i: int) -> go.Figure:
+    """The 8x8 raster-order grid with pixel i (1-based) being predicted; shared, never modified."""
+    return raster_order_figure(8, (i - 1) // 8, (i - 1) % 8)
 
 
 @st.cache_data(show_spinner="Sampling…", max_entries=64)
@@ -138,15 +188,14 @@ with st.expander("The two models on this page and how they were trained"):
             st.warning(f"**{name}** is unavailable: {e}")
             continue
         m = card["metrics"]
+        given = (
+            f" without its label, **{m['heldout_nll_conditional']:.2f}** given the true digit"
+            if "heldout_nll_conditional" in m
+            else ""
+        )
         st.markdown(
             f"**{name}** — {description}. {card['num_params']:,} parameters; test NLL "
-            f"**{m['heldout_nll']:.2f} nats** per image ({m['heldout_bits_per_dim']:.4f} bits/dim"
-            + (
-                f"; without the label — {m['heldout_nll_conditional']:.2f} nats given the true label"
-                if "heldout_nll_conditional" in m
-                else ""
-            )
-            + "), "
+            f"**{m['heldout_nll']:.2f} nats** per image ({m['heldout_bits_per_dim']:.4f} bits/dim){given}; "
             f"trained with `{card['command']}` in {card['wall_time_s'] / 60:.0f} min on a shared 2-core CPU "
             f"({card['cpu_time_s'] / 60:.0f} CPU minutes)."
         )
@@ -158,18 +207,30 @@ with st.expander("The two models on this page and how they were trained"):
     )
 
 # ---------------------------------------------------------------------------------------------
-st.header("1 · Raster order: an image is a sequence")
-left, right = st.columns([3, 2])
-with right:
-    i = st.slider("Pixel being predicted (i)", 1, 64, key="pcnn_raster_i", help="On an 8×8 grid, for legibility.")
-    st.markdown(
-        f"Pixel **{i}** is predicted from pixels **1 … {i - 1}** (blue) — the rows above it and the pixels "
-        f"to its left. The grey ones come later and must stay invisible. On a real digit the same "
-        f"order runs over all **784** pixels, so p(x) is a product of 784 Bernoulli probabilities."
-    )
-    st.latex(rf"p(x_{{{i}}} = 1 \mid x_1, \dots, x_{{{i - 1}}})" if i > 1 else r"p(x_1 = 1)")
-with left:
-    st.plotly_chart(raster_order_figure(8, (i - 1) // 8, (i - 1) % 8), width="stretch", key="pcnn_raster_fig")
+# Each section that only reads its own widgets is a fragment: moving one of them reruns that section only.
+
+
+@st.fragment
+def raster_section() -> None:
+    st.header("1 · Raster order: an image is a sequence")
+    left, right = st.columns([3, 2])
+    with right:
+        i = st.slider("Pixel being predicted (i)", 1, 64, key="pcnn_raster_i", help="On an 8×8 grid, for legibility.")
+        before = (
+            f"from pixels **1 … {i - 1}** (blue) — the rows above it and the pixels to its left"
+            if i > 1
+            else "from nothing: it is the first, so its factor is a plain probability"
+        )
+        st.markdown(
+            f"Pixel **{i}** is predicted {before}. The grey ones come later and must stay invisible. On a real "
+            "digit the same order runs over all **784** pixels, so p(x) is a product of 784 Bernoulli probabilities."
+        )
+        st.latex(rf"p(x_{{{i}}} = 1 \mid x_1, \dots, x_{{{i - 1}}})" if i > 1 else r"p(x_1 = 1)")
+    with left:
+        st.plotly_chart(raster_figure(i), width="stretch", key="pcnn_raster_fig")
+
+
+raster_section()
 
 # ---------------------------------------------------------------------------------------------
 st.header("2 · Masks: convolutions that never look ahead")
@@ -182,17 +243,10 @@ st.markdown(
     "(every later layer) may read the centre, because after the first layer the centre holds features "
     "computed only from earlier pixels."
 )
-cols = st.columns(4)
-masks = [
-    ("a7", pixelcnn_mask("A", 7), "PixelCNN, layer 1: mask A, 7×7"),
-    ("b3", pixelcnn_mask("B", 3), "PixelCNN, later layers: mask B, 3×3"),
-    ("v3", vertical_mask("B", 3), "Gated, vertical stack: 3×3"),
-    ("h3", horizontal_mask("B", 3), "Gated, horizontal stack: 1×3"),
-]
-for col, (key, mask, title) in zip(cols, masks, strict=True):
+for col, (key, title, fig) in zip(st.columns(4), mask_figures(), strict=True):
     with col:
         st.markdown(f"**{title}**")
-        st.plotly_chart(mask_figure(mask.numpy(), legend=False), width="stretch", key=f"pcnn_mask_{key}")
+        st.plotly_chart(fig, width="stretch", key=f"pcnn_mask_{key}")
 st.caption(
     "Green 1 = the weight is kept, grey 0 = multiplied by zero, orange outline = the centre (the pixel "
     "being computed). The gated model's vertical stack sees whole rows above (left, straight up and right) but nothing on "
@@ -203,56 +257,59 @@ st.caption(
 # ---------------------------------------------------------------------------------------------
 st.header("3 · Receptive field and the blind spot")
 models = {name: image_model_or_error(name) for name in IMAGE_MODELS}
-max_layers = max((m.n_layers for m in models.values() if m is not None), default=8)
-st.session_state["pcnn_rf_layers"] = min(st.session_state["pcnn_rf_layers"], max_layers)
-# A click on an analytic receptive-field grid picks the pixel: applied before the inputs are drawn.
-for name in IMAGE_MODELS:
-    event = st.session_state.get(f"pcnn_rf_click_{name}")
-    points = event.selection.points if event is not None and event.selection else []
-    if points:
-        picked = (int(points[0]["y"]), int(points[0]["x"]))
-        if st.session_state.get(f"_pcnn_rf_last_click_{name}") != picked:
-            st.session_state[f"_pcnn_rf_last_click_{name}"] = picked
-            st.session_state["pcnn_rf_row"], st.session_state["pcnn_rf_col"] = picked
-c1, c2, c3 = st.columns(3)
-row = c1.number_input("Row of the pixel", 0, SIZE - 1, step=1, key="pcnn_rf_row")
-col = c2.number_input("Column of the pixel", 0, SIZE - 1, step=1, key="pcnn_rf_col")
-n_layers = c3.slider("Masked layers", 1, max_layers, key="pcnn_rf_layers")
-st.markdown(
-    f"Which input pixels can influence the prediction at **(row {row}, column {col})** after **{n_layers}** "
-    "layers? The top row derives it from the masks alone (colour = the layer at which a pixel joins); the "
-    "bottom row measures it on the trained weights: the gradient of the output at that pixel with respect "
-    "to every input pixel. **Click a grid** or use the inputs to move the pixel."
-)
-analytic_cols, measured_cols = st.columns(2), st.columns(2)
-for (name, model), top, bottom in zip(models.items(), analytic_cols, measured_cols, strict=True):
-    title = "PixelCNN" if name == "pixelcnn" else "Gated PixelCNN"
-    if model is None:
-        continue
-    fields = [model_analytic_receptive_field(model, k, row, col) for k in range(1, n_layers + 1)]
-    blind = blind_spot(fields[-1], row, col)
-    with top:
-        fig = receptive_field_figure(growth(fields), row, col, blind, f"{title}: from the masks", clickable=True)
-        st.plotly_chart(fig, width="stretch", key=f"pcnn_rf_click_{name}", on_select="rerun", selection_mode="points")
-        st.markdown(
-            f"**{int(fields[-1].sum())}** pixels reach it; blind spot: **{int(blind.sum())}** earlier pixels "
-            + ("that no path reaches (red)." if blind.any() else "— none.")
-        )
-    measured = measured_fields(name, row, col, n_layers)
-    with bottom:
-        fig = receptive_field_figure(growth(measured), row, col, blind_spot(measured[-1], row, col))
-        fig.update_layout(title={"text": f"{title}: measured by gradient"})
-        st.plotly_chart(fig, width="stretch", key=f"pcnn_rf_measured_{name}")
-        differ = int((measured[-1] != fields[-1]).sum())
-        if differ == 0:
-            st.success(f"Measured on the trained {title} = derived from its masks: all 784 pixels agree.")
-        else:
-            st.error(f"Measured and derived receptive fields differ on {differ} pixels.")
-st.caption(
-    "The plain PixelCNN stacks 3×3 mask-B kernels: each layer reaches one more pixel up, left and right — "
-    "but on the rows just above the pixel, the reach to the right stops growing. That wedge of earlier pixels "
-    "is the blind spot. The gated model's vertical stack covers the rows above evenly, so nothing is missed."
-)
+
+
+@st.fragment
+def receptive_field_section() -> None:
+    max_layers = max((m.n_layers for m in models.values() if m is not None), default=8)
+    st.session_state["pcnn_rf_layers"] = min(st.session_state["pcnn_rf_layers"], max_layers)
+    # A click on an analytic receptive-field grid picks the pixel: applied before the inputs are drawn.
+    for name in IMAGE_MODELS:
+        event = st.session_state.get(f"pcnn_rf_click_{name}")
+        points = event.selection.points if event is not None and event.selection else []
+        if points:
+            picked = (int(points[0]["y"]), int(points[0]["x"]))
+            if st.session_state.get(f"_pcnn_rf_last_click_{name}") != picked:
+                st.session_state[f"_pcnn_rf_last_click_{name}"] = picked
+                st.session_state["pcnn_rf_row"], st.session_state["pcnn_rf_col"] = picked
+    c1, c2, c3 = st.columns(3)
+    row = c1.number_input("Row of the pixel", 0, SIZE - 1, step=1, key="pcnn_rf_row")
+    col = c2.number_input("Column of the pixel", 0, SIZE - 1, step=1, key="pcnn_rf_col")
+    n_layers = c3.slider("Masked layers", 1, max_layers, key="pcnn_rf_layers")
+    st.markdown(
+        f"Which input pixels can influence the prediction at **(row {row}, column {col})** after **{n_layers}** "
+        "layers? The top row derives it from the masks alone (colour = the layer at which a pixel joins); the "
+        "bottom row measures it on the trained weights: the gradient of the output at that pixel with respect "
+        "to every input pixel. **Click a grid** or use the inputs to move the pixel."
+    )
+    analytic_cols, measured_cols = st.columns(2), st.columns(2)
+    for (name, model), top, bottom in zip(models.items(), analytic_cols, measured_cols, strict=True):
+        title = "PixelCNN" if name == "pixelcnn" else "Gated PixelCNN"
+        if model is None:
+            continue
+        view = field_view(name, int(row), int(col), int(n_layers))
+        with top:
+            st.plotly_chart(
+                view.analytic, width="stretch", key=f"pcnn_rf_click_{name}", on_select="rerun", selection_mode="points"
+            )
+            st.markdown(
+                f"**{view.n_reached}** pixels reach it; blind spot: **{view.n_blind}** earlier pixels "
+                + ("that no path reaches (red)." if view.n_blind else "— none.")
+            )
+        with bottom:
+            st.plotly_chart(view.measured, width="stretch", key=f"pcnn_rf_measured_{name}")
+            if view.n_differ == 0:
+                st.success(f"Measured on the trained {title} = derived from its masks: all 784 pixels agree.")
+            else:
+                st.error(f"Measured and derived receptive fields differ on {view.n_differ} pixels.")
+    st.caption(
+        "The plain PixelCNN stacks 3×3 mask-B kernels: each layer reaches one more pixel up, left and right — "
+        "but on the rows just above the pixel, the reach to the right stops growing. That wedge of earlier pixels "
+        "is the blind spot. The gated model's vertical stack covers the rows above evenly, so nothing is missed."
+    )
+
+
+receptive_field_section()
 
 # ---------------------------------------------------------------------------------------------
 st.header("4 · Sampling, one pixel at a time")
@@ -329,11 +386,11 @@ else:
                     r, c = divmod(step, SIZE)
                     st.metric(
                         f"Pixel {step + 1} (row {r}, column {c}): p(ink | pixels before)",
-                        f"{raw_probs[r, c]:.3f}",
+                        format_probability(raw_probs[r, c]),
                     )
                     st.markdown(
                         f"The outlined pixel is drawn next: at temperature {temperature:g}, ink with probability "
-                        f"**{probs[r, c]:.3f}**. Grey pixels do not exist yet, and the model never reads them."
+                        f"**{format_probability(probs[r, c])}**. Grey pixels do not exist yet, and the model never reads them."
                     )
                 else:
                     st.metric("Finished: all 784 pixels drawn", "784 / 784")
@@ -342,7 +399,7 @@ else:
                     r, c = divmod(drawn - 1, SIZE)
                     st.markdown(
                         f"Last drawn: pixel {drawn} (row {r}, column {c}) came out "
-                        f"**{'ink (1)' if image[r, c] else 'background (0)'}**; its p(ink) was {raw_probs[r, c]:.3f}."
+                        f"**{'ink (1)' if image[r, c] else 'background (0)'}**; its p(ink) was {format_probability(raw_probs[r, c])}."
                     )
                     flat_p, flat_x = raw_probs.ravel()[:drawn], image.ravel()[:drawn]
                     nll = -float(np.sum(np.log(np.where(flat_x == 1, flat_p, 1 - flat_p))))
@@ -379,125 +436,135 @@ else:
         )
         st.plotly_chart(sample_grid_figure(images, 8), width="stretch", key="pcnn_grid_fig")
 
+
 # ---------------------------------------------------------------------------------------------
-st.header("5 · Exact likelihood of an image")
-st.markdown(
-    "Unlike many image models, a PixelCNN gives the **exact** probability of any image: one forward pass "
-    "yields all 784 conditionals at once (the masks make each depend only on earlier pixels), and "
-    "−log p(x) is their sum. Bits per dimension divides it by 784 · ln 2."
-)
-l1, l2, l3 = st.columns(3)
-l_model_name = l1.selectbox("Model", list(IMAGE_MODELS), key="pcnn_l_model")
-source = l2.radio("Image", ["Test digit", "Upload a PNG", "Edit pixels"], key="pcnn_l_source", horizontal=True)
-l_label_choice = l3.selectbox(
-    "Digit label (gated only)",
-    LABEL_CHOICES if l_model_name == "gated-pixelcnn" else [NO_LABEL],
-    key="pcnn_l_label" if l_model_name == "gated-pixelcnn" else "pcnn_l_label_plain",
-)
-l_model = models[l_model_name]
-digits = test_digits_or_error()
-chosen: np.ndarray | None = None
-if source == "Test digit" and digits is not None:
-    d1, d2 = st.columns([1, 2])
-    idx = d1.number_input(f"Test digit (0–{len(digits) - 1})", 0, len(digits) - 1, step=1, key="pcnn_l_index")
-    st.session_state["_pcnn_l_index_keep"] = idx
-    chosen = digits.images[idx]
-    d2.markdown(
-        f"Test digit {idx} is a **{digits.labels[idx]}**, one of the 500 held-out digits the models never trained on (binarized once with a fixed seed)."
+@st.fragment
+def likelihood_section() -> None:
+    st.header("5 · Exact likelihood of an image")
+    st.markdown(
+        "Unlike many image models, a PixelCNN gives the **exact** probability of any image: one forward pass "
+        "yields all 784 conditionals at once (the masks make each depend only on earlier pixels), and "
+        "−log p(x) is their sum. Bits per dimension divides it by 784 · ln 2."
     )
-elif source == "Upload a PNG":
-    upload = st.file_uploader(
-        "A square image of one digit (PNG or JPEG)", type=["png", "jpg", "jpeg"], key="pcnn_l_upload"
+    l1, l2, l3 = st.columns(3)
+    l_model_name = l1.selectbox("Model", list(IMAGE_MODELS), key="pcnn_l_model")
+    source = l2.radio("Image", ["Test digit", "Upload a PNG", "Edit pixels"], key="pcnn_l_source", horizontal=True)
+    l_label_choice = l3.selectbox(
+        "Digit label (gated only)",
+        LABEL_CHOICES if l_model_name == "gated-pixelcnn" else [NO_LABEL],
+        key="pcnn_l_label" if l_model_name == "gated-pixelcnn" else "pcnn_l_label_plain",
     )
-    if upload is not None:
+    l_model = models[l_model_name]
+    digits = test_digits_or_error()
+    chosen: np.ndarray | None = None
+    if source == "Test digit" and digits is not None:
+        d1, d2 = st.columns([1, 2])
+        idx = d1.number_input(f"Test digit (0–{len(digits) - 1})", 0, len(digits) - 1, step=1, key="pcnn_l_index")
+        st.session_state["_pcnn_l_index_keep"] = idx
+        chosen = digits.images[idx]
+        d2.markdown(
+            f"Test digit {idx} is a **{digits.labels[idx]}**, one of the 500 held-out digits the models never trained on (binarized once with a fixed seed)."
+        )
+    elif source == "Upload a PNG":
+        upload = st.file_uploader(
+            "A square image of one digit (PNG or JPEG)", type=["png", "jpg", "jpeg"], key="pcnn_l_upload"
+        )
+        if upload is not None:
+            try:
+                processed = preprocess_upload(upload.getvalue())
+            except ChainRuleError as e:
+                st.error(str(e), icon="⚠️")
+            else:
+                chosen = processed.image
+                st.caption(
+                    f"{processed.format} image, {processed.original_size[0]}×{processed.original_size[1]} pixels → "
+                    f"grey-scale{', inverted (light background)' if processed.inverted else ''}, resized to 28×28, "
+                    "binarized at half intensity. MNIST digits are white on black, centred, about 20×20 pixels: "
+                    "crop loosely around your digit for a fair score."
+                )
+        else:
+            st.info("Upload an image to score it. It is only kept in this browser session.")
+    else:
+        kept = st.session_state.get("_pcnn_l_index_keep", 0)
+        if "pcnn_l_text" not in st.session_state:
+            start = digits.images[kept] if digits is not None else np.zeros((SIZE, SIZE), dtype=np.uint8)
+            st.session_state["pcnn_l_text"] = format_pixel_text(start)
+        if digits is not None and st.button(f"Start again from test digit {kept}", key="pcnn_l_text_reset"):
+            st.session_state["pcnn_l_text"] = format_pixel_text(digits.images[kept])
+        text = st.text_area("28 lines of 28 pixels: '#' = ink, '.' = background", height=420, key="pcnn_l_text")
         try:
-            processed = preprocess_upload(upload.getvalue())
+            chosen = parse_pixel_text(text)
         except ChainRuleError as e:
             st.error(str(e), icon="⚠️")
-        else:
-            chosen = processed.image
+
+    if l_model is None:
+        st.info(f"Choose the other model: **{l_model_name}** cannot be loaded (see the message above).")
+    elif chosen is not None:
+        l_label = label_value(l_label_choice)
+        try:
+            score = score_image(l_model_name, chosen, l_label)
+        except ChainRuleError as e:
+            st.error(str(e), icon="⚠️")
+            score = None
+        if score is not None:
+            m1, m2, m3 = st.columns(3)
+            m1.metric("−log p(image)", f"{score.nll:.2f} nats")
+            m2.metric("Bits per dimension", f"{score.bits_per_dim:.4f}")
+            m3.metric("p(image)", f"10^−{score.nll / math.log(10):.1f}")
+            f1, f2 = st.columns(2)
+            f1.plotly_chart(
+                binary_image_figure(score.image, "The image scored", 330), width="stretch", key="pcnn_l_img"
+            )
+            f2.plotly_chart(
+                nll_heatmap_figure(score.nll_map, "−log p(pixel | pixels before), nats"),
+                width="stretch",
+                key="pcnn_l_heat",
+            )
             st.caption(
-                f"{processed.format} image, {processed.original_size[0]}×{processed.original_size[1]} pixels → "
-                f"grey-scale{', inverted (light background)' if processed.inverted else ''}, resized to 28×28, "
-                "binarized at half intensity. MNIST digits are white on black, centred, about 20×20 pixels: "
-                "crop loosely around your digit for a fair score."
+                "Bright cells are the surprises: usually the first ink pixel of each stroke, and edges the model "
+                "did not expect. The background far from the digit costs almost nothing."
             )
-    else:
-        st.info("Upload an image to score it. It is only kept in this browser session.")
-else:
-    kept = st.session_state.get("_pcnn_l_index_keep", 0)
-    if "pcnn_l_text" not in st.session_state:
-        start = digits.images[kept] if digits is not None else np.zeros((SIZE, SIZE), dtype=np.uint8)
-        st.session_state["pcnn_l_text"] = format_pixel_text(start)
-    if digits is not None and st.button(f"Start again from test digit {kept}", key="pcnn_l_text_reset"):
-        st.session_state["pcnn_l_text"] = format_pixel_text(digits.images[kept])
-    text = st.text_area("28 lines of 28 pixels: '#' = ink, '.' = background", height=420, key="pcnn_l_text")
-    try:
-        chosen = parse_pixel_text(text)
-    except ChainRuleError as e:
-        st.error(str(e), icon="⚠️")
 
-if l_model is None:
-    st.info(f"Choose the other model: **{l_model_name}** cannot be loaded (see the message above).")
-elif chosen is not None:
-    l_label = label_value(l_label_choice)
-    try:
-        score = image_nll(l_model, chosen, l_label)
-    except ChainRuleError as e:
-        st.error(str(e), icon="⚠️")
-        score = None
-    if score is not None:
-        m1, m2, m3 = st.columns(3)
-        m1.metric("−log p(image)", f"{score.nll:.2f} nats")
-        m2.metric("Bits per dimension", f"{score.bits_per_dim:.4f}")
-        m3.metric("p(image)", f"10^−{score.nll / math.log(10):.1f}")
-        f1, f2 = st.columns(2)
-        f1.plotly_chart(binary_image_figure(score.image, "The image scored", 330), width="stretch", key="pcnn_l_img")
-        f2.plotly_chart(
-            nll_heatmap_figure(score.nll_map, "−log p(pixel | pixels before), nats"),
-            width="stretch",
-            key="pcnn_l_heat",
-        )
-        st.caption(
-            "Bright cells are the surprises: usually the first ink pixel of each stroke, and edges the model "
-            "did not expect. The background far from the digit costs almost nothing."
-        )
-
-        st.subheader("A real digit, noise, and the same digit shifted")
-        k1, k2, k3 = st.columns(3)
-        dx = k1.slider("Shift right (pixels)", -8, 8, key="pcnn_l_dx")
-        dy = k2.slider("Shift down (pixels)", -8, 8, key="pcnn_l_dy")
-        noise_seed = k3.number_input("Noise seed", 0, 1_000_000, step=1, key="pcnn_l_noise_seed")
-        shifted = shift_image(score.image, dy, dx)
-        lost = int(score.image.sum()) - int(shifted.sum())
-        variants = {
-            "this image": score.image,
-            "noise (same ink share)": noise_image(score.image, noise_seed),
-            f"shifted ({dx:+d}, {dy:+d})": shifted,
-        }
-        if lost:
-            st.warning(
-                f"The shift pushes {lost} ink pixels out of the frame: fewer ink pixels to predict lowers the "
-                "NLL, which says nothing about the digit. Shift less to compare fairly."
-            )
-        scores = {k: image_nll(l_model, v, l_label) for k, v in variants.items()}
-        st.plotly_chart(
-            nll_comparison_figure(list(scores), [s.nll for s in scores.values()]),
-            width="stretch",
-            key="pcnn_l_compare",
-        )
-        zmax = max(float(s.nll_map.max()) for s in scores.values())
-        for (name, s), column in zip(scores.items(), st.columns(3), strict=True):
-            with column:
-                st.plotly_chart(binary_image_figure(s.image, name, 260), width="stretch", key=f"pcnn_cmp_img_{name}")
-                st.plotly_chart(
-                    nll_heatmap_figure(s.nll_map, f"{s.nll:.1f} nats", zmax),
-                    width="stretch",
-                    key=f"pcnn_cmp_heat_{name}",
+            st.subheader("A real digit, noise, and the same digit shifted")
+            k1, k2, k3 = st.columns(3)
+            dx = k1.slider("Shift right (pixels)", -8, 8, key="pcnn_l_dx")
+            dy = k2.slider("Shift down (pixels)", -8, 8, key="pcnn_l_dy")
+            noise_seed = k3.number_input("Noise seed", 0, 1_000_000, step=1, key="pcnn_l_noise_seed")
+            shifted = shift_image(score.image, dy, dx)
+            lost = int(score.image.sum()) - int(shifted.sum())
+            variants = {
+                "this image": score.image,
+                "noise (same ink share)": noise_image(score.image, noise_seed),
+                f"shifted ({dx:+d}, {dy:+d})": shifted,
+            }
+            if lost:
+                st.warning(
+                    f"The shift pushes {lost} ink pixels out of the frame: fewer ink pixels to predict lowers the "
+                    "NLL, which says nothing about the digit. Shift less to compare fairly."
                 )
-        st.caption(
-            "Noise with the same number of ink pixels is hundreds of nats less likely: the model has learned "
-            "strokes, not just ink density. A shifted digit is still a digit - the convolutions slide over the "
-            "image, so the strokes are as predictable as before - and costs only a few nats more, for sitting "
-            "off-centre where the training digits never were."
-        )
+            scores = {k: score_image(l_model_name, v, l_label) for k, v in variants.items()}
+            st.plotly_chart(
+                nll_comparison_figure(list(scores), [s.nll for s in scores.values()]),
+                width="stretch",
+                key="pcnn_l_compare",
+            )
+            zmax = max(float(s.nll_map.max()) for s in scores.values())
+            for (name, s), column in zip(scores.items(), st.columns(3), strict=True):
+                with column:
+                    st.plotly_chart(
+                        binary_image_figure(s.image, name, 260), width="stretch", key=f"pcnn_cmp_img_{name}"
+                    )
+                    st.plotly_chart(
+                        nll_heatmap_figure(s.nll_map, f"{s.nll:.1f} nats", zmax),
+                        width="stretch",
+                        key=f"pcnn_cmp_heat_{name}",
+                    )
+            st.caption(
+                "Noise with the same number of ink pixels is hundreds of nats less likely: the model has learned "
+                "strokes, not just ink density. A shifted digit is still a digit - the convolutions slide over the "
+                "image, so the strokes are as predictable as before - and costs only a few nats more, for sitting "
+                "off-centre where the training digits never were."
+            )
+
+
+likelihood_section()

@@ -27,6 +27,7 @@ from core.image import (
     noise_image,
     shift_image,
 )
+from core.image_figures import format_probability
 from core.mnist import load_test_set
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "pixelcnn.py")
@@ -94,6 +95,12 @@ def test_all_five_sections_render_from_the_models(models, digits):
         "5 · Exact likelihood of an image",
     ]
     assert not at.error
+    # the expander reports each model's test NLL from its card, and how little data ours saw
+    for model in models.values():
+        assert f"test NLL **{model.card['metrics']['heldout_nll']:.2f} nats**" in text_of(at)
+    conditional = models["gated-pixelcnn"].card["metrics"]["heldout_nll_conditional"]
+    assert f"**{conditional:.2f}** given the true digit" in text_of(at)
+    assert any("**4,500**" in c.value and "**60,000**" in c.value for c in at.caption)
     # 1. pixel 10 of the 8x8 grid: nine known, one predicted, the rest future
     codes = arr(chart(at, "pcnn_raster_fig")["data"][0]["z"])
     assert (codes.ravel()[:9] == 0).all() and codes.ravel()[9] == 1 and (codes.ravel()[10:] == 2).all()
@@ -113,7 +120,7 @@ def test_all_five_sections_render_from_the_models(models, digits):
     # 4. the animation starts at pixel 1 with the model's probability
     sample = draw_samples(models["gated-pixelcnn"], 1, seed=0, temperature=1.0)
     first = metric(at, "Pixel 1 (row 0, column 0)")
-    assert first.value == f"{sample.raw_probs[0, 0, 0]:.3f}"
+    assert first.value == format_probability(sample.raw_probs[0, 0, 0])
     grid = draw_samples(models["gated-pixelcnn"], 16, seed=100, temperature=1.0)
     z = arr(chart(at, "pcnn_grid_fig")["data"][0]["z"])
     assert np.array_equal(z[:28, :28], grid.images[0]) and np.array_equal(z[29:57, 29:57], grid.images[9])
@@ -128,7 +135,10 @@ def test_all_five_sections_render_from_the_models(models, digits):
 
 def test_raster_and_receptive_field_controls_drive_the_figures():
     at = run_page()
+    at.slider(key="pcnn_raster_i").set_value(1).run()
+    assert "predicted from nothing" in text_of(at)
     at.slider(key="pcnn_raster_i").set_value(20).run()
+    assert "from pixels **1 … 19**" in text_of(at)
     codes = arr(chart(at, "pcnn_raster_fig")["data"][0]["z"])
     assert codes.ravel()[19] == 1 and codes.ravel()[18] == 0
     at.number_input(key="pcnn_rf_row").set_value(20).run()
@@ -149,10 +159,10 @@ def test_animation_steps_and_plays(models):
     at = run_page()
     sample = draw_samples(models["gated-pixelcnn"], 1, seed=0, temperature=1.0)
     at.button(key="pcnn_anim_step1").click().run()
-    assert metric(at, "Pixel 2 (row 0, column 1)").value == f"{sample.raw_probs[0, 0, 1]:.3f}"
+    assert metric(at, "Pixel 2 (row 0, column 1)").value == format_probability(sample.raw_probs[0, 0, 1])
     at.button(key="pcnn_anim_row").click().run()
     m = metric(at, "Pixel 29 (row 1, column 0)")
-    assert m.value == f"{sample.raw_probs[0, 1, 0]:.3f}"
+    assert m.value == format_probability(sample.raw_probs[0, 1, 0])
     canvas = arr(chart(at, "pcnn_anim_fig")["data"][0]["z"])
     assert (canvas.ravel()[28:] == 2).all() and np.array_equal(canvas.ravel()[:28], sample.images[0].ravel()[:28])
     at.button(key="pcnn_anim_play").click().run()  # plays: the fragment advances one frame per run
@@ -172,7 +182,7 @@ def test_sampling_settings_resample_and_label_is_only_for_the_gated_model(models
     at.number_input(key="pcnn_s_seed").set_value(9).run()
     assert not at.exception
     sample = draw_samples(models["gated-pixelcnn"], 1, seed=9, temperature=0.5, label=3)
-    assert metric(at, "Pixel 1 (row 0, column 0)").value == f"{sample.raw_probs[0, 0, 0]:.3f}"  # restarted
+    assert metric(at, "Pixel 1 (row 0, column 0)").value == format_probability(sample.raw_probs[0, 0, 0])  # restarted
     grid = draw_samples(models["gated-pixelcnn"], 16, seed=100, temperature=0.5, label=3)
     assert np.array_equal(arr(chart(at, "pcnn_grid_fig")["data"][0]["z"])[:28, :28], grid.images[0])
     at.button(key="pcnn_grid_draw").click().run()
@@ -182,7 +192,7 @@ def test_sampling_settings_resample_and_label_is_only_for_the_gated_model(models
     assert not at.exception
     assert at.selectbox(key="pcnn_s_label_plain").options == ["no label"]
     sample = draw_samples(models["pixelcnn"], 1, seed=9, temperature=0.5)
-    assert metric(at, "Pixel 1 (row 0, column 0)").value == f"{sample.raw_probs[0, 0, 0]:.3f}"
+    assert metric(at, "Pixel 1 (row 0, column 0)").value == format_probability(sample.raw_probs[0, 0, 0])
 
 
 def test_likelihood_of_test_digits_labels_and_the_comparison(models, digits):

@@ -10,6 +10,7 @@ from playwright.sync_api import Page, expect
 
 from core.checkpoint import MODELS_DIR
 from core.image import draw_samples, load_image_model
+from core.image_figures import format_probability
 from tests.e2e.helpers import assert_no_streamlit_errors, open_page, screenshot, wait_idle
 
 pytestmark = pytest.mark.e2e
@@ -81,7 +82,7 @@ def test_step_and_play_the_sampling_animation(page: Page, server: str):
     page.get_by_role("button", name="Step 1 pixel").click()
     wait_idle(page)
     expect(metric).to_contain_text("Pixel 2 (row 0, column 1)")
-    expect(metric).to_contain_text(f"{sample.raw_probs[0, 0, 1]:.3f}")
+    expect(metric).to_contain_text(format_probability(sample.raw_probs[0, 0, 1]))
     page.get_by_role("button", name="Next row").click()
     wait_idle(page)
     expect(metric).to_contain_text("Pixel 29 (row 1, column 0)")
@@ -91,7 +92,7 @@ def test_step_and_play_the_sampling_animation(page: Page, server: str):
     expect(metric).to_contain_text(re.compile(r"Pixel (7\d|[89]\d|\d{3}) \(row"), timeout=20000)
     page.get_by_role("button", name="⏸ Pause").click()
     wait_idle(page)
-    expect(page.get_by_role("button", name="▶ Play")).to_be_visible()
+    expect(page.get_by_role("button", name="▶ Play")).to_be_visible(timeout=20000)
     assert_no_streamlit_errors(page)
 
 
