@@ -27,6 +27,7 @@ from core.figures.attention import (
     training_curves_figure,
     value_heatmap,
 )
+from core.params import escape_markdown
 from pages.common import load_text_model_or_error
 
 # Models whose attention can be drawn, with example texts for each (the first is the default).
@@ -116,7 +117,7 @@ if lm is not None:
     try:
         window = text_window(lm, text, MAX_SHOWN_TOKENS)
     except ChainRuleError as e:
-        st.error(str(e), icon="⚠️")
+        st.error(escape_markdown(str(e)), icon="⚠️")
 if window is not None and window.n_dropped:
     total = window.T + window.n_dropped
     if window.limit == lm.block_size:
@@ -281,7 +282,7 @@ if pair:
         probe_window = text_window(pair[0], probe)  # both names models share one vocabulary
         probe_scores = [score(m, probe) for m in pair]
     except ChainRuleError as e:
-        st.error(f"Probe name: {e}", icon="⚠️")
+        st.error(f"Probe name: {escape_markdown(str(e))}", icon="⚠️")
     else:
         st.markdown("**Teacher-forced probabilities** of each token of the probe name (the end token '.' included):")
         table = {"token": probe_scores[0].tokens}

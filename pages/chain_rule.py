@@ -38,6 +38,7 @@ from core.chain_rule import (
 )
 from core.errors import ChainRuleError
 from core.figures.chain_rule import ledger_bars, worked_waterfall
+from core.params import escape_markdown
 from core.text import TEXT_MODELS
 from pages.common import load_text_model_or_error
 
@@ -49,14 +50,6 @@ MAX_TEXT_CHARS = 1000  # bounds the work of one rerun (a 1000-char text is ~16 w
 def fmt(value: float, digits: int = 3) -> str:
     """A number of nats or bits for display; ∞ for an impossible event."""
     return "∞" if math.isinf(value) else f"{value:.{digits}f}"
-
-
-_MARKDOWN_SPECIALS = set("\\`*_{}[]()#+-.!|<>$~")
-
-
-def md_escape(text: str) -> str:
-    """User text shown literally inside st.markdown/st.error: no emphasis, links or $LaTeX$ from it."""
-    return "".join("\\" + c if c in _MARKDOWN_SPECIALS else c for c in text)
 
 
 def use_example(pill_key: str, text_key: str) -> None:
@@ -219,7 +212,7 @@ if lm is not None:
     try:
         ledger = build_ledger(lm, text)
     except ChainRuleError as e:
-        st.error(md_escape(str(e)), icon="🚫")
+        st.error(escape_markdown(str(e)), icon="🚫")
         ledger = None
     if ledger is not None:
         top = st.columns(3)
@@ -287,8 +280,8 @@ with left:
             if verdict.ledger is None:
                 st.warning(
                     f"**{verdict.model}** gives this text probability 0: "
-                    f"{md_escape(describe_chars(verdict.missing_chars))} not in its vocabulary "
-                    f"(allowed: {md_escape(verdict.allowed)}).",
+                    f"{escape_markdown(describe_chars(verdict.missing_chars))} not in its vocabulary "
+                    f"(allowed: {escape_markdown(verdict.allowed)}).",
                     icon="🚫",
                 )
         if len(verdicts) == 2:
@@ -307,7 +300,7 @@ with left:
                     else f"2^{gap:.2f} ≈ {scientific_from_log10(gap * math.log10(2))} times"
                 )
                 st.success(
-                    f"**{better.model}** explains “{md_escape(compare_text)}” better, by **{fmt(gap, 2)} bits**: "
+                    f"**{better.model}** explains “{escape_markdown(compare_text)}” better, by **{fmt(gap, 2)} bits**: "
                     f"it finds it {times} more likely than **{worse.model}** does."
                 )
 with right:
@@ -327,7 +320,7 @@ with right:
         for col, c in zip(cols, result.candidates, strict=True):
             col.metric(f"{c.model} (bits/char)", fmt(c.bits_per_char), help=f"−log₂ p(text) / characters, {c.model}")
             if c.ledger is None:
-                col.caption(f"Probability 0: {md_escape(describe_chars(c.missing_chars))} not in its vocabulary.")
+                col.caption(f"Probability 0: {escape_markdown(describe_chars(c.missing_chars))} not in its vocabulary.")
         if result.winner is None:
             st.error("Neither model can produce this text (characters outside both vocabularies).", icon="🚫")
         else:
@@ -336,4 +329,4 @@ with right:
                 if math.isinf(result.margin)
                 else (f"a margin of **{fmt(result.margin)} bits per character**")
             )
-            st.success(f"**{result.winner}** finds “{md_escape(compare_text)}” more likely, by {margin}.")
+            st.success(f"**{result.winner}** finds “{escape_markdown(compare_text)}” more likely, by {margin}.")
