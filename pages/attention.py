@@ -45,6 +45,23 @@ TOY_TOKENS = 6  # the toy example uses the first few tokens so every number fits
 N_SAMPLES = 8
 
 
+def _model_key(lm) -> str:
+    """What identifies a model's weights for the caches below (its card's checksum when it has one)."""
+    return f"{lm.name}:{lm.card.get('weights_sha256') or id(lm.net)}"
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def cached_samples(_lm, model_key: str, n: int, seed: int):
+    """``sample_texts``: deterministic for given weights and seed, so shared by reruns and sessions."""
+    return sample_texts(_lm, n, seed=seed)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def cached_dependence(_lm, model_key: str, ids: tuple[int, ...]):
+    """``dependence_matrix``: deterministic for given weights and tokens, so shared by reruns and sessions."""
+    return dependence_matrix(_lm, list(ids))
+
+
 def _init_state() -> None:
     defaults = {
         "attention_model": "names",
@@ -306,7 +323,7 @@ if pair:
     sample_seed = st.number_input("Sampling seed", min_value=0, max_value=10**6, step=1, key="attention_sample_seed")
     sample_cols = st.columns(len(pair))
     for col, m in zip(sample_cols, pair, strict=True):
-        samples = sample_texts(m, N_SAMPLES, seed=int(sample_seed))
+        samples = cached_samples(m, _model_key(m), N_SAMPLES, int(sample_seed))
         col.markdown(f"**Samples from {m.name}** (seeds {int(sample_seed)}–{int(sample_seed) + N_SAMPLES - 1})")
         col.dataframe(
             {
@@ -342,7 +359,7 @@ else:
         )
     dep_cols = st.columns(len(pair))
     for col, m in zip(dep_cols, pair, strict=True):
-        dep = dependence_matrix(m, probe_window.ids)
+        dep = cached_dependence(m, _model_key(m), tuple(probe_window.ids))
         worst = max_above_diagonal(dep.values)
         col.plotly_chart(
             dependence_heatmap(dep.values, probe_window.labels, MODEL_LABELS[m.name]),

@@ -379,6 +379,30 @@ def test_attention_grid_has_one_panel_per_head():
     assert outline.xref == "x6 domain"  # layer 2, head 3 is the sixth panel
 
 
+def test_attention_grid_panels_tile_the_figure_without_overlap():
+    L, H, T = 4, 4, 3  # the shipped models' shape, where the float sums of the domains can leave [0, 1]
+    fig = attention_grid(np.full((L, H, T, T), 1 / T), list("abc"))
+    boxes = []
+    for k in range(1, L * H + 1):
+        sfx = "" if k == 1 else str(k)
+        x, y = fig.layout[f"xaxis{sfx}"], fig.layout[f"yaxis{sfx}"]
+        assert (x.anchor, y.anchor) == (f"y{sfx}", f"x{sfx}")
+        assert fig.data[k - 1].xaxis == f"x{sfx}" and fig.data[k - 1].yaxis == f"y{sfx}"
+        boxes.append((*x.domain, *y.domain))
+    assert all(0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1 for x0, x1, y0, y1 in boxes)
+    for a in range(len(boxes)):
+        for b in range(a + 1, len(boxes)):
+            ax0, ax1, ay0, ay1 = boxes[a]
+            bx0, bx1, by0, by1 = boxes[b]
+            assert ax1 <= bx0 or bx1 <= ax0 or ay1 <= by0 or by1 <= ay0, (a, b)
+    # layer 1 on top, head 1 on the left; the title of each panel sits on its top edge
+    assert boxes[0][3] == 1.0 and boxes[0][0] == 0.0 and boxes[-1][2] == 0.0 and boxes[-1][1] == 1.0
+    assert [a.y for a in fig.layout.annotations] == [b[3] for b in boxes]
+    # only the outer panels carry token labels
+    assert fig.layout.xaxis.showticklabels is False and fig.layout.xaxis13.showticklabels is True
+    assert fig.layout.yaxis.showticklabels is True and fig.layout.yaxis2.showticklabels is False
+
+
 def test_training_curves_figure_plots_the_card_values(names, leaky):
     summaries = [training_summary(names), training_summary(leaky)]
     fig = training_curves_figure(summaries)
