@@ -1,7 +1,5 @@
 """The attention page driven through Streamlit's AppTest: every number shown is checked against core."""
 
-import base64
-import json
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +18,7 @@ from core.causality import (
     where_it_looks,
 )
 from core.checkpoint import MODELS_DIR
+from tests.app.helpers import arr, chart
 
 torch.set_num_threads(1)
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "attention.py")
@@ -46,23 +45,6 @@ def run_page() -> AppTest:
 def metric(at: AppTest, label_start: str) -> str:
     (m,) = [m for m in at.metric if m.label.startswith(label_start)]
     return m.value
-
-
-def chart(at: AppTest, key: str) -> dict:
-    """The plotly figure JSON of the chart with widget key ``key``."""
-    for el in at.get("plotly_chart"):
-        if el.proto.id.endswith(f"-{key}"):
-            return json.loads(el.proto.spec)
-    raise AssertionError(f"no chart with key {key}")
-
-
-def arr(value) -> np.ndarray:
-    """A plotly JSON array: a plain list, or numpy data encoded as base64 ``bdata`` (plotly >= 6)."""
-    if isinstance(value, dict):
-        data = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
-        shape = tuple(int(n) for n in value.get("shape", str(data.size)).split(","))
-        return data.reshape(shape).astype(float)
-    return np.array(value, dtype=float)
 
 
 def looks_table(at: AppTest):

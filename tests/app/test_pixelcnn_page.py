@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
 import io
-import json
 import math
 from pathlib import Path
 
@@ -29,6 +27,7 @@ from core.image import (
 )
 from core.image_figures import format_probability
 from core.mnist import load_test_set
+from tests.app.helpers import arr, chart
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "pixelcnn.py")
 
@@ -56,23 +55,6 @@ def run_page() -> AppTest:
     at.run()
     assert not at.exception, [e.message for e in at.exception]
     return at
-
-
-def chart(at: AppTest, key: str) -> dict:
-    """The plotly figure JSON of the chart with key ``key``."""
-    for el in at.get("plotly_chart"):
-        if el.proto.id.endswith(f"-{key}"):
-            return json.loads(el.proto.spec)
-    raise AssertionError(f"no chart with key {key}")
-
-
-def arr(value) -> np.ndarray:
-    """A plotly JSON array: a plain list, or numpy data encoded as base64 ``bdata`` (plotly >= 6)."""
-    if isinstance(value, dict):
-        data = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
-        shape = tuple(int(n) for n in value.get("shape", str(data.size)).split(","))
-        return data.reshape(shape).astype(float)
-    return np.array([[np.nan if v is None else v for v in row] for row in value], dtype=float)
 
 
 def metric(at: AppTest, label_start: str):

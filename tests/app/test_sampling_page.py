@@ -7,7 +7,6 @@ logits for the same context); the text is compared with ``core.generate`` for th
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from core.sampling import next_token_distribution
 from core.session import kept_count
 from core.text import generate, logits_for_context
 from pages.common import text_model
+from tests.app.helpers import chart
 
 torch.set_num_threads(1)
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "sampling.py")
@@ -59,14 +59,6 @@ def open_page(**query) -> AppTest:
 def click(at: AppTest, key: str) -> AppTest:
     at.button(key=key).click()
     return run(at)
-
-
-def chart(at: AppTest, key: str) -> dict:
-    """The plotly spec of the chart with widget key ``key``, as the browser receives it."""
-    for element in at.get("plotly_chart"):
-        if element.proto.id.endswith(f"-{key}"):
-            return json.loads(element.proto.spec)
-    raise AssertionError(f"no chart {key!r}")
 
 
 def bars(at: AppTest) -> dict[str, list[float]]:
