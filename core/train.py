@@ -51,6 +51,7 @@ class TrainConfig:
     weight_decay: float = 0.01
     eval_interval: int = 500  # steps between evaluations on the held-out split
     stop_after: int | None = None  # stop early, after this many steps of the max_iters schedule
+    ema: float = 0.0  # if > 0, ship an exponential moving average of the weights with this decay
     seed: int = 1337
 
 
@@ -94,6 +95,13 @@ def fit(net: GPT, get_batch, evaluate, tc: TrainConfig, log, on_eval=None) -> tu
         lr=tc.learning_rate,
         betas=(0.9, 0.99),
     )
+    # an exponential moving average of the weights (Polyak averaging): evaluated and shipped instead
+    # of the last step's weights when tc.ema > 0
+    averaged = None
+    if tc.ema > 0:
+        averaged = torch.optim.swa_utils.AveragedModel(
+            net, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(tc.ema), use_buffers=False
+        )
     curve: list[dict] = []
     smooth = None
     n_steps = min(tc.max_iters, tc.stop_after or tc.max_iters)
@@ -107,17 +115,35 @@ def fit(net: GPT, get_batch, evaluate, tc: TrainConfig, log, on_eval=None) -> tu
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
         opt.step()
+        if averaged is not None:
+            averaged.update_parameters(net)
         smooth = loss.item() if smooth is None else 0.98 * smooth + 0.02 * loss.item()
         bar.set_postfix(loss=f"{smooth:.4f}", refresh=False)
         if (it + 1) % tc.eval_interval == 0 or it + 1 == n_steps:
             net.eval()
+            extra = ""
+            if averaged is not None:
+                last = evaluate()  # the last step's weights, logged for comparison only
+                extra = f"; last-step weights: train {last[0]:.4f}  held-out {last[1]:.4f}"
+                _swap(net, averaged)
             train_nll, val_nll = evaluate()
-            net.train()
             curve.append({"iter": it + 1, "train_nll": round(train_nll, 5), "heldout_nll": round(val_nll, 5)})
-            log(f"iter {it + 1}: train {train_nll:.4f}  held-out {val_nll:.4f}  (batch loss {smooth:.4f})")
+            log(f"iter {it + 1}: train {train_nll:.4f}  held-out {val_nll:.4f}  (batch loss {smooth:.4f}){extra}")
             if on_eval is not None and it + 1 < n_steps:
                 on_eval(it + 1, curve)
+            if averaged is not None and it + 1 < n_steps:
+                _swap(net, averaged)  # back to the training weights
+            net.train()
     return curve, smooth
+
+
+def _swap(net: GPT, averaged) -> None:
+    """Exchange the weights of ``net`` with those of the averaged copy, in place."""
+    with torch.no_grad():
+        for p, q in zip(net.parameters(), averaged.module.parameters(), strict=True):
+            tmp = p.detach().clone()
+            p.copy_(q)
+            q.copy_(tmp)
 
 
 def train_names(model: str, args, log, write=None) -> tuple[dict, dict]:
@@ -218,7 +244,7 @@ def train_text(model: str, args, log, write) -> tuple[dict, dict]:
 
 
 def override(tc: TrainConfig, args) -> TrainConfig:
-    keys = ("max_iters", "batch_size", "learning_rate", "weight_decay", "eval_interval", "seed", "stop_after")
+    keys = ("max_iters", "batch_size", "learning_rate", "weight_decay", "eval_interval", "seed", "stop_after", "ema")
     return replace(tc, **{k: getattr(args, k) for k in keys if getattr(args, k) is not None})
 
 
@@ -235,6 +261,7 @@ def train_card(tc: TrainConfig) -> dict:
         "warmup_iters": tc.warmup_iters,
         "weight_decay": tc.weight_decay,
         "optimizer": "AdamW, betas (0.9, 0.99), grad-norm clip 1.0, cosine decay to 10%",
+        "ema": tc.ema or None,  # decay of the shipped weight average, or None: the last step's weights
         "steps_done": min(tc.max_iters, tc.stop_after or tc.max_iters),
     }
 
@@ -251,6 +278,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--weight-decay", type=float)
     p.add_argument("--eval-interval", type=int)
     p.add_argument("--stop-after", type=int, help="stop after this many steps of the --max-iters schedule")
+    p.add_argument("--ema", type=float, help="ship an exponential moving average of the weights with this decay")
     p.add_argument("--n-layer", type=int)
     p.add_argument("--n-head", type=int)
     p.add_argument("--n-embd", type=int)
