@@ -59,7 +59,9 @@ class TrainConfig:
 PRESETS = {
     "names": (
         GPTConfig(block_size=16, n_layer=4, n_head=4, n_embd=76, dropout=0.25),
-        TrainConfig(max_iters=15000, batch_size=64, learning_rate=1e-3, weight_decay=0.1, eval_interval=1000),
+        TrainConfig(
+            max_iters=45000, batch_size=64, learning_rate=1e-3, weight_decay=0.1, eval_interval=3000, ema=0.999
+        ),
     ),
     "names-leaky": (
         GPTConfig(block_size=16, n_layer=4, n_head=4, n_embd=76, dropout=0.25, causal=False),

@@ -35,9 +35,8 @@ def test_shipped_heldout_names_are_the_split_of_the_data():
     assert len(train) == 31_000 and not set(train) & set(heldout)
 
 
-# names: the target is 1.92 (makemore's transformer); ours measures 1.954 and misses it
-# (see BENCHMARKS.md). The bound pins the shipped model's measured quality so a regression fails.
-@pytest.mark.parametrize(("name", "target"), [("names", 1.96), ("names-bigram", 2.5)])
+# names: the target, about what makemore's 200K-parameter transformer reports on its 32K names
+@pytest.mark.parametrize(("name", "target"), [("names", 1.92), ("names-bigram", 2.5)])
 def test_names_models_heldout_nll(name, target):
     lm = core.load_text_model(name)
     nll = names_nll(lm)
