@@ -61,6 +61,8 @@ def test_shakespeare_heldout_nll_and_budget(shakespeare_lm):
     assert nll == pytest.approx(lm.card["metrics"]["heldout_nll"], abs=1e-3)
     assert nll <= 1.55
     assert lm.net.num_params() <= 2_000_000
+    # trained in at most an hour on a 2-core CPU, as the card records it
+    assert lm.card["threads"] <= 2 and lm.card["wall_time_s"] <= 3600
 
 
 def test_leaky_model_trains_far_lower_but_samples_badly():
