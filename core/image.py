@@ -346,9 +346,9 @@ def _draw(model: ImageModel, n: int, seed: int, temperature: float, label, metho
 
     ``method="fast"`` computes each pixel from the model's activation cache (one forward pass in
     total); ``"naive"`` reruns the whole network on the canvas for every pixel. Both draw the
-    uniform numbers in the same order from one generator, so they give the same images.
+    uniform numbers in the same order from one generator, so they give the same images. The
+    public callers (``sample_images``, ``draw_samples``) have validated the settings.
     """
-    validate_sampling(model, n, seed, temperature, label, method)
     lab = label_tensor(model, label)
     lab = None if lab is None else lab.expand(n)  # (n,)
     S = model.image_size
