@@ -17,8 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.common import Stats
-from benchmarks.sampling_page import _browser_page, _server
+from benchmarks.common import Stats, free_port, streamlit_server
+from benchmarks.sampling_page import _browser_page
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ["", "chain_rule", "attention", "sampling", "pixelcnn"]
@@ -38,14 +38,10 @@ def _wait_finished(page, timeout_s: float = 120) -> None:
 
 def cold_start(repeats: int) -> Stats:
     """Seconds from process launch to the home page's title visible."""
-    import socket
-
     times = []
     with _browser_page() as page:
         for _ in range(repeats):
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", 0))
-                port = s.getsockname()[1]
+            port = free_port()
             cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
                    "--server.address", "127.0.0.1", "--server.headless", "true"]  # fmt: skip
             t0 = time.perf_counter()
@@ -116,12 +112,7 @@ def run(repeats: int, sessions: int) -> tuple[str, list[list[str]]]:
     from playwright.sync_api import sync_playwright
 
     cold = cold_start(max(1, repeats // 4))
-    with _server(ROOT / "app.py", ROOT) as base, sync_playwright() as pw:
-        import psutil
-
-        server_pid = next(
-            c.pid for c in psutil.Process().children(recursive=True) if "streamlit" in " ".join(c.cmdline())
-        )
+    with streamlit_server(ROOT / "app.py", ROOT) as (base, server_pid), sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path="/usr/bin/chromium",
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],

@@ -23,20 +23,17 @@ import argparse
 import asyncio
 import json
 import os
-import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
-import urllib.request
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
+from benchmarks.common import streamlit_server
+
 # the same readiness test as the browser tests: the script run finished, connected, nothing stale
-from tests.e2e.helpers import _IDLE_JS
+from tests.e2e.helpers import _COUNT_RUNS_JS, _IDLE_JS
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -47,19 +44,6 @@ MODEL, PROMPT, TOKENS = "shakespeare", "ROMEO:\n", 300  # no end token: a sessio
 ACTION_TIMEOUT_MS = 90_000  # one click to finished rerun, on a loaded 2-core machine
 QUIET_MS = 300
 
-_COUNT_RUNS_JS = """
-() => {
-  window.__loadRuns = 0;
-  if (window.__loadObserver) window.__loadObserver.disconnect();
-  const app = document.querySelector('[data-testid="stApp"]');
-  window.__loadObserver = new MutationObserver((records) => {
-    for (const r of records) {
-      if (r.target.getAttribute('data-test-script-state') === 'running') window.__loadRuns += 1;
-    }
-  });
-  window.__loadObserver.observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
-}
-"""
 _PROBLEMS_JS = """
 () => {
   const out = [];
@@ -166,7 +150,7 @@ async def _act(page, action) -> None:
     await page.evaluate(_COUNT_RUNS_JS)
     await action()
     try:
-        await page.wait_for_function("() => window.__loadRuns > 0", timeout=ACTION_TIMEOUT_MS, polling=50)
+        await page.wait_for_function("() => window.__e2eRuns > 0", timeout=ACTION_TIMEOUT_MS, polling=50)
     except PlaywrightTimeoutError:
         raise TimeoutError(f"no rerun started within {ACTION_TIMEOUT_MS / 1000:.0f} s of the interaction") from None
     try:
@@ -375,41 +359,6 @@ def run_load(base: str, server_pid: int, sessions: int, seconds: float, settle_s
 # Command line: start a server, run the load, print the numbers
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def local_server():
-    """``streamlit run app.py`` on 127.0.0.1 with the repo's settings; yields (base URL, pid)."""
-    port = _free_port()
-    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-           "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none"]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("streamlit did not start") from None
-                time.sleep(0.5)
-        yield base, proc.pid
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sessions", type=int, default=10, help=f"concurrent browser sessions (max {MAX_SESSIONS})")
@@ -417,7 +366,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--settle", type=float, default=10, help="seconds to wait after closing before measuring RSS")
     p.add_argument("--json", type=Path, help="also write the full result here")
     args = p.parse_args(argv)
-    with local_server() as (base, pid):
+    with streamlit_server(ROOT / "app.py", ROOT, start_timeout_s=120) as (base, pid):
         result = run_load(base, pid, args.sessions, args.seconds, args.settle)
     print(result.summary())
     for r in result.results:

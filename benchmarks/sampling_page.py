@@ -17,21 +17,15 @@ tokens per second auto-play displays at its top speed. Target: >= 10 tokens per 
 from __future__ import annotations
 
 import argparse
-import os
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from benchmarks.common import Stats, machine, md_table
+from benchmarks.common import Stats, machine, md_table, streamlit_server
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = str(ROOT / "pages" / "sampling.py")
@@ -99,38 +93,6 @@ def measure(model: str, repeats: int, warmup: int = 3) -> PageTimes:
 # Auto-play in a real browser
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def _server(script: Path, cwd: Path):
-    """A ``streamlit run`` of ``script`` on a free port; yields its base URL, stops it on exit."""
-    port = _free_port()
-    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
-           "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none"]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)  # fmt: skip
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"streamlit did not start for {script}") from None
-                time.sleep(0.5)
-        yield base
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=20)
-
-
 @contextmanager
 def _browser_page():
     from playwright.sync_api import sync_playwright
@@ -185,7 +147,7 @@ def fragment_ceiling(seconds: float = 8) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "trivial_fragment.py"
         script.write_text(TRIVIAL_APP)
-        with _server(script, Path(tmp)) as base, _browser_page() as page:
+        with streamlit_server(script, Path(tmp)) as (base, _), _browser_page() as page:
             page.goto(base)
             status = page.get_by_text(re.compile(r"of 1000 ticks"))
             status.wait_for(timeout=60000)
@@ -205,7 +167,7 @@ def autoplay_rate(model: str = "shakespeare", tokens: int = 120) -> tuple[float,
 
     from tests.e2e.helpers import wait_idle
 
-    with _server(ROOT / "app.py", ROOT) as base, _browser_page() as page:
+    with streamlit_server(ROOT / "app.py", ROOT) as (base, _), _browser_page() as page:
         page.goto(base)
         wait_idle(page, 60000)  # the home page first: a fresh server's first request must run app.py
         page.goto(f"{base}/sampling?model={model}&tokens={tokens}")
