@@ -3,7 +3,7 @@
 Without the cache every step runs the whole context through the network, so a step costs more
 the longer the text; with the cache a step runs one token against stored keys and values.
 Past the block size the window slides, every position embedding changes and both paths
-recompute the window: the cache only helps up to the block size (see core.text.cached_logits).
+recompute the window: the cache only helps up to the block size (see core.text.language_model.cached_logits).
 """
 
 from __future__ import annotations

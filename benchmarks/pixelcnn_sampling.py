@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from benchmarks.common import Stats, machine, md_table
-from core.image import IMAGE_MODELS, ImageModel, load_image_model, sample_images
+from core.image.model import IMAGE_MODELS, ImageModel, load_image_model, sample_images
 
 TARGET_FAST_S = 3.0
 

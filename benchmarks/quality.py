@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import core
 from benchmarks.common import md_table
-from core.evaluation import measure_heldout_nll
+from core.text.evaluation import measure_heldout_nll
 
 # What the literature reports in a comparable setting, for the reader to judge ours against.
 ANCHORS = {
@@ -22,8 +22,8 @@ def image_rows() -> list[dict]:
     """Test NLL (nats per image, unconditional) of the image models on the shipped 500 test digits."""
     import torch
 
-    from core.image import IMAGE_MODELS, load_image_model, nll_per_image
-    from core.mnist import load_test_set
+    from core.image.mnist import load_test_set
+    from core.image.model import IMAGE_MODELS, load_image_model, nll_per_image
 
     digits = load_test_set()
     rows = []

@@ -88,7 +88,7 @@ def run(quick: bool = False) -> str:
         targets.append(["auto-play, tokens displayed per second", "≥ 10", f"{rate:.1f}", verdict(rate >= 10)])
 
     # 4. PixelCNN sampling, fast path vs naive recomputation
-    from core.image import IMAGE_MODELS, load_image_model
+    from core.image.model import IMAGE_MODELS, load_image_model
 
     results = [pixelcnn_sampling.measure(load_image_model(n), 16, 2 if quick else 28, 0, 1 if quick else 3)
                for n in IMAGE_MODELS]  # fmt: skip

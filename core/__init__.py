@@ -1,9 +1,9 @@
 """Chain Rule Lab's core: the maths and the tiny models. Never imports streamlit."""
 
-from core import sampling
 from core.errors import ChainRuleError, CheckpointError, InputError, ModelNotFoundError, VocabError
-from core.sampling import SamplingStages, next_token_distribution, sample_token
-from core.text import (
+from core.models.transformer import GPT, GPTConfig, KVCache, causal_mask
+from core.text import sampling  # core.sampling: the pure sampling rules
+from core.text.language_model import (
     TEXT_MODELS,
     Score,
     Step,
@@ -14,8 +14,8 @@ from core.text import (
     sample_step,
     score,
 )
-from core.transformer import GPT, GPTConfig, KVCache, causal_mask
-from core.vocab import Vocab
+from core.text.sampling import SamplingStages, next_token_distribution, sample_token
+from core.text.vocab import Vocab
 
 __all__ = [
     "GPT",

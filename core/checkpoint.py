@@ -20,7 +20,9 @@ from safetensors.torch import save as safetensors_save
 
 from core.errors import CheckpointError
 
-MODELS_DIR = Path(__file__).resolve().parent.parent / "assets" / "models"
+ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"  # shipped weights and held-out data
+MODELS_DIR = ASSETS_DIR / "models"
+DATA_DIR = ASSETS_DIR / "data"
 MODELS_DIR_ENV = "CHAIN_RULE_LAB_MODELS_DIR"  # another folder of checkpoints (fault tests, staging new weights)
 
 

@@ -1,13 +1,21 @@
 """Attention and causality: the causal mask, the learned attention, what peeking breaks, and a live check.
 
-Thin page: read the widgets, call ``core.causality``, draw the figures of ``core.figures.attention``.
+Thin page: read the widgets, call ``core.lessons.causality``, draw the figures of ``core.figures.attention``.
 """
 
 import numpy as np
 import streamlit as st
 
 from core import ChainRuleError, causal_mask, score
-from core.causality import (
+from core.figures.attention import (
+    attention_grid,
+    dependence_heatmap,
+    mask_figure,
+    toy_matrix_figure,
+    training_curves_figure,
+    value_heatmap,
+)
+from core.lessons.causality import (
     MAX_SHOWN_TOKENS,
     attention_weights,
     character_labels,
@@ -19,15 +27,7 @@ from core.causality import (
     training_summary,
     where_it_looks,
 )
-from core.figures.attention import (
-    attention_grid,
-    dependence_heatmap,
-    mask_figure,
-    toy_matrix_figure,
-    training_curves_figure,
-    value_heatmap,
-)
-from core.params import escape_markdown
+from core.lessons.settings import escape_markdown
 from pages.common import load_text_model_or_error
 
 # Models whose attention can be drawn, with example texts for each (the first is the default).

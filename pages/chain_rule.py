@@ -1,6 +1,6 @@
 """Chain rule: factor a joint into conditionals, read its NLL two ways, and any text's likelihood ledger.
 
-Thin page: widgets in, ``core.chain_rule`` computes, ``core.figures.chain_rule`` draws.
+Thin page: widgets in, ``core.lessons.chain_rule`` computes, ``core.figures.chain_rule`` draws.
 """
 
 from __future__ import annotations
@@ -9,7 +9,9 @@ import math
 
 import streamlit as st
 
-from core.chain_rule import (
+from core.errors import ChainRuleError
+from core.figures.chain_rule import ledger_bars, worked_waterfall
+from core.lessons.chain_rule import (
     CLASSIFIER_EXAMPLES,
     LEDGER_EXAMPLES,
     ORDERINGS,
@@ -36,10 +38,8 @@ from core.chain_rule import (
     to_unit,
     worked_example,
 )
-from core.errors import ChainRuleError
-from core.figures.chain_rule import ledger_bars, worked_waterfall
-from core.params import escape_markdown
-from core.text import TEXT_MODELS
+from core.lessons.settings import escape_markdown
+from core.text.language_model import TEXT_MODELS
 from pages.common import load_text_model_or_error
 
 LEDGER_MODELS = ["names", "names-bigram", "shakespeare"]

@@ -1,6 +1,6 @@
 """PixelCNN: the chain rule over pixels - raster order, masks, receptive fields, sampling, likelihood.
 
-Thin page: widgets in, ``core.image`` computes, ``core.image_figures`` draws.
+Thin page: widgets in, ``core.image.model`` computes, ``core.figures.pixelcnn`` draws.
 """
 
 from __future__ import annotations
@@ -13,25 +13,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.errors import ChainRuleError
-from core.gated_pixelcnn import horizontal_mask, vertical_mask
-from core.image import (
-    IMAGE_MODELS,
-    ImageModel,
-    ImageNLL,
-    blind_spot,
-    draw_samples,
-    format_pixel_text,
-    growth,
-    image_nll,
-    load_image_model,
-    model_analytic_receptive_field,
-    noise_image,
-    parse_pixel_text,
-    preprocess_upload,
-    receptive_field,
-    shift_image,
-)
-from core.image_figures import (
+from core.figures.pixelcnn import (
     binary_image_figure,
     format_probability,
     mask_figure,
@@ -42,8 +24,12 @@ from core.image_figures import (
     sample_grid_figure,
     sampling_canvas_figure,
 )
-from core.mnist import DigitSet, load_test_set
-from core.pixelcnn import pixelcnn_mask
+from core.image.inputs import format_pixel_text, noise_image, parse_pixel_text, preprocess_upload, shift_image
+from core.image.mnist import DigitSet, load_test_set
+from core.image.model import IMAGE_MODELS, ImageModel, ImageNLL, draw_samples, image_nll, load_image_model
+from core.lessons.receptive_field import blind_spot, growth, model_analytic_receptive_field, receptive_field
+from core.models.gated_pixelcnn import horizontal_mask, vertical_mask
+from core.models.pixelcnn import pixelcnn_mask
 
 SIZE = 28
 N_PIXELS = SIZE * SIZE

@@ -1,6 +1,6 @@
 """Live sampling: draw a text token by token and watch temperature, top-k and top-p reshape each step.
 
-Every token comes from ``core.text.sample_step`` and this session's own torch.Generator, seeded
+Every token comes from ``core.text.language_model.sample_step`` and this session's own torch.Generator, seeded
 from the seed, so pressing "Next token" (or Play) without touching anything gives exactly what
 ``core.generate`` gives. Moving a slider redraws the current step without drawing again. The
 settings live in the URL, so a link reproduces the demo. Panels: ``pages/sampling_panels.py``.
@@ -11,7 +11,8 @@ from __future__ import annotations
 import streamlit as st
 
 from core.errors import ChainRuleError
-from core.params import (
+from core.lessons.sampling_session import SamplingSettings
+from core.lessons.settings import (
     DEFAULTS,
     PROMPT_MAX_CHARS,
     QUERY_KEYS,
@@ -26,8 +27,7 @@ from core.params import (
     parse_query_params,
     to_query_params,
 )
-from core.session import SamplingSettings
-from core.text import TEXT_MODELS, context_ids
+from core.text.language_model import TEXT_MODELS, context_ids
 from pages.common import load_text_model_or_error
 from pages.sampling_panels import kv_section, live_panel, on_speed, play_interval, start_over
 

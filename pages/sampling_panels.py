@@ -3,11 +3,11 @@
 Not a page itself: a module, so that Streamlit compiles it once rather than on every rerun. All
 per-session data lives in ``st.session_state`` under keys starting with ``sampling_``:
 
-- ``sampling_history``: a core.session.History (prompt, every step, abandoned branches);
+- ``sampling_history``: a core.lessons.sampling_session.History (prompt, every step, abandoned branches);
 - ``sampling_generator``: the session's torch.Generator, seeded from the seed at the start of a text;
 - ``sampling_playing`` / ``sampling_play_clock``: auto-play on or off, and when it (re)started.
 
-Every token is drawn by ``draw``, the page's one generation step, which calls core.text.sample_step
+Every token is drawn by ``draw``, the page's one generation step, which calls core.text.language_model.sample_step
 exactly as core.generate does (same context, same settings, same generator stream).
 """
 
@@ -28,9 +28,8 @@ from core.figures.sampling import (
     token_name,
     token_strip_figure,
 )
-from core.kv_timing import time_kv_cache, tokens_to_block
-from core.params import escape_markdown
-from core.session import (
+from core.lessons.kv_timing import time_kv_cache, tokens_to_block
+from core.lessons.sampling_session import (
     History,
     SamplingSettings,
     describe_settings,
@@ -39,7 +38,8 @@ from core.session import (
     predictable_ids,
     stages_at,
 )
-from core.text import TextModel, logits_for_context, sample_step
+from core.lessons.settings import escape_markdown
+from core.text.language_model import TextModel, logits_for_context, sample_step
 
 SHOW_CHART_UP_TO = 4  # auto-play speeds (tokens/s) at which each step's chart is still drawn
 MAX_CATCH_UP = 5  # tokens one auto-play tick may draw when the browser fell behind the clock

@@ -1,6 +1,6 @@
 """Figures of the chain-rule lesson: the running -log p of the worked example and a text's ledger.
 
-Plain functions: data from ``core.chain_rule`` in, ``plotly.graph_objects.Figure`` out.
+Plain functions: data from ``core.lessons.chain_rule`` in, ``plotly.graph_objects.Figure`` out.
 Colours are mid-tones that read on both the light and the dark Streamlit theme.
 """
 
@@ -10,7 +10,7 @@ import math
 
 import plotly.graph_objects as go
 
-from core.chain_rule import Ledger, WorkedExample, display_token, to_unit
+from core.lessons.chain_rule import Ledger, WorkedExample, display_token, to_unit
 
 TERM_COLOUR = "#E8804A"  # one -log p term
 TOTAL_COLOUR = "#4C8BD6"  # the whole NLL

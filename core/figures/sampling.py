@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import plotly.graph_objects as go
 
-from core.kv_timing import KVTimingResult
-from core.sampling import SamplingStages
-from core.session import History
-from core.vocab import Vocab
+from core.lessons.kv_timing import KVTimingResult
+from core.lessons.sampling_session import History
+from core.text.sampling import SamplingStages
+from core.text.vocab import Vocab
 
 RAW_COLOUR = "#9A9A9A"  # the model's own distribution (temperature 1, nothing cut)
 TEMPERED_COLOUR = "#4C8BD6"  # after temperature

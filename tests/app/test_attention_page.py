@@ -8,7 +8,8 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 import core
-from core.causality import (
+from core.checkpoint import MODELS_DIR
+from core.lessons.causality import (
     attention_weights,
     dependence_matrix,
     max_above_diagonal,
@@ -17,7 +18,6 @@ from core.causality import (
     training_summary,
     where_it_looks,
 )
-from core.checkpoint import MODELS_DIR
 from tests.app.helpers import arr, chart
 
 torch.set_num_threads(1)

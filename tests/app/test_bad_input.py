@@ -23,7 +23,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from core.errors import InputError
-from core.image import MAX_UPLOAD_BYTES, MAX_UPLOAD_SIDE, preprocess_upload
+from core.image.inputs import MAX_UPLOAD_BYTES, MAX_UPLOAD_SIDE, preprocess_upload
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = {

@@ -11,11 +11,11 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 import core
-import core.text
-from core.chain_rule import LEDGER_EXAMPLES, ORDERINGS, random_joint
+import core.text.language_model
 from core.checkpoint import MODELS_DIR, save_checkpoint
-from core.transformer import GPT, GPTConfig
-from core.vocab import text_vocab
+from core.lessons.chain_rule import LEDGER_EXAMPLES, ORDERINGS, random_joint
+from core.models.transformer import GPT, GPTConfig
+from core.text.vocab import text_vocab
 from pages.common import text_model
 
 torch.set_num_threads(1)
@@ -69,7 +69,7 @@ def models_dir_with(tmp_path, monkeypatch, names: list[str], fake_shakespeare: b
             (tmp_path / src.name).symlink_to(src)
     if fake_shakespeare:
         tiny_shakespeare_checkpoint(tmp_path)
-    monkeypatch.setattr(core.text, "MODELS_DIR", tmp_path)
+    monkeypatch.setattr(core.text.language_model, "MODELS_DIR", tmp_path)
     text_model.clear()  # the cache_resource would otherwise serve models from the real folder
 
 

@@ -14,19 +14,11 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from core.errors import CheckpointError
-from core.image import (
-    analytic_receptive_field,
-    blind_spot,
-    draw_samples,
-    format_pixel_text,
-    growth,
-    image_nll,
-    load_image_model,
-    noise_image,
-    shift_image,
-)
-from core.image_figures import format_probability
-from core.mnist import load_test_set
+from core.figures.pixelcnn import format_probability
+from core.image.inputs import format_pixel_text, noise_image, shift_image
+from core.image.mnist import load_test_set
+from core.image.model import draw_samples, image_nll, load_image_model
+from core.lessons.receptive_field import analytic_receptive_field, blind_spot, growth
 from tests.app.helpers import arr, chart
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "pixelcnn.py")
@@ -263,16 +255,16 @@ def test_uploads_good_and_bad(models):
 
 
 def test_missing_model_is_an_error_and_the_rest_of_the_page_works(monkeypatch):
-    import core.image
+    import core.image.model
 
-    real = core.image.load_image_model
+    real = core.image.model.load_image_model
 
     def load(name, models_dir=None):
         if name == "gated-pixelcnn":
             raise CheckpointError("assets/models/gated-pixelcnn.json", "the model card is missing")
         return real(name, models_dir)
 
-    monkeypatch.setattr(core.image, "load_image_model", load)
+    monkeypatch.setattr(core.image.model, "load_image_model", load)
     st.cache_resource.clear()  # the page caches models across runs: start from nothing
     at = run_page()
     messages = " ".join(e.value for e in at.error)

@@ -1,7 +1,7 @@
 """The Live sampling page driven through AppTest: every number displayed is checked against core.
 
 The chart's bars are read back from the plotly spec the page sends to the browser and compared
-with ``core.sampling.SamplingStages`` computed here independently (core.generate, or the model's
+with ``core.text.sampling.SamplingStages`` computed here independently (core.generate, or the model's
 logits for the same context); the text is compared with ``core.generate`` for the same settings.
 """
 
@@ -15,13 +15,13 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 import core
-import core.text
+import core.text.language_model
 from core.checkpoint import MODELS_DIR
 from core.figures.sampling import distribution_view
-from core.params import DEFAULTS, MAX_TOKENS
-from core.sampling import next_token_distribution
-from core.session import kept_count
-from core.text import generate, logits_for_context
+from core.lessons.sampling_session import kept_count
+from core.lessons.settings import DEFAULTS, MAX_TOKENS
+from core.text.language_model import generate, logits_for_context
+from core.text.sampling import next_token_distribution
 from pages.common import text_model
 from tests.app.helpers import chart
 
@@ -354,7 +354,7 @@ def test_empty_prompt_starts_from_the_start_token(names):
 def test_missing_model_is_a_clear_error_and_the_page_stays_usable(tmp_path, monkeypatch, names):
     for ext in ("json", "safetensors"):
         (tmp_path / f"names.{ext}").symlink_to(MODELS_DIR / f"names.{ext}")
-    monkeypatch.setattr(core.text, "MODELS_DIR", tmp_path)  # a folder without shakespeare
+    monkeypatch.setattr(core.text.language_model, "MODELS_DIR", tmp_path)  # a folder without shakespeare
     text_model.clear()
     at = open_page(model="shakespeare")
     assert "shakespeare" in texts(at.error) and "unavailable" in texts(at.error)
@@ -387,8 +387,8 @@ def test_timing_both_ways_reports_the_same_tokens(names):
 def fake_shakespeare(tmp_path, monkeypatch) -> core.TextModel:
     """A random GPT with shakespeare's 65 characters + <s>, saved beside a link to the shipped names."""
     from core.checkpoint import save_checkpoint
-    from core.transformer import GPT, GPTConfig
-    from core.vocab import text_vocab
+    from core.models.transformer import GPT, GPTConfig
+    from core.text.vocab import text_vocab
 
     torch.manual_seed(0)
     vocab = text_vocab("\n !$&',-.3:;?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
@@ -397,7 +397,7 @@ def fake_shakespeare(tmp_path, monkeypatch) -> core.TextModel:
     save_checkpoint(GPT(config).state_dict(), card, tmp_path, "shakespeare")
     for ext in ("json", "safetensors"):
         (tmp_path / f"names.{ext}").symlink_to(MODELS_DIR / f"names.{ext}")
-    monkeypatch.setattr(core.text, "MODELS_DIR", tmp_path)
+    monkeypatch.setattr(core.text.language_model, "MODELS_DIR", tmp_path)
     text_model.clear()
     return core.load_text_model("shakespeare", tmp_path)
 

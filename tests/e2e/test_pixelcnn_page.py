@@ -9,8 +9,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from core.checkpoint import MODELS_DIR
-from core.image import draw_samples, load_image_model
-from core.image_figures import format_probability
+from core.figures.pixelcnn import format_probability
+from core.image.model import draw_samples, load_image_model
 from tests.e2e.helpers import assert_no_streamlit_errors, open_page, screenshot, wait_idle
 
 pytestmark = pytest.mark.e2e

@@ -28,7 +28,7 @@ def test_quality_rows_recompute_from_weights():
 
 
 def test_pixelcnn_sampling_benchmark_small():
-    from core.image import load_image_model
+    from core.image.model import load_image_model
 
     r = pixelcnn_sampling.measure(load_image_model("pixelcnn"), n=2, rows=1, seed=0, repeats=1)
     assert r.identical and r.pixels == 28

@@ -1,4 +1,4 @@
-"""core.causality and core.figures.attention against independent oracles.
+"""core.lessons.causality and core.figures.attention against independent oracles.
 
 Oracles: hand-computed softmax, attention recomputed from the network's parameters, a brute-force
 loop over single replacements (one forward pass each), and the model cards read as plain JSON.
@@ -13,17 +13,6 @@ import torch
 from torch.nn import functional as F
 
 from core import InputError, VocabError, load_text_model
-from core.causality import (
-    attention_weights,
-    character_labels,
-    dependence_matrix,
-    max_above_diagonal,
-    sample_texts,
-    text_window,
-    toy_attention,
-    training_summary,
-    where_it_looks,
-)
 from core.checkpoint import MODELS_DIR
 from core.figures.attention import (
     MASKED_COLOUR,
@@ -34,9 +23,20 @@ from core.figures.attention import (
     training_curves_figure,
     value_heatmap,
 )
-from core.text import TextModel, context_ids, generate
-from core.transformer import GPT, GPTConfig
-from core.vocab import text_vocab
+from core.lessons.causality import (
+    attention_weights,
+    character_labels,
+    dependence_matrix,
+    max_above_diagonal,
+    sample_texts,
+    text_window,
+    toy_attention,
+    training_summary,
+    where_it_looks,
+)
+from core.models.transformer import GPT, GPTConfig
+from core.text.language_model import TextModel, context_ids, generate
+from core.text.vocab import text_vocab
 
 torch.set_num_threads(1)
 

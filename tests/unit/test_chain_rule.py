@@ -10,8 +10,10 @@ import torch
 
 import core
 import core.checkpoint
-import core.vocab
-from core.chain_rule import (
+import core.text.vocab
+from core.errors import InputError
+from core.figures.chain_rule import ledger_bars, worked_waterfall
+from core.lessons.chain_rule import (
     CLASSIFIER_EXAMPLES,
     LEDGER_EXAMPLES,
     ORDERINGS,
@@ -32,11 +34,9 @@ from core.chain_rule import (
     to_unit,
     worked_example,
 )
-from core.errors import InputError
-from core.figures.chain_rule import ledger_bars, worked_waterfall
-from core.text import TextModel
-from core.transformer import GPT, GPTConfig
-from core.vocab import names_vocab, text_vocab
+from core.models.transformer import GPT, GPTConfig
+from core.text.language_model import TextModel
+from core.text.vocab import names_vocab, text_vocab
 
 torch.set_num_threads(1)
 
@@ -264,10 +264,10 @@ def test_scientific_notation_from_log10(log10, expected):
 
 def per_char_bits(lm: TextModel, text: str) -> float:
     """-log2 p(text) / len(text), one prefix at a time through logits_for_context (no score())."""
-    ids = core.text.context_ids(lm, text) + ([lm.vocab.eos_id] if lm.vocab.eos_id is not None else [])
+    ids = core.text.language_model.context_ids(lm, text) + ([lm.vocab.eos_id] if lm.vocab.eos_id is not None else [])
     total = 0.0
     for t in range(1, len(ids)):
-        logits = core.text.logits_for_context(lm, ids[:t])  # (V,)
+        logits = core.text.language_model.logits_for_context(lm, ids[:t])  # (V,)
         total -= torch.log_softmax(logits.double(), dim=-1)[ids[t]].item()
     return total / math.log(2) / len(text)
 
@@ -310,7 +310,7 @@ def test_shakespeare_examples_are_in_its_vocabulary():
     card = core.checkpoint.MODELS_DIR / "shakespeare.json"
     if not card.exists():
         pytest.skip("the shakespeare model is not trained yet")
-    vocab = core.vocab.Vocab.from_dict(json.loads(card.read_text())["vocab"])
+    vocab = core.text.vocab.Vocab.from_dict(json.loads(card.read_text())["vocab"])
     for text in LEDGER_EXAMPLES["shakespeare"] + CLASSIFIER_EXAMPLES:
         vocab.encode(text)
     assert any(len(t) > 128 for t in LEDGER_EXAMPLES["shakespeare"])

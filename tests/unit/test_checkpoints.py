@@ -8,7 +8,7 @@ import torch
 
 import core
 from core.checkpoint import MODELS_DIR, load_checkpoint, save_checkpoint
-from core.transformer import GPT, GPTConfig
+from core.models.transformer import GPT, GPTConfig
 
 
 @pytest.fixture

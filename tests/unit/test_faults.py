@@ -11,8 +11,8 @@ import torch
 import core
 from core.checkpoint import MODELS_DIR, MODELS_DIR_ENV, models_dir
 from core.errors import CheckpointError
-from core.image import IMAGE_MODELS, load_image_model
-from core.text import TEXT_MODELS, load_text_model
+from core.image.model import IMAGE_MODELS, load_image_model
+from core.text.language_model import TEXT_MODELS, load_text_model
 from tests.fault_models import FAULTS, broken_models_dir
 
 torch.set_num_threads(1)

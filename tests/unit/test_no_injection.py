@@ -24,7 +24,7 @@ RAW_HTML = re.compile(
 
 def test_sources_were_found():
     names = {p.relative_to(ROOT).as_posix() for p in SOURCES}
-    assert {"app.py", "pages/common.py", "pages/sampling.py", "core/text.py"} <= names
+    assert {"app.py", "pages/common.py", "pages/sampling.py", "core/text/language_model.py"} <= names
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.relative_to(ROOT).as_posix())

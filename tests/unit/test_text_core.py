@@ -8,10 +8,10 @@ import torch
 import torch.nn as nn
 
 import core
-from core.bigram import BigramConfig, BigramLM, count_bigrams
-from core.text import TextModel, conditional_logprobs, logits_for_context
-from core.transformer import GPT, GPTConfig
-from core.vocab import Vocab, names_vocab, text_vocab
+from core.models.bigram import BigramConfig, BigramLM, count_bigrams
+from core.models.transformer import GPT, GPTConfig
+from core.text.language_model import TextModel, conditional_logprobs, logits_for_context
+from core.text.vocab import Vocab, names_vocab, text_vocab
 
 # ---------------------------------------------------------------------------------------------
 # A hand-built model of the lesson's worked example: symbols A, B, C and the sequence B-A-C with
@@ -80,7 +80,7 @@ def test_long_text_is_scored_with_half_block_windows():
     net.eval()
     lm = TextModel(name="tiny", vocab=vocab, net=net, card={})
     text = "abc cab bca abba cc a"
-    ids = core.text.context_ids(lm, text)
+    ids = core.text.language_model.context_ids(lm, text)
     logp, ctx = conditional_logprobs(lm, ids)
     assert logp.shape == (len(ids) - 1, vocab.size)
     for t in range(len(ids) - 1):
@@ -168,7 +168,7 @@ def test_cached_decoding_equals_recomputation_with_sliding_window():
     ids = [0, 3, 1]
     cache = net.new_cache()
     for _ in range(30):  # well past the block size of 8
-        cached = core.text.cached_logits(lm, ids, cache)
+        cached = core.text.language_model.cached_logits(lm, ids, cache)
         full = logits_for_context(lm, ids)
         assert torch.allclose(cached, full, atol=1e-5)
         ids.append(int(torch.argmax(full[1:])) + 1)
@@ -183,11 +183,11 @@ def test_shakespeare_cache_matches_recomputation_over_200_tokens(shakespeare_lm)
     """
     lm64 = TextModel("shakespeare64", shakespeare_lm.vocab, copy.deepcopy(shakespeare_lm.net).double(), {})
     g = torch.Generator().manual_seed(5)
-    ids = core.text.context_ids(lm64, "ROMEO:\n")
+    ids = core.text.language_model.context_ids(lm64, "ROMEO:\n")
     cache = lm64.net.new_cache()
     worst = 0.0
     for _ in range(220):
-        cached = core.text.cached_logits(lm64, ids, cache)
+        cached = core.text.language_model.cached_logits(lm64, ids, cache)
         full = logits_for_context(lm64, ids)
         finite = torch.isfinite(full)
         worst = max(worst, (cached[finite] - full[finite]).abs().max().item())
@@ -230,7 +230,7 @@ def test_generate_stops_at_end_token_and_reports_steps(names_lm):
 
 def test_temperature_zero_is_greedy(names_lm):
     steps = list(core.generate(names_lm, "mar", max_new_tokens=10, temperature=0, seed=1))
-    ids = core.text.context_ids(names_lm, "mar")
+    ids = core.text.language_model.context_ids(names_lm, "mar")
     for s in steps:
         assert s.token_id == int(torch.argmax(logits_for_context(names_lm, ids)))
         ids.append(s.token_id)
@@ -239,7 +239,7 @@ def test_temperature_zero_is_greedy(names_lm):
 def test_prompt_longer_than_block_is_cropped_and_generation_slides(names_lm):
     long_prompt = "abcdefghijklmnopqrstuvwxyz"  # 27 tokens with the start token > block 16
     steps = list(core.generate(names_lm, long_prompt, max_new_tokens=5, temperature=0))
-    ids = core.text.context_ids(names_lm, long_prompt)
+    ids = core.text.language_model.context_ids(names_lm, long_prompt)
     first = int(torch.argmax(names_lm.net(torch.tensor([ids[-16:]]))[0][0, -1]))
     assert steps[0].token_id == first
 

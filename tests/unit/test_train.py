@@ -7,8 +7,8 @@ import pytest
 import torch
 
 import core
-from core.train import TrainConfig, fit, lr_at, main
-from core.transformer import GPT, GPTConfig
+from core.models.transformer import GPT, GPTConfig
+from core.text.train import TrainConfig, fit, lr_at, main
 
 
 def test_learning_rate_warms_up_then_decays_to_a_tenth():
@@ -62,11 +62,11 @@ def test_a_run_is_reproducible_from_the_command_in_its_card(tmp_path):
     for (k, v), (_, w) in zip(a.net.state_dict().items(), b.net.state_dict().items(), strict=True):
         assert torch.equal(v, w), k
     assert a.card["metrics"] == b.card["metrics"]
-    assert a.card["metrics"]["heldout_nll"] == pytest.approx(core.text.heldout_nll(a.net, *_heldout(a)), abs=1e-9)
+    assert a.card["metrics"]["heldout_nll"] == pytest.approx(core.text.language_model.heldout_nll(a.net, *_heldout(a)), abs=1e-9)
 
 
 def _heldout(lm):
-    from core.data import load_names, name_examples, split_names
+    from core.text.data import load_names, name_examples, split_names
 
     _, heldout = split_names(load_names())
     return name_examples(heldout, lm.vocab, lm.block_size)

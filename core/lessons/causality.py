@@ -28,8 +28,8 @@ import numpy as np
 import torch
 
 from core.errors import InputError
-from core.text import TextModel, context_ids, generate
-from core.transformer import causal_mask
+from core.models.transformer import causal_mask
+from core.text.language_model import TextModel, context_ids, generate
 
 # Longest window drawn as a heatmap: more rows than this are unreadable on a projector.
 MAX_SHOWN_TOKENS = 32

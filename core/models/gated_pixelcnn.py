@@ -21,17 +21,18 @@ pixel ever sees itself.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
 from torch.nn import functional as F
 
-from core.pixelcnn import MaskedConv2d
+from core.models.config import ModelConfig, count_parameters
+from core.models.pixelcnn import MaskedConv2d
 
 
 @dataclass
-class GatedPixelCNNConfig:
+class GatedPixelCNNConfig(ModelConfig):
     image_size: int = 28  # height and width of the (square) images
     n_layer: int = 8  # masked layers: one mask-A input layer, then n_layer - 1 gated layers
     n_embd: int = 64  # channels of each stack
@@ -39,12 +40,6 @@ class GatedPixelCNNConfig:
     kernel_size: int = 3  # kernel size of the gated layers
     n_classes: int = 10  # digit labels 0-9; index n_classes is the learned "no label" embedding
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> GatedPixelCNNConfig:
-        return cls(**d)
 
 
 def vertical_mask(kind: str, k: int) -> torch.Tensor:
@@ -132,7 +127,7 @@ class GatedPixelCNN(nn.Module):
         return self.config.n_classes
 
     def num_params(self) -> int:
-        return sum(p.numel() for p in self.parameters())
+        return count_parameters(self)
 
     def label_ids(self, label: torch.Tensor | None, batch: int) -> torch.Tensor:
         """(B,) long label indices; None means the "no label" index for every image."""

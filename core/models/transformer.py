@@ -15,15 +15,17 @@ embeddings), simplified for teaching:
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
 from torch.nn import functional as F
 
+from core.models.config import ModelConfig, count_parameters
+
 
 @dataclass
-class GPTConfig:
+class GPTConfig(ModelConfig):
     block_size: int = 16  # longest context the model reads, in tokens
     vocab_size: int = 27  # number of symbols, specials included
     n_layer: int = 4  # transformer blocks
@@ -33,16 +35,6 @@ class GPTConfig:
     causal: bool = True  # False = no mask: every position may read the future (the pitfall)
     input_only_ids: tuple[int, ...] = ()  # tokens read but never predicted (a start token)
 
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["input_only_ids"] = list(self.input_only_ids)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> GPTConfig:
-        d = dict(d)
-        d["input_only_ids"] = tuple(d.get("input_only_ids", ()))
-        return cls(**d)
 
 
 def causal_mask(t: int) -> torch.Tensor:
@@ -181,7 +173,7 @@ class GPT(nn.Module):
         return KVCache(self.config.n_layer)
 
     def num_params(self) -> int:
-        return sum(p.numel() for p in self.parameters())
+        return count_parameters(self)
 
     def forward_detailed(self, idx, cache: KVCache | None = None, need_weights: bool = False):
         """idx: (B, T) token ids, appended after what ``cache`` already holds. Returns ForwardOutput."""

@@ -19,13 +19,13 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from core.bigram import BigramConfig, BigramLM
 from core.checkpoint import MODELS_DIR, load_checkpoint, load_state_into
 from core.checkpoint import models_dir as default_models_dir
 from core.errors import CheckpointError, InputError, ModelNotFoundError
-from core.sampling import SamplingStages, next_token_distribution, sample_token, validate_settings
-from core.transformer import GPT, GPTConfig, KVCache
-from core.vocab import Vocab
+from core.models import build
+from core.models.transformer import KVCache
+from core.text.sampling import SamplingStages, next_token_distribution, sample_token, validate_settings
+from core.text.vocab import Vocab
 
 # The shipped text models, with the one-line description the app shows.
 TEXT_MODELS = {
@@ -52,14 +52,6 @@ class TextModel:
         return getattr(self.net.config, "causal", True)
 
 
-def build_net(kind: str, config: dict) -> nn.Module:
-    if kind == "transformer":
-        return GPT(GPTConfig.from_dict(config))
-    if kind == "bigram":
-        return BigramLM(BigramConfig.from_dict(config))
-    raise ValueError(f"unknown model kind {kind!r}")
-
-
 def load_text_model(name: str, models_dir: Path | None = None) -> TextModel:
     """Load a shipped text model by name. Raises ModelNotFoundError or CheckpointError."""
     if name not in TEXT_MODELS:
@@ -68,7 +60,7 @@ def load_text_model(name: str, models_dir: Path | None = None) -> TextModel:
     tensors, card = load_checkpoint(directory, name)
     path = directory / f"{name}.safetensors"
     try:
-        net = build_net(card["kind"], card["config"])
+        net = build(card["kind"], card["config"], modality="text")
         vocab = Vocab.from_dict(card["vocab"])
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(directory / f"{name}.json", f"the card does not describe a text model ({e})") from None

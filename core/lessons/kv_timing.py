@@ -6,7 +6,7 @@ only the newest token goes through the network: the time per token stays about f
 from the same seeded generator and must produce the same tokens: the cache changes the cost, not
 the maths.
 
-Both runs go through ``core.text.generate`` (``use_cache=True`` / ``False``) and read each Step's
+Both runs go through ``core.text.language_model.generate`` (``use_cache=True`` / ``False``) and read each Step's
 own wall time. Repeats are interleaved and the median per position is kept, because a shared CPU is
 noisy; the totals are sums of those medians.
 """
@@ -17,7 +17,7 @@ import statistics
 from dataclasses import dataclass
 
 from core.errors import InputError
-from core.text import TextModel, context_ids, generate
+from core.text.language_model import TextModel, context_ids, generate
 
 
 @dataclass(frozen=True)

@@ -21,27 +21,23 @@ costs one forward pass in total instead of one per pixel. Nothing per request is
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
 from torch.nn import functional as F
 
+from core.models.config import ModelConfig, count_parameters
+
 
 @dataclass
-class PixelCNNConfig:
+class PixelCNNConfig(ModelConfig):
     image_size: int = 28  # height and width of the (square) images
     n_layer: int = 8  # masked convolutions: one mask-A layer, then n_layer - 1 mask-B layers
     n_embd: int = 64  # channels of every hidden layer
     first_kernel: int = 7  # kernel size of the mask-A layer
     kernel_size: int = 3  # kernel size of the mask-B layers
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> PixelCNNConfig:
-        return cls(**d)
 
 
 def pixelcnn_mask(kind: str, k: int) -> torch.Tensor:
@@ -151,7 +147,7 @@ class PixelCNN(nn.Module):
         self.out2 = nn.Conv2d(C, 1, 1)
 
     def num_params(self) -> int:
-        return sum(p.numel() for p in self.parameters())
+        return count_parameters(self)
 
     def masked_layers(self) -> list[MaskedConv2d]:
         return [self.conv_a, *self.convs_b]

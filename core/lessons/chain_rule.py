@@ -12,7 +12,7 @@ This module makes that concrete:
   conditionals for ANY ordering of the positions are derived by marginalisation, and whose product
   gives back the joint for all 27 sequences (the order does not change the joint);
 * ``build_ledger`` / ``classify``: the same sum read off a trained model for real text, on top of
-  ``core.text.score``. There the chain rule is still exact; the approximation is only in the
+  ``core.text.language_model.score``. There the chain rule is still exact; the approximation is only in the
   learned conditionals.
 
 Natural logs (nats) throughout; ``to_unit`` converts to bits for display.
@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from core.errors import InputError, VocabError, _describe_char
-from core.text import TextModel, score
+from core.text.language_model import TextModel, score
 
 UNITS = ("nats", "bits")
 TOP_K_ALTERNATIVES = 5  # alternatives shown for each position of the ledger
@@ -303,7 +303,7 @@ def top_alternatives(probs: torch.Tensor, lm: TextModel, k: int = TOP_K_ALTERNAT
 
 
 def build_ledger(lm: TextModel, text: str) -> Ledger:
-    """Score ``text`` with ``core.text.score`` and lay it out row by row with running totals.
+    """Score ``text`` with ``core.text.language_model.score`` and lay it out row by row with running totals.
 
     Raises InputError for empty text and VocabError for characters outside the vocabulary.
     """

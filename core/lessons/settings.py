@@ -37,12 +37,12 @@ class PageSettings:
 
     @property
     def top_k_or_none(self) -> int | None:
-        """top_k as core.sampling takes it: None for off."""
+        """top_k as core.text.sampling takes it: None for off."""
         return self.top_k if self.top_k > 0 else None
 
     @property
     def top_p_or_none(self) -> float | None:
-        """top_p as core.sampling takes it: None for off (p = 1 keeps every token anyway)."""
+        """top_p as core.text.sampling takes it: None for off (p = 1 keeps every token anyway)."""
         return self.top_p if self.top_p < 1 else None
 
 

@@ -1,6 +1,6 @@
 """One live-sampling session: every token drawn so far, how it was drawn, and the branches left behind.
 
-The page draws tokens with ``core.text.sample_step`` and a torch.Generator of its own; this module
+The page draws tokens with ``core.text.language_model.sample_step`` and a torch.Generator of its own; this module
 only keeps the record, so that a student can rewind to any step, draw again from there (a branch),
 or force a token and watch everything after it change: each conditional p(x_i | x_<i) reads the
 tokens before it, so an early choice conditions all that follows.
@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 import torch
 
 from core.errors import InputError
-from core.sampling import SamplingStages, next_token_distribution
-from core.text import Step, TextModel, logits_for_context
+from core.text.language_model import Step, TextModel, logits_for_context
+from core.text.sampling import SamplingStages, next_token_distribution
 
 MAX_BRANCHES = 8  # abandoned continuations kept for comparison (oldest dropped first)
 

