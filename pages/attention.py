@@ -7,6 +7,7 @@ import numpy as np
 import streamlit as st
 
 from core import ChainRuleError, causal_mask, score
+from core.display import escape_markdown
 from core.figures.attention import (
     attention_grid,
     dependence_heatmap,
@@ -27,8 +28,7 @@ from core.lessons.causality import (
     training_summary,
     where_it_looks,
 )
-from core.lessons.settings import escape_markdown
-from pages.common import load_text_model_or_error
+from pages.common import model_or_error
 
 # Models whose attention can be drawn, with example texts for each (the first is the default).
 ATTENTION_MODELS = {
@@ -128,7 +128,7 @@ for k, example in enumerate(ATTENTION_MODELS[model_name]):
     )
 text = st.text_area("Text the model reads", key="attention_text", height=80, max_chars=2000)
 
-lm = load_text_model_or_error(model_name)
+lm = model_or_error(model_name)
 window = None
 if lm is not None:
     try:
@@ -275,8 +275,8 @@ st.markdown(
     "and copy it: **training becomes trivial**. At sampling time the next token does not exist yet — "
     "there is nothing to copy — so **inference is impossible** and the samples fall apart."
 )
-causal_lm = load_text_model_or_error("names")
-leaky_lm = load_text_model_or_error("names-leaky")
+causal_lm = model_or_error("names")
+leaky_lm = model_or_error("names-leaky")
 pair = [m for m in (causal_lm, leaky_lm) if m is not None]
 probe_window = None  # the probe name as the names models read it, once it is valid
 if pair:

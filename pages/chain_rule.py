@@ -9,6 +9,7 @@ import math
 
 import streamlit as st
 
+from core.display import escape_markdown, scientific_from_log10
 from core.errors import ChainRuleError
 from core.figures.chain_rule import ledger_bars, worked_waterfall
 from core.lessons.chain_rule import (
@@ -32,15 +33,13 @@ from core.lessons.chain_rule import (
     position_name,
     product_of_conditionals,
     random_joint,
-    scientific_from_log10,
     sequence_factors,
     sequence_text,
     to_unit,
     worked_example,
 )
-from core.lessons.settings import escape_markdown
 from core.text.language_model import TEXT_MODELS
-from pages.common import load_text_model_or_error
+from pages.common import model_or_error
 
 LEDGER_MODELS = ["names", "names-bigram", "shakespeare"]
 CLASSIFIER_MODELS = ["names", "shakespeare"]
@@ -207,7 +206,7 @@ st.caption(f"**{model_name}**: {TEXT_MODELS[model_name]}.")
 text = text_with_examples(
     "Text to score", "cr_ledger_text", "cr_ledger_examples", LEDGER_EXAMPLES[model_name], default="emma"
 )
-lm = load_text_model_or_error(model_name)
+lm = model_or_error(model_name)
 if lm is not None:
     try:
         ledger = build_ledger(lm, text)
@@ -272,7 +271,7 @@ with left:
         verdicts = []
         for col, name in ((a_col, model_a), (b_col, model_b)):
             with col:
-                model = load_text_model_or_error(name)
+                model = model_or_error(name)
             if model is not None:
                 verdicts.append(candidate(model, compare_text))
                 col.metric(name, f"{fmt(verdicts[-1].bits)} bits", help=f"−log₂ p(text) under {name}")
@@ -309,7 +308,7 @@ with right:
         "The model that finds the string more likely per character wins: −log₂ p(text) divided by "
         "the number of characters (the names model's total includes its end-of-name factor)."
     )
-    models = [load_text_model_or_error(name) for name in CLASSIFIER_MODELS]
+    models = [model_or_error(name) for name in CLASSIFIER_MODELS]
     if any(m is None for m in models):
         st.info("The classifier needs both models; the rest of the page works without it.")
     elif compare_text == "":

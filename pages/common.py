@@ -11,6 +11,8 @@ from pathlib import Path
 import streamlit as st
 
 import core
+import core.image.model
+from core.display import escape_markdown
 
 
 @dataclass(frozen=True)
@@ -80,30 +82,27 @@ def existing_pages(root: Path) -> list[PageInfo]:
     return [p for p in PAGES if (root / p.path).exists()]
 
 
+def show_error(message: str, error: Exception | None = None, icon: str = "⚠️") -> None:
+    """The pages' one way to show a problem: ``message`` (page markdown) then the error's own words,
+    escaped so that user text inside an error can never become markup or a link."""
+    st.error(message + (f" {escape_markdown(str(error))}" if error is not None else ""), icon=icon)
+
+
 @st.cache_resource(show_spinner="Loading the model…")
-def text_model(name: str) -> core.TextModel:
-    """One shared, read-only copy of each text model for every browser session."""
-    return core.load_text_model(name)
+def shared_model(name: str):
+    """One shared, read-only copy of each model (text or image) for every browser session."""
+    if name in core.TEXT_MODELS:
+        return core.load_text_model(name)
+    return core.image.model.load_image_model(name)
 
 
-def load_text_model_or_error(name: str) -> core.TextModel | None:
-    """The model, or None after showing in words why it cannot be loaded."""
+def model_or_error(name: str):
+    """The model called ``name``, or None after saying in words why it cannot be loaded."""
     try:
-        return text_model(name)
+        return shared_model(name)
     except core.ChainRuleError as e:
-        st.error(f"The model **{name}** is unavailable. {e}", icon="⚠️")
+        show_error(f"The model **{name}** is unavailable.", e)
         return None
-
-
-def session_generator(key: str, seed: int):
-    """A torch.Generator private to this browser session, re-seeded when ``seed`` changes."""
-    import torch
-
-    state_key = f"_generator_{key}"
-    if st.session_state.get(f"{state_key}_seed") != seed or state_key not in st.session_state:
-        st.session_state[state_key] = torch.Generator().manual_seed(seed)
-        st.session_state[f"{state_key}_seed"] = seed
-    return st.session_state[state_key]
 
 
 leave_legacy_pages_mode()

@@ -12,10 +12,10 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
+from core.display import format_probability
 from core.errors import ChainRuleError
 from core.figures.pixelcnn import (
     binary_image_figure,
-    format_probability,
     mask_figure,
     nll_comparison_figure,
     nll_heatmap_figure,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.display import escape_markdown
 from core.errors import ChainRuleError
 from core.lessons.sampling_session import SamplingSettings
 from core.lessons.settings import (
@@ -22,13 +23,12 @@ from core.lessons.settings import (
     TOP_P_MIN,
     PageSettings,
     clamp_tokens,
-    escape_markdown,
     fit_top_k,
     parse_query_params,
     to_query_params,
 )
 from core.text.language_model import TEXT_MODELS, context_ids
-from pages.common import load_text_model_or_error
+from pages.common import model_or_error
 from pages.sampling_panels import kv_section, live_panel, on_speed, play_interval, start_over
 
 SPEEDS = [1, 2, 4, 6, 8, 10, 15, 20]  # auto-play, tokens per second
@@ -53,7 +53,7 @@ with st.sidebar:
     st.header("Sampling settings")
     model = st.selectbox("Model", SAMPLING_MODELS, key="sampling_model")
     st.caption(TEXT_MODELS[model])
-lm = load_text_model_or_error(model)
+lm = model_or_error(model)
 notes: list[str] = []  # this run's adjustments, shown above the demo
 if lm is not None:
     top_k_fitted, note = fit_top_k(state.sampling_top_k, lm.vocab.size, model)

@@ -18,6 +18,7 @@ import time
 import streamlit as st
 import torch
 
+from core.display import escape_markdown
 from core.errors import ChainRuleError
 from core.figures.sampling import (
     SHAKESPEARE_TOP,
@@ -38,7 +39,6 @@ from core.lessons.sampling_session import (
     predictable_ids,
     stages_at,
 )
-from core.lessons.settings import escape_markdown
 from core.text.language_model import TextModel, logits_for_context, sample_step
 
 SHOW_CHART_UP_TO = 4  # auto-play speeds (tokens/s) at which each step's chart is still drawn

@@ -321,12 +321,3 @@ def nll_comparison_figure(names: list[str], nlls: list[float]) -> go.Figure:
         yaxis={"title": "nats", "range": [0, max(nlls) * 1.2 if nlls else 1]},
     )
     return fig
-
-
-def format_probability(p: float) -> str:
-    """A probability for display: three decimals, or scientific notation when that would show 0 or 1."""
-    if 0.001 <= p <= 0.999:
-        return f"{p:.3f}"
-    if p < 0.001:
-        return f"{p:.2e}"
-    return f"1 − {1 - p:.2e}"

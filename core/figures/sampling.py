@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import plotly.graph_objects as go
 
+from core.display import VISIBLE
 from core.lessons.kv_timing import KVTimingResult
 from core.lessons.sampling_session import History
 from core.text.sampling import SamplingStages
@@ -32,8 +33,8 @@ SHAKESPEARE_TOP = 20  # bars shown before the "rest" bar when the vocabulary is 
 STRIP_COLUMNS = 24  # tiles per row of the token strip: about 30 px each in the page's main column
 STRIP_ROW_PX = 46  # height of one row of tiles
 
-SPACE_MARK = "␣"
-NEWLINE_MARK = "↵"
+SPACE_MARK = VISIBLE[" "]
+NEWLINE_MARK = VISIBLE["\n"]
 
 
 def _figure(data: list[dict], layout: dict) -> go.Figure:
@@ -65,7 +66,7 @@ def token_name(vocab: Vocab, token_id: int) -> str:
 
 
 def _axis_label(vocab: Vocab, token_id: int) -> str:
-    """Tick label: the character, or a visible mark (␣, ↵); the end token also says "end"."""
+    """Tick label: the character, or a visible mark (␣, ⏎); the end token also says "end"."""
     if token_id == vocab.eos_id:
         return "'.'<br>end" if vocab.eos_id == vocab.bos_id else "&lt;end&gt;"
     return _escape(tile_text(vocab, token_id))  # a word would not fit under a bar: the hover names it

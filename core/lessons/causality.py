@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from core.display import visible
 from core.errors import InputError
 from core.models.transformer import causal_mask
 from core.text.language_model import TextModel, context_ids, generate
@@ -34,14 +35,11 @@ from core.text.language_model import TextModel, context_ids, generate
 # Longest window drawn as a heatmap: more rows than this are unreadable on a projector.
 MAX_SHOWN_TOKENS = 32
 
-# How invisible characters appear as axis labels.
-_VISIBLE = {" ": "␣", "\n": "⏎", "\t": "⇥"}
-
 
 def display_token(lm: TextModel, token_id: int) -> str:
     """One token as an axis label: specials by name, blanks made visible."""
     text = lm.vocab.token_text(token_id)
-    return _VISIBLE.get(text, text)
+    return visible(text)
 
 
 @dataclass(frozen=True)
@@ -238,5 +236,5 @@ def sample_texts(lm: TextModel, n: int, seed: int, max_new_tokens: int | None = 
 
 def character_labels(text: str, limit: int = MAX_SHOWN_TOKENS) -> list[str]:
     """Axis labels straight from the characters (start token "<s>" first), for when no model is loaded."""
-    labels = ["<s>"] + [_VISIBLE.get(c, c) for c in text]
+    labels = ["<s>"] + [visible(c) for c in text]
     return labels[-limit:]

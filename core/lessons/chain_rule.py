@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from core.display import visible
 from core.errors import InputError, VocabError, _describe_char
 from core.text.language_model import TextModel, score
 
@@ -233,7 +234,7 @@ CLASSIFIER_EXAMPLES = ["olivia", "jackson", "romeo", "thou art", "To be, or not 
 
 def display_token(token: str) -> str:
     """A token as a student can read it in a table or hover: space and newline made visible."""
-    return {" ": "␣", "\n": "⏎", "\t": "⇥"}.get(token, token)
+    return visible(token)
 
 
 @dataclass(frozen=True)
@@ -329,25 +330,6 @@ def build_ledger(lm: TextModel, text: str) -> Ledger:
         block_size=lm.block_size,
         is_bigram=lm.card.get("kind") == "bigram",
     )
-
-
-_SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
-
-
-def scientific_from_log10(log10: float, digits: int = 3) -> str:
-    """A number given by its log10 in scientific notation, e.g. -6.49 -> "3.24 × 10⁻⁷" (plain from 0.001 to 999).
-
-    Works far below the smallest float (log10 = -2000 is fine), where the joint itself underflows.
-    """
-    if log10 == -math.inf:
-        return "0"
-    exponent = math.floor(log10)
-    mantissa = 10 ** (log10 - exponent)
-    if round(mantissa, digits - 1) >= 10:  # 9.996 -> 10.0: carry into the exponent
-        exponent, mantissa = exponent + 1, mantissa / 10
-    if -3 <= exponent <= 2:  # 0.001 .. 999 read best as plain numbers
-        return f"{mantissa * 10**exponent:.{digits}g}"
-    return f"{mantissa:.{digits - 1}f} × 10{str(exponent).translate(_SUPERSCRIPTS)}"
 
 
 def context_note(ledger: Ledger) -> str | None:

@@ -156,11 +156,6 @@ def predictable_ids(lm: TextModel) -> list[int]:
     return [i for i in range(lm.vocab.size) if i not in skip]
 
 
-def token_probability(stages: SamplingStages, token_id: int) -> tuple[float, float]:
-    """(p under the model, p under the distribution actually sampled from) of one token."""
-    return float(stages.raw[token_id]), float(stages.final[token_id])
-
-
 def kept_count(stages: SamplingStages) -> int:
     """How many candidates survive temperature, top-k and top-p."""
     return int(torch.count_nonzero(stages.final))

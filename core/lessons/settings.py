@@ -178,11 +178,3 @@ def to_query_params(settings: PageSettings) -> dict[str, str]:
         "seed": str(settings.seed),
         "tokens": str(settings.tokens),
     }
-
-
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:])")
-
-
-def escape_markdown(text: str) -> str:
-    """Text that st.markdown/st.error show literally (user text must never become markup or links)."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)

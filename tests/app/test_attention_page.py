@@ -186,9 +186,9 @@ def test_missing_model_is_an_error_and_the_rest_of_the_page_works(monkeypatch):
         return real(name, models_dir)
 
     monkeypatch.setattr(core, "load_text_model", load)
-    from pages.common import text_model
+    from pages.common import shared_model
 
-    text_model.clear()  # the cached copy (if any) must not hide the failure
+    shared_model.clear()  # the cached copy (if any) must not hide the failure
     try:
         at = run_page()
         at.radio(key="attention_model").set_value("shakespeare").run()
@@ -198,7 +198,7 @@ def test_missing_model_is_an_error_and_the_rest_of_the_page_works(monkeypatch):
         assert chart(at, "attention_mask_fig")  # section 1 works from the characters alone
         assert metric(at, "names: max above the diagonal") == "0 (exactly)"
     finally:
-        text_model.clear()
+        shared_model.clear()
 
 
 @pytest.mark.skipif(not SHAKESPEARE_SHIPPED, reason="shakespeare is still training (its checkpoint appears ~10:20)")

@@ -16,7 +16,7 @@ from core.checkpoint import MODELS_DIR, save_checkpoint
 from core.lessons.chain_rule import LEDGER_EXAMPLES, ORDERINGS, random_joint
 from core.models.transformer import GPT, GPTConfig
 from core.text.vocab import text_vocab
-from pages.common import text_model
+from pages.common import shared_model
 
 torch.set_num_threads(1)
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "chain_rule.py")
@@ -70,14 +70,14 @@ def models_dir_with(tmp_path, monkeypatch, names: list[str], fake_shakespeare: b
     if fake_shakespeare:
         tiny_shakespeare_checkpoint(tmp_path)
     monkeypatch.setattr(core.text.language_model, "MODELS_DIR", tmp_path)
-    text_model.clear()  # the cache_resource would otherwise serve models from the real folder
+    shared_model.clear()  # the cache_resource would otherwise serve models from the real folder
 
 
 @pytest.fixture(autouse=True)
 def fresh_model_cache():
-    text_model.clear()
+    shared_model.clear()
     yield
-    text_model.clear()
+    shared_model.clear()
 
 
 def require(name: str) -> None:

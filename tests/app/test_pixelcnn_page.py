@@ -13,8 +13,8 @@ import torch
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from core.display import format_probability
 from core.errors import CheckpointError
-from core.figures.pixelcnn import format_probability
 from core.image.inputs import format_pixel_text, noise_image, shift_image
 from core.image.mnist import load_test_set
 from core.image.model import draw_samples, image_nll, load_image_model

@@ -22,7 +22,7 @@ from core.lessons.sampling_session import kept_count
 from core.lessons.settings import DEFAULTS, MAX_TOKENS
 from core.text.language_model import generate, logits_for_context
 from core.text.sampling import next_token_distribution
-from pages.common import text_model
+from pages.common import shared_model
 from tests.app.helpers import chart
 
 torch.set_num_threads(1)
@@ -31,9 +31,9 @@ PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "sampling.py")
 
 @pytest.fixture(autouse=True)
 def fresh_model_cache():
-    text_model.clear()
+    shared_model.clear()
     yield
-    text_model.clear()
+    shared_model.clear()
 
 
 @pytest.fixture(scope="module")
@@ -355,7 +355,7 @@ def test_missing_model_is_a_clear_error_and_the_page_stays_usable(tmp_path, monk
     for ext in ("json", "safetensors"):
         (tmp_path / f"names.{ext}").symlink_to(MODELS_DIR / f"names.{ext}")
     monkeypatch.setattr(core.text.language_model, "MODELS_DIR", tmp_path)  # a folder without shakespeare
-    text_model.clear()
+    shared_model.clear()
     at = open_page(model="shakespeare")
     assert "shakespeare" in texts(at.error) and "unavailable" in texts(at.error)
     assert not at.button  # nothing to draw from, but the controls remain
@@ -398,7 +398,7 @@ def fake_shakespeare(tmp_path, monkeypatch) -> core.TextModel:
     for ext in ("json", "safetensors"):
         (tmp_path / f"names.{ext}").symlink_to(MODELS_DIR / f"names.{ext}")
     monkeypatch.setattr(core.text.language_model, "MODELS_DIR", tmp_path)
-    text_model.clear()
+    shared_model.clear()
     return core.load_text_model("shakespeare", tmp_path)
 
 

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from core.checkpoint import MODELS_DIR
-from core.figures.pixelcnn import format_probability
+from core.display import format_probability
 from core.image.model import draw_samples, load_image_model
 from tests.e2e.helpers import assert_no_streamlit_errors, open_page, screenshot, wait_idle
 

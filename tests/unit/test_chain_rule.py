@@ -11,6 +11,7 @@ import torch
 import core
 import core.checkpoint
 import core.text.vocab
+from core.display import scientific_from_log10
 from core.errors import InputError
 from core.figures.chain_rule import ledger_bars, worked_waterfall
 from core.lessons.chain_rule import (
@@ -29,7 +30,6 @@ from core.lessons.chain_rule import (
     ordering_formula,
     product_of_conditionals,
     random_joint,
-    scientific_from_log10,
     sequence_factors,
     to_unit,
     worked_example,

@@ -21,9 +21,9 @@ from PIL import Image
 from torch.nn import functional as F
 
 from core.checkpoint import MODELS_DIR
+from core.display import format_probability
 from core.errors import CheckpointError, InputError, ModelNotFoundError
 from core.figures.pixelcnn import (
-    format_probability,
     mask_figure,
     nll_heatmap_figure,
     raster_order_figure,

@@ -16,6 +16,7 @@ import pytest
 import torch
 
 import core
+from core.display import escape_markdown
 from core.errors import InputError
 from core.lessons.kv_timing import time_kv_cache, tokens_to_block
 from core.lessons.sampling_session import (
@@ -34,7 +35,6 @@ from core.lessons.settings import (
     SEED_MAX,
     PageSettings,
     clamp_tokens,
-    escape_markdown,
     fit_top_k,
     parse_query_params,
     to_query_params,

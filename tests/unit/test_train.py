@@ -62,7 +62,9 @@ def test_a_run_is_reproducible_from_the_command_in_its_card(tmp_path):
     for (k, v), (_, w) in zip(a.net.state_dict().items(), b.net.state_dict().items(), strict=True):
         assert torch.equal(v, w), k
     assert a.card["metrics"] == b.card["metrics"]
-    assert a.card["metrics"]["heldout_nll"] == pytest.approx(core.text.language_model.heldout_nll(a.net, *_heldout(a)), abs=1e-9)
+    assert a.card["metrics"]["heldout_nll"] == pytest.approx(
+        core.text.language_model.heldout_nll(a.net, *_heldout(a)), abs=1e-9
+    )
 
 
 def _heldout(lm):
