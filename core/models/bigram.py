@@ -26,7 +26,6 @@ class BigramConfig(ModelConfig):
     input_only_ids: tuple[int, ...] = ()  # tokens read but never predicted
 
 
-
 def count_bigrams(sequences: list[list[int]], vocab_size: int) -> torch.Tensor:
     """(V, V) counts: row = previous token, column = next token, over consecutive pairs."""
     counts = torch.zeros(vocab_size, vocab_size, dtype=torch.float64)

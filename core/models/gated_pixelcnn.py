@@ -41,7 +41,6 @@ class GatedPixelCNNConfig(ModelConfig):
     n_classes: int = 10  # digit labels 0-9; index n_classes is the learned "no label" embedding
 
 
-
 def vertical_mask(kind: str, k: int) -> torch.Tensor:
     """(k, k) mask of the vertical stack: rows above the centre (A), or up to and including it (B)."""
     if kind not in ("A", "B"):

@@ -39,7 +39,6 @@ class PixelCNNConfig(ModelConfig):
     kernel_size: int = 3  # kernel size of the mask-B layers
 
 
-
 def pixelcnn_mask(kind: str, k: int) -> torch.Tensor:
     """(k, k) 0/1 mask of a PixelCNN kernel: 1 where the centre pixel may read its neighbour.
 

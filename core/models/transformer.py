@@ -36,7 +36,6 @@ class GPTConfig(ModelConfig):
     input_only_ids: tuple[int, ...] = ()  # tokens read but never predicted (a start token)
 
 
-
 def causal_mask(t: int) -> torch.Tensor:
     """(t, t) booleans, True where row i (the predicting position) may read column j: j <= i."""
     return torch.ones(t, t, dtype=torch.bool).tril()
