@@ -18,7 +18,6 @@ from core.lessons.settings import (
     PROMPT_MAX_CHARS,
     QUERY_KEYS,
     SAMPLING_MODELS,
-    SEED_MAX,
     TEMPERATURE_MAX,
     TOP_P_MIN,
     PageSettings,
@@ -28,6 +27,7 @@ from core.lessons.settings import (
     to_query_params,
 )
 from core.text.language_model import TEXT_MODELS, context_ids
+from core.validation import MAX_SEED
 from pages.common import model_or_error
 from pages.sampling_panels import kv_section, live_panel, on_speed, play_interval, start_over
 
@@ -81,7 +81,7 @@ with st.sidebar:
     top_p = st.slider(
         "Top-p", TOP_P_MIN, 1.0, step=0.01, key="sampling_top_p", help="Keep the fewest tokens whose mass reaches p."
     )
-    seed = int(st.number_input("Seed", min_value=0, max_value=SEED_MAX, step=1, key="sampling_seed"))
+    seed = int(st.number_input("Seed", min_value=0, max_value=MAX_SEED, step=1, key="sampling_seed"))
     tokens_asked = int(st.number_input("Number of tokens", min_value=1, step=1, key="sampling_tokens"))
     st.select_slider("Auto-play speed (tokens per second)", SPEEDS, key="sampling_speed", on_change=on_speed)
 

@@ -14,12 +14,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 
+from core.validation import MAX_SEED
+
 # The text models this page samples from (the leaky and bigram models belong to other lessons).
 SAMPLING_MODELS = ("names", "shakespeare")
 
 TEMPERATURE_MAX = 3.0  # the slider's upper end; 0 means greedy
 TOP_P_MIN = 0.05  # below this nucleus sampling is greedy in all but name
-SEED_MAX = 2**32 - 1  # any seed torch.Generator.manual_seed takes, and a JavaScript-safe integer
 MAX_TOKENS = 300  # longest generation the page allows (auto-play at 10 tokens/s: half a minute)
 PROMPT_MAX_CHARS = 200  # a prompt longer than this is cut (the URL stays short, the page stays fast)
 SHOWN_VALUE_CHARS = 40  # how much of a bad query value a note repeats back
@@ -149,10 +150,10 @@ def parse_query_params(params: Mapping[str, str | list[str]]) -> tuple[PageSetti
 
     if (raw := get("seed")) is not None:
         s = _whole_number(raw)
-        if s is not None and 0 <= s <= SEED_MAX:
+        if s is not None and 0 <= s <= MAX_SEED:
             values["seed"] = s
         else:
-            reject("seed", raw, f"the seed must be a whole number from 0 to {SEED_MAX}")
+            reject("seed", raw, f"the seed must be a whole number from 0 to {MAX_SEED}")
 
     if (raw := get("tokens")) is not None:
         n = _whole_number(raw)

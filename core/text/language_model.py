@@ -26,6 +26,7 @@ from core.models import build
 from core.models.transformer import KVCache
 from core.text.sampling import SamplingStages, next_token_distribution, sample_token, validate_settings
 from core.text.vocab import Vocab
+from core.validation import check_seed
 
 # The shipped text models, with the one-line description the app shows.
 TEXT_MODELS = {
@@ -212,14 +213,9 @@ def cached_logits(lm: TextModel, ids: list[int], cache: KVCache) -> torch.Tensor
     return out.logits[0, -1]
 
 
-MAX_SEED = 2**32 - 1  # seeds a user can type and share; any of them reproduces exactly
-
-
 def seeded_generator(seed: int) -> torch.Generator:
     """A fresh ``torch.Generator`` for ``seed`` (InputError outside 0..MAX_SEED)."""
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-        raise InputError(f"The seed must be a whole number from 0 to {MAX_SEED:,}, got {seed!r}.")
-    return torch.Generator().manual_seed(seed)
+    return torch.Generator().manual_seed(check_seed(seed))
 
 
 def sample_step(

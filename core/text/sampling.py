@@ -14,6 +14,9 @@ from dataclasses import dataclass
 
 import torch
 
+from core.errors import InputError
+from core.validation import check_number, check_whole
+
 
 @dataclass(frozen=True)
 class SamplingStages:
@@ -34,13 +37,14 @@ class SamplingStages:
 
 
 def validate_settings(temperature: float, top_k: int | None, top_p: float | None) -> None:
-    """Raise ValueError, in words, for settings outside the allowed ranges."""
-    if not isinstance(temperature, (int, float)) or not math.isfinite(temperature) or temperature < 0:
-        raise ValueError(f"temperature must be a finite number >= 0 (0 means greedy), got {temperature!r}")
-    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
-        raise ValueError(f"top_k must be a whole number >= 1, or None to keep every token, got {top_k!r}")
-    if top_p is not None and not (isinstance(top_p, (int, float)) and 0 < top_p <= 1):
-        raise ValueError(f"top_p must be in (0, 1], or None to keep every token, got {top_p!r}")
+    """Raise InputError (a ValueError), in words, for settings outside the allowed ranges."""
+    check_number(temperature, "temperature", 0, math.inf, " (0 means greedy)")
+    if top_k is not None:
+        check_whole(top_k, "top_k (None keeps every token)", 1)
+    if top_p is not None:
+        check_number(top_p, "top_p (None keeps every token)", 0, 1)
+        if top_p == 0:
+            raise InputError("top_p must be above 0 (it is the mass the kept tokens must reach), got 0.")
 
 
 def _order(p: torch.Tensor) -> torch.Tensor:

@@ -32,7 +32,6 @@ from core.lessons.settings import (
     DEFAULTS,
     MAX_TOKENS,
     PROMPT_MAX_CHARS,
-    SEED_MAX,
     PageSettings,
     clamp_tokens,
     fit_top_k,
@@ -43,6 +42,7 @@ from core.models.transformer import GPT, GPTConfig
 from core.text.language_model import TextModel, generate, logits_for_context, sample_step
 from core.text.sampling import next_token_distribution, sample_token, validate_settings
 from core.text.vocab import names_vocab, text_vocab
+from core.validation import MAX_SEED
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -449,10 +449,10 @@ def test_bad_query_values_fall_back_to_defaults_with_a_note(params, field, expec
 
 def test_good_query_values_are_used_silently():
     params = {"model": "shakespeare", "prompt": "ROMEO:", "temperature": "0.8", "top_k": "12", "top_p": "0.9",
-              "seed": str(SEED_MAX), "tokens": "150", "utm_source": "mail"}  # fmt: skip
+              "seed": str(MAX_SEED), "tokens": "150", "utm_source": "mail"}  # fmt: skip
     settings, notes = parse_query_params(params)
     assert notes == []
-    assert settings == PageSettings("shakespeare", "ROMEO:", 0.8, 12, 0.9, SEED_MAX, 150)
+    assert settings == PageSettings("shakespeare", "ROMEO:", 0.8, 12, 0.9, MAX_SEED, 150)
     assert settings.top_k_or_none == 12 and settings.top_p_or_none == 0.9
     assert parse_query_params({"top_k": "off"})[0].top_k_or_none is None
     assert parse_query_params({"top_p": "1"})[0].top_p_or_none is None
