@@ -165,7 +165,9 @@ class CausalSelfAttention(nn.Module):
             # Same maths, fused. A single new query may read every cached key; several new queries
             # after a cache need the mask shifted by the cached length (is_causal would not shift it).
             mask = causal_mask(T_all)[T_all - T :].to(x.device) if (T > 1 and T_all > T) else None
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=T > 1 and mask is None, enable_gqa=True)
+            y = F.scaled_dot_product_attention(
+                q, k, v, attn_mask=mask, is_causal=T > 1 and mask is None, enable_gqa=True
+            )
             att = None
         y = y.transpose(1, 2).reshape(B, T, C)  # (B, T, C): re-assemble the heads
         return self.c_proj(y), att
