@@ -38,7 +38,6 @@ state = st.session_state
 # Once per session the URL decides the settings; from then on the widgets own them.
 if "sampling_url_notes" not in state:
     state.sampling_last, state.sampling_url_notes = parse_query_params(st.query_params.to_dict())
-    state.sampling_playing = False
 for name in QUERY_KEYS:  # Streamlit drops widget values while another page is shown: restore the last ones
     state.setdefault(f"sampling_{name}", getattr(state.sampling_last, name))
 state.setdefault("sampling_speed", 4)  # auto-play, tokens per second
@@ -107,10 +106,10 @@ except ChainRuleError as e:
     st.error(f"The prompt cannot be used with **{model}**. {escape_markdown(str(e))}", icon="⚠️")
     st.stop()
 
-if state.get("sampling_run_key") != (model, tuple(prompt_ids), seed):
+run_key = (model, tuple(prompt_ids), seed)
+if "sampling" not in state or state.sampling.run_key != run_key:
     # a new model, prompt or seed starts a new text with a freshly seeded generator
-    state.sampling_run_key = (model, tuple(prompt_ids), seed)
-    start_over(prompt_ids, seed)
+    start_over(prompt_ids, seed, run_key)
 
 sampling = SamplingSettings(temperature, settings.top_k_or_none, settings.top_p_or_none)
 

@@ -1,13 +1,11 @@
 """Panels and button actions of the Live sampling page (pages/sampling.py).
 
 Not a page itself: a module, so that Streamlit compiles it once rather than on every rerun. All
-per-session data lives in ``st.session_state`` under keys starting with ``sampling_``:
+per-session data of the demo lives in one object, ``st.session_state.sampling``: a
+core.lessons.sampling_session.SamplingSession (the history with its branches, the session's
+torch.Generator, the auto-play clock, the logits memo and the last error).
 
-- ``sampling_history``: a core.lessons.sampling_session.History (prompt, every step, abandoned branches);
-- ``sampling_generator``: the session's torch.Generator, seeded from the seed at the start of a text;
-- ``sampling_playing`` / ``sampling_play_clock``: auto-play on or off, and when it (re)started.
-
-Every token is drawn by ``draw``, the page's one generation step, which calls core.text.language_model.sample_step
+Every token is drawn by ``SamplingSession.next``, the one generation step, which calls core.text.language_model.sample_step
 exactly as core.generate does (same context, same settings, same generator stream).
 """
 
@@ -16,7 +14,6 @@ from __future__ import annotations
 import time
 
 import streamlit as st
-import torch
 
 from core.display import escape_markdown
 from core.errors import ChainRuleError
@@ -32,17 +29,17 @@ from core.figures.sampling import (
 from core.lessons.kv_timing import time_kv_cache, tokens_to_block
 from core.lessons.sampling_session import (
     History,
+    SamplingSession,
     SamplingSettings,
     describe_settings,
-    forced_step,
     kept_count,
     predictable_ids,
     stages_at,
 )
-from core.text.language_model import TextModel, logits_for_context, sample_step
+from core.text.language_model import TextModel
+from pages.common import show_error
 
 SHOW_CHART_UP_TO = 4  # auto-play speeds (tokens/s) at which each step's chart is still drawn
-MAX_CATCH_UP = 5  # tokens one auto-play tick may draw when the browser fell behind the clock
 KV_REPEATS = 3  # runs per mode behind each timing median
 CHART_CONFIG = {"displayModeBar": False}
 state = st.session_state  # a proxy: resolves to the current browser session on every access
@@ -52,109 +49,39 @@ state = st.session_state  # a proxy: resolves to the current browser session on 
 # Actions (button callbacks run before the script, so the page draws the new state at once)
 
 
-def history() -> History:
-    return state.sampling_history
+def session() -> SamplingSession:
+    return state.sampling
 
 
-def start_over(prompt_ids: list[int], seed: int) -> None:
-    """A fresh history and a generator seeded from the seed: the next draws repeat core.generate."""
-    state.sampling_history = History(prompt_ids=list(prompt_ids))
-    state.sampling_generator = torch.Generator().manual_seed(seed)
-    state.sampling_playing = False
-    state.sampling_action_error = None
-
-
-def draw(lm: TextModel, sampling: SamplingSettings) -> None:
-    """The page's one generation step: sample_step with this session's generator, then record it."""
-    h = history()
-    step = sample_step(lm, h.ids, state.sampling_generator, sampling.temperature, sampling.top_k, sampling.top_p)
-    h.push(step, sampling)
-
-
-def guarded(action):
-    """Run a button's action; a user-caused error becomes a message instead of a traceback."""
-
-    def run(*args):
-        state.sampling_action_error = None
-        try:
-            action(*args)
-        except ChainRuleError as e:
-            state.sampling_action_error = str(e)
-            state.sampling_playing = False
-
-    return run
-
-
-@guarded
-def on_next(lm: TextModel, sampling: SamplingSettings) -> None:
-    draw(lm, sampling)
-
-
-@guarded
-def on_resample(lm: TextModel, sampling: SamplingSettings) -> None:
-    history().truncate(len(history()) - 1)  # the dropped token is kept as a branch
-    draw(lm, sampling)
-
-
-@guarded
-def on_finish(lm: TextModel, sampling: SamplingSettings, limit: int) -> None:
-    state.sampling_playing = False
-    while len(history()) < limit and not history().finished:
-        draw(lm, sampling)
+def start_over(prompt_ids: list[int], seed: int, run_key: tuple | None = None) -> None:
+    """A fresh text and a generator seeded from the seed: the next draws repeat core.generate."""
+    state.sampling = SamplingSession.start(prompt_ids, seed, run_key)
+    state.sampling.clock.speed = state.get("sampling_speed", state.sampling.clock.speed)
 
 
 def on_play() -> None:
-    state.sampling_playing = not state.sampling_playing
-    state.sampling_play_clock = (time.monotonic(), len(history()))
+    session().toggle_play(time.monotonic())
 
 
 def on_speed() -> None:
-    state.sampling_play_clock = (time.monotonic(), len(history()))
+    session().set_speed(state.sampling_speed, time.monotonic())
 
 
-@guarded
 def on_rewind() -> None:
-    state.sampling_playing = False
-    history().rewind_to(state.sampling_rewind_step - 1)
+    session().rewind(state.sampling_rewind_step - 1)
 
 
-@guarded
 def on_force(lm: TextModel, sampling: SamplingSettings) -> None:
-    state.sampling_playing = False
-    h = history()
-    h.truncate(state.sampling_force_step - 1)  # the continuation it replaces is kept as a branch
-    h.push(forced_step(lm, h.ids, state.sampling_force_token, sampling), sampling, forced=True)
-
-
-def step_logits(lm: TextModel, ids: list[int]) -> torch.Tensor:
-    """(V,) logits after ``ids``, kept for this session so moving a slider needs no forward pass."""
-    key = (lm.name, tuple(ids))
-    memo = state.get("sampling_logits_memo")
-    if memo is None or memo[0] != key:
-        memo = state.sampling_logits_memo = (key, logits_for_context(lm, ids))
-    return memo[1]
-
-
-# ---------------------------------------------------------------------------------------------
-# The live panel: redrawn alone on every auto-play tick
-
-
-def play_tick(lm: TextModel, sampling: SamplingSettings, limit: int) -> None:
-    """Draw the tokens due by the clock (one per tick when on time, a few more when behind)."""
-    h = history()
-    t0, n0 = state.sampling_play_clock
-    due = n0 + 1 + int((time.monotonic() - t0) * state.sampling_speed)
-    for _ in range(MAX_CATCH_UP):
-        if len(h) >= min(due, limit) or h.finished or not state.sampling_playing:
-            break
-        guarded(draw)(lm, sampling)
-    if h.finished or len(h) >= limit:
-        state.sampling_playing = False
+    session().force(lm, sampling, state.sampling_force_step, state.sampling_force_token)
 
 
 def play_interval() -> float | None:
     """Seconds between auto-play ticks, or None when paused."""
-    return 1 / state.sampling_speed if state.sampling_playing else None
+    return session().clock.interval
+
+
+# ---------------------------------------------------------------------------------------------
+# The live panel: redrawn alone on every auto-play tick
 
 
 def live_panel(lm: TextModel, sampling: SamplingSettings, limit: int, prompt_ids: list[int], seed: int) -> None:
@@ -163,40 +90,41 @@ def live_panel(lm: TextModel, sampling: SamplingSettings, limit: int, prompt_ids
     Runs as a fragment: its buttons and each auto-play tick rerun only this panel. When play,
     pause or the speed changes the timer itself, the whole page reruns to restart it.
     """
-    if state.sampling_playing:
-        play_tick(lm, sampling, limit)
+    s = session()
+    if s.clock.playing:
+        s.play_tick(lm, sampling, limit, time.monotonic())
     if play_interval() != state.get("sampling_timer"):
         state.sampling_timer = play_interval()
         st.rerun()  # the whole page: the fragment is re-registered with the new timer
-    h = history()
-    can_draw = not h.finished and len(h) < limit
+    h = s.history
+    can_draw = s.can_draw(limit)
 
     cols = st.columns([1, 1.15, 1.55, 1.2, 1.25])
-    playing = state.sampling_playing
+    playing = s.clock.playing
     cols[0].button(
         "Pause" if playing else "Play", key="sampling_play", on_click=on_play, type="primary",
         icon="⏸️" if playing else "▶️", disabled=not (can_draw or playing), width="stretch",
         help="Draw tokens one after another at the speed set in the sidebar.",
     )  # fmt: skip
     cols[1].button(
-        "Next token", key="sampling_next", on_click=on_next, args=(lm, sampling), disabled=not can_draw or playing,
+        "Next token", key="sampling_next", on_click=s.next, args=(lm, sampling), disabled=not can_draw or playing,
         type="primary", width="stretch",
     )  # fmt: skip
     cols[2].button(
-        "Resample this step", key="sampling_resample", on_click=on_resample, args=(lm, sampling), icon="🎲",
+        "Resample this step", key="sampling_resample", on_click=s.resample, args=(lm, sampling), icon="🎲",
         disabled=len(h) == 0 or playing, width="stretch", help="Draw the current step again under the current settings.",
     )  # fmt: skip
     cols[3].button(
-        f"Finish ({limit})", key="sampling_finish", on_click=on_finish, args=(lm, sampling, limit),
+        f"Finish ({limit})", key="sampling_finish", on_click=s.finish, args=(lm, sampling, limit),
         disabled=not can_draw, width="stretch", help=f"Draw tokens until there are {limit} or the text ends.",
     )  # fmt: skip
     cols[4].button(
-        "Start over", key="sampling_restart", on_click=start_over, args=(prompt_ids, seed), width="stretch",
+        "Start over", key="sampling_restart", on_click=s.start_over, width="stretch",
         help="Empty the text and re-seed the generator: the same seed gives the same text again.",
     )  # fmt: skip
 
-    if state.sampling_action_error:
-        st.error(escape_markdown(state.sampling_action_error))
+    if s.last_error:
+        show_error(escape_markdown(s.last_error), icon="🚫")
     elif h.finished:
         st.caption("**The text ended:** the end token was drawn. Rewind, resample or start over.")
     elif len(h) >= limit:
@@ -218,12 +146,12 @@ def live_panel(lm: TextModel, sampling: SamplingSettings, limit: int, prompt_ids
         # the frozen distribution of the current step, reshaped by the current knobs (no new draw)
         same = entry.settings == sampling
         context = h.context_of(n - 1)
-        stages = entry.step.stages if same else stages_at(lm, context, sampling, step_logits(lm, context))
+        stages = entry.step.stages if same else stages_at(lm, context, sampling, s.step_logits(lm, context))
         sampled = entry.step.token_id
         how = "forced" if entry.forced else "drawn"
         title = f"**Step {n}:** {escape_markdown(token_name(lm.vocab, sampled))} {how}"
     else:
-        same, stages, sampled = True, stages_at(lm, h.ids, sampling, step_logits(lm, h.ids)), None
+        same, stages, sampled = True, stages_at(lm, h.ids, sampling, s.step_logits(lm, h.ids)), None
         title = "**Step 1**, before the draw"
     top_n = SHAKESPEARE_TOP if len(predictable_ids(lm)) > SHAKESPEARE_TOP + 10 else None
     view = distribution_view(stages, lm.vocab, sampled, top_n)

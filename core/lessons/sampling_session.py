@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 
 import torch
 
-from core.errors import InputError
-from core.text.language_model import Step, TextModel, logits_for_context
+from core.errors import ChainRuleError, InputError
+from core.text.language_model import Step, TextModel, logits_for_context, sample_step, seeded_generator
 from core.text.sampling import SamplingStages, next_token_distribution
 
 MAX_BRANCHES = 8  # abandoned continuations kept for comparison (oldest dropped first)
+MAX_CATCH_UP = 5  # tokens one auto-play tick may draw when the browser fell behind the clock
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,154 @@ class History:
     def rewind_to(self, index: int) -> None:
         """Make step ``index`` (0-based) the current one again: everything after it is cut."""
         self.truncate(index + 1)
+
+
+@dataclass
+class PlayClock:
+    """Auto-play's clock: when playing (re)started, at what length, and at how many tokens a second.
+
+    The number of tokens due is computed from the clock, not counted from ticks, so a late tick
+    catches up (a little: ``MAX_CATCH_UP``) and an early one waits. ``now`` is passed in, so the
+    logic is tested with a fake clock.
+    """
+
+    playing: bool = False
+    speed: float = 4.0  # tokens per second
+    started_at: float = 0.0  # time.monotonic() when playing (re)started or the speed changed
+    started_len: int = 0  # generated tokens at that moment
+
+    def restart(self, now: float, length: int) -> None:
+        self.started_at, self.started_len = now, length
+
+    def due(self, now: float) -> int:
+        """How many generated tokens the text should have by ``now``: one at once, then ``speed`` a second."""
+        return self.started_len + 1 + int((now - self.started_at) * self.speed)
+
+    @property
+    def interval(self) -> float | None:
+        """Seconds between auto-play ticks, or None when paused."""
+        return 1 / self.speed if self.playing else None
+
+
+@dataclass
+class SamplingSession:
+    """Everything one browser session's live-sampling demo holds, in one object.
+
+    ``history`` is the record; ``generator`` the session's own random stream, seeded from the seed
+    at the start of a text, so drawing step by step repeats ``core.generate`` exactly; ``clock``
+    drives auto-play; ``logits_memo`` keeps the last context's logits so a slider move needs no
+    forward pass; ``last_error`` is the message of the last action that failed (shown, not raised).
+    """
+
+    history: History
+    generator: torch.Generator
+    seed: int
+    clock: PlayClock = field(default_factory=PlayClock)
+    logits_memo: tuple | None = None  # ((model name, context ids), (V,) logits)
+    last_error: str | None = None
+    run_key: tuple | None = None  # (model, prompt ids, seed) the text belongs to
+
+    @classmethod
+    def start(cls, prompt_ids: list[int], seed: int, run_key: tuple | None = None) -> SamplingSession:
+        return cls(History(prompt_ids=list(prompt_ids)), seeded_generator(seed), seed, run_key=run_key)
+
+    def start_over(self) -> None:
+        """An empty text and a re-seeded generator: the same seed gives the same text again."""
+        self.history = History(prompt_ids=self.history.prompt_ids)
+        self.generator = seeded_generator(self.seed)
+        self.clock.playing = False
+        self.last_error = None
+
+    # -- actions: each records a user-caused error in ``last_error`` instead of raising
+
+    def _guarded(self, action, *args) -> bool:
+        self.last_error = None
+        try:
+            action(*args)
+            return True
+        except ChainRuleError as e:
+            self.last_error = str(e)
+            self.clock.playing = False
+            return False
+
+    def _draw(self, lm: TextModel, settings: SamplingSettings) -> None:
+        """The one generation step: ``sample_step`` with this session's generator, then recorded."""
+        h = self.history
+        step = sample_step(lm, h.ids, self.generator, settings.temperature, settings.top_k, settings.top_p)
+        h.push(step, settings)
+
+    def next(self, lm: TextModel, settings: SamplingSettings) -> bool:
+        return self._guarded(self._draw, lm, settings)
+
+    def resample(self, lm: TextModel, settings: SamplingSettings) -> bool:
+        """Draw the current step again (the dropped token is kept as a branch)."""
+
+        def again():
+            self.history.truncate(len(self.history) - 1)
+            self._draw(lm, settings)
+
+        return self._guarded(again)
+
+    def finish(self, lm: TextModel, settings: SamplingSettings, limit: int) -> bool:
+        """Draw until ``limit`` tokens or the end token."""
+        self.clock.playing = False
+
+        def run():
+            while len(self.history) < limit and not self.history.finished:
+                self._draw(lm, settings)
+
+        return self._guarded(run)
+
+    def rewind(self, index: int) -> bool:
+        """Step ``index`` (0-based) becomes the current one again."""
+        self.clock.playing = False
+        return self._guarded(self.history.rewind_to, index)
+
+    def force(self, lm: TextModel, settings: SamplingSettings, at_step: int, token_id: int) -> bool:
+        """Replace generated step ``at_step`` (1-based) by ``token_id``; what followed becomes a branch."""
+        self.clock.playing = False
+
+        def run():
+            h = self.history
+            h.truncate(at_step - 1)
+            h.push(forced_step(lm, h.ids, token_id, settings), settings, forced=True)
+
+        return self._guarded(run)
+
+    # -- auto-play
+
+    def toggle_play(self, now: float) -> None:
+        self.clock.playing = not self.clock.playing
+        self.clock.restart(now, len(self.history))
+
+    def set_speed(self, speed: float, now: float) -> None:
+        self.clock.speed = speed
+        self.clock.restart(now, len(self.history))
+
+    def can_draw(self, limit: int) -> bool:
+        return not self.history.finished and len(self.history) < limit
+
+    def play_tick(self, lm: TextModel, settings: SamplingSettings, limit: int, now: float) -> int:
+        """Draw the tokens due by the clock (one per tick when on time, up to MAX_CATCH_UP when behind).
+
+        Returns how many were drawn; stops playing at the end token or at ``limit``.
+        """
+        drawn = 0
+        due = min(self.clock.due(now), limit)
+        while drawn < MAX_CATCH_UP and self.clock.playing and len(self.history) < due and not self.history.finished:
+            if not self.next(lm, settings):
+                break
+            drawn += 1
+        if not self.can_draw(limit):
+            self.clock.playing = False
+        return drawn
+
+    def step_logits(self, lm: TextModel, ids: list[int]) -> torch.Tensor:
+        """(V,) logits after ``ids``, memoised for this session so a slider move needs no forward pass."""
+        key = (lm.name, tuple(ids))
+        if self.logits_memo is None or self.logits_memo[0] != key:
+            self.logits_memo = (key, logits_for_context(lm, ids))
+        return self.logits_memo[1]
 
 
 def stages_at(

@@ -145,26 +145,26 @@ def test_moving_a_slider_redraws_the_step_without_sampling_again(names):
     at = open_page(prompt="ma", seed=seed_for(names, "ma", 2))
     click(at, "sampling_next")
     click(at, "sampling_next")
-    history = at.session_state["sampling_history"]
-    generator_state = at.session_state["sampling_generator"].get_state()
+    history = at.session_state["sampling"].history
+    generator_state = at.session_state["sampling"].generator.get_state()
     drawn = history.generated_ids
     context = [0] + names.vocab.encode("ma") + drawn[:1]  # step 2 read the prompt and token 1
 
     at.slider(key="sampling_temperature").set_value(2.5)
     at.select_slider(key="sampling_top_k").set_value(4)
     run(at)
-    assert at.session_state["sampling_history"].generated_ids == drawn  # nothing new was drawn
-    assert torch.equal(at.session_state["sampling_generator"].get_state(), generator_state)
+    assert at.session_state["sampling"].history.generated_ids == drawn  # nothing new was drawn
+    assert torch.equal(at.session_state["sampling"].generator.get_state(), generator_state)
     redrawn = next_token_distribution(logits_for_context(names, context), 2.5, 4, None)
     assert_chart_shows(at, redrawn, names.vocab, drawn[1])
     assert "Step 2 redrawn under the current settings" in texts(at.info)
     assert "**4 of 27** candidates kept" in kept_line(at)
 
     click(at, "sampling_resample")  # now draw step 2 again, under the new settings
-    history = at.session_state["sampling_history"]
+    history = at.session_state["sampling"].history
     assert len(history) == 2 and history.generated_ids[0] == drawn[0]
     assert history.entries[-1].step.stages.final.tolist() == pytest.approx(redrawn.final.tolist(), abs=1e-12)
-    assert not torch.equal(at.session_state["sampling_generator"].get_state(), generator_state)
+    assert not torch.equal(at.session_state["sampling"].generator.get_state(), generator_state)
     assert history.branches[-1].token_ids == tuple(drawn)  # the replaced draw is kept as a branch
     assert_chart_shows(at, history.entries[-1].step.stages, names.vocab, history.generated_ids[1])
 
@@ -182,7 +182,7 @@ def test_temperature_zero_is_greedy_and_says_so(names):
 def test_tiny_top_p_keeps_at_least_one_candidate(names):
     at = open_page(top_p=0.05, temperature=1)
     click(at, "sampling_next")
-    stages = at.session_state["sampling_history"].entries[-1].step.stages
+    stages = at.session_state["sampling"].history.entries[-1].step.stages
     assert kept_count(stages) >= 1
     assert f"**{kept_count(stages)} of 27** candidates kept" in kept_line(at)
 
@@ -242,7 +242,7 @@ def test_bad_query_params_fall_back_with_a_visible_note(names):
     assert at.number_input(key="sampling_seed").value == DEFAULTS.seed
     assert at.selectbox(key="sampling_model").value == "names"
     click(at, "sampling_next")  # the page is usable
-    assert len(at.session_state["sampling_history"]) == 1
+    assert len(at.session_state["sampling"].history) == 1
     click(at, "sampling_dismiss_notes")
     assert not at.warning
 
@@ -271,12 +271,12 @@ def test_top_k_above_the_vocabulary_is_turned_off_with_a_note(names):
 def test_rewind_branch_and_force(names):
     at = open_page(prompt="a", temperature=1.0, seed=seed_for(names, "a", 3), tokens=5)
     click(at, "sampling_finish")
-    first = at.session_state["sampling_history"].generated_ids
+    first = at.session_state["sampling"].history.generated_ids
     assert len(first) >= 3
 
     at.selectbox(key="sampling_rewind_step").set_value(1)
     click(at, "sampling_rewind")
-    history = at.session_state["sampling_history"]
+    history = at.session_state["sampling"].history
     assert history.generated_ids == first[:1]
     assert "Earlier branches" in texts(at.markdown)
     assert at.dataframe[-1].value["text"].tolist()[0] == names.vocab.decode([*names.vocab.encode("a"), *first])
@@ -285,14 +285,14 @@ def test_rewind_branch_and_force(names):
     at.selectbox(key="sampling_force_step").set_value(1)
     at.selectbox(key="sampling_force_token").set_value(z)
     click(at, "sampling_force")
-    history = at.session_state["sampling_history"]
+    history = at.session_state["sampling"].history
     assert history.generated_ids == [z] and history.entries[0].forced
     assert text_shown(at) == "az"
     # the ledger uses the model's probability of the forced token in its context
     p = float(torch.softmax(logits_for_context(names, [0, names.vocab.stoi["a"]]).double(), 0)[z])
     assert metric(at, "log p(generated)") == f"{math.log(p):.2f}"
     click(at, "sampling_next")  # the continuation is conditioned on the forced token
-    step = at.session_state["sampling_history"].entries[-1].step
+    step = at.session_state["sampling"].history.entries[-1].step
     expected = next_token_distribution(logits_for_context(names, [0, names.vocab.stoi["a"], z]), 1.0, None, None)
     assert step.stages.final.tolist() == pytest.approx(expected.final.tolist(), abs=1e-12)
     table = at.dataframe[0].value
@@ -316,12 +316,12 @@ def test_play_draws_tokens_that_match_generate(names):
     seed = seed_for(names, "", 3)
     at = open_page(seed=seed, tokens=6)
     click(at, "sampling_play")
-    assert at.session_state["sampling_playing"] or at.session_state["sampling_history"].finished
+    assert at.session_state["sampling"].clock.playing or at.session_state["sampling"].history.finished
     for _ in range(12):
-        if not at.session_state["sampling_playing"]:
+        if not at.session_state["sampling"].clock.playing:
             break
         run(at)
-    history = at.session_state["sampling_history"]
+    history = at.session_state["sampling"].history
     assert len(history) >= 1
     assert history.generated_ids == [s.token_id for s in generate(names, "", 6, seed=seed)][: len(history)]
 
@@ -348,7 +348,7 @@ def test_empty_prompt_starts_from_the_start_token(names):
     at = open_page()
     assert "starts from the start token" in texts(at.caption)
     click(at, "sampling_next")
-    assert at.session_state["sampling_history"].entries[0].step.position == 1  # after the start token only
+    assert at.session_state["sampling"].history.entries[0].step.position == 1  # after the start token only
 
 
 def test_missing_model_is_a_clear_error_and_the_page_stays_usable(tmp_path, monkeypatch, names):
