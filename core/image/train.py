@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import argparse
 import math
-import shlex
 import sys
-import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -37,8 +35,10 @@ from core.image.mnist import (
     train_test_split,
 )
 from core.image.model import IMAGE_MODELS, nll_per_image
-from core.models.gated_pixelcnn import GatedPixelCNN, GatedPixelCNNConfig
-from core.models.pixelcnn import PixelCNN, PixelCNNConfig
+from core.models import build
+from core.models.gated_pixelcnn import GatedPixelCNNConfig
+from core.models.pixelcnn import PixelCNNConfig
+from core.training import RunClock, Schedule, adamw, log, progress_bar, train_steps
 
 # What the papers reached on binarized MNIST, trained on all 60,000 training digits (nats per image).
 ANCHORS = {
@@ -77,27 +77,14 @@ PRESETS = {
 }
 
 
-def lr_at(it: int, tc: ImageTrainConfig, max_iters: int) -> float:
-    """Linear warm-up, then cosine decay from the peak to a tenth of it."""
-    if it < tc.warmup_iters:
-        return tc.learning_rate * (it + 1) / tc.warmup_iters
-    progress = (it - tc.warmup_iters) / max(1, max_iters - tc.warmup_iters)
-    return tc.learning_rate * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
-
-
-def build(model: str, cfg) -> torch.nn.Module:
-    return PixelCNN(cfg) if model == "pixelcnn" else GatedPixelCNN(cfg)
-
-
 def train(model: str, tc: ImageTrainConfig, log) -> tuple[dict, dict]:
-    from tqdm import tqdm
 
     cfg, _ = PRESETS[model]
     conditional = model == "gated-pixelcnn"
     train_set, test_set = train_test_split()
     test_sha = save_test_set(test_set)
     torch.manual_seed(tc.seed)
-    net = build(model, cfg)
+    net = build(model, cfg.to_dict(), modality="image")
     g = torch.Generator().manual_seed(tc.seed)
     train_grey = torch.from_numpy(train_set.images)  # (4500, 28, 28) uint8 0-255
     train_labels = torch.from_numpy(train_set.labels)  # (4500,)
@@ -121,44 +108,43 @@ def train(model: str, tc: ImageTrainConfig, log) -> tuple[dict, dict]:
         net.train()
         return out
 
-    opt = torch.optim.AdamW(net.parameters(), lr=tc.learning_rate, weight_decay=tc.weight_decay)
     n = len(train_grey)
     steps_per_epoch = n // tc.batch_size  # the last partial batch is dropped; batches differ per epoch
     max_iters = tc.epochs * steps_per_epoch
+
+    def batches():
+        for _ in range(tc.epochs):
+            x_all = binarize(train_grey, g)  # (4500, 28, 28) a fresh binarization every epoch
+            order = torch.randperm(n, generator=g)
+            for b in range(steps_per_epoch):
+                idx = order[b * tc.batch_size : (b + 1) * tc.batch_size]
+                label = None
+                if conditional:
+                    drop = torch.rand(len(idx), generator=g) < tc.label_dropout
+                    label = torch.where(drop, torch.full_like(idx, net.null_label), train_labels[idx])  # (B,)
+                yield x_all[idx, None], label  # (B, 1, 28, 28), (B,) or None
+
+    stream = batches()
+
+    def step_loss(it: int):
+        x, label = next(stream)
+        return F.binary_cross_entropy_with_logits(net(x, label), x)  # mean over pixels
+
+    optimizer = adamw(net, tc.learning_rate, tc.weight_decay)
+    schedule = Schedule(tc.learning_rate, tc.warmup_iters, max_iters)
     curve: list[dict] = []
-    smooth = None
-    it = 0
-    bar = tqdm(total=max_iters, desc=f"training {model}", file=sys.stderr, mininterval=5)
-    for _ in range(tc.epochs):
-        x_all = binarize(train_grey, g)  # (4500, 28, 28) a fresh binarization every epoch
-        order = torch.randperm(n, generator=g)
-        for b in range(steps_per_epoch):
-            idx = order[b * tc.batch_size : (b + 1) * tc.batch_size]
-            x = x_all[idx, None]  # (B, 1, 28, 28)
-            label = None
-            if conditional:
-                drop = torch.rand(len(idx), generator=g) < tc.label_dropout
-                label = torch.where(drop, torch.full_like(idx, net.null_label), train_labels[idx])  # (B,)
-            for group in opt.param_groups:
-                group["lr"] = lr_at(it, tc, max_iters)
-            loss = F.binary_cross_entropy_with_logits(net(x, label), x)  # mean over pixels
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-            opt.step()
-            nats = loss.item() * 28 * 28  # per image
-            smooth = nats if smooth is None else 0.98 * smooth + 0.02 * nats
-            bar.set_postfix(nll=f"{smooth:.1f}", refresh=False)
-            bar.update(1)
-            it += 1
-            if it % tc.eval_interval == 0 or it == max_iters:
-                point = {"iter": it, "epoch": round(it / steps_per_epoch, 2)}
-                point.update({k: round(v, 3) for k, v in evaluate().items()})
-                curve.append(point)
-                log(
-                    f"iter {it} (epoch {point['epoch']}): "
-                    + "  ".join(f"{k} {v}" for k, v in point.items() if "nll" in k)
-                )
+    bar = progress_bar(max_iters, f"training {model}")
+    for p in train_steps(net, step_loss, optimizer, schedule, max_iters, evaluate, tc.eval_interval):
+        bar.update(1)
+        bar.set_postfix(nll=f"{p.smooth_loss * 28 * 28:.1f}", refresh=False)  # nats per image
+        if p.evaluation is not None:
+            point = {"iter": p.step, "epoch": round(p.step / steps_per_epoch, 2)}
+            point.update({k: round(v, 3) for k, v in p.evaluation.items()})
+            curve.append(point)
+            log(
+                f"iter {p.step} (epoch {point['epoch']}): "
+                + "  ".join(f"{k} {v}" for k, v in point.items() if "nll" in k)
+            )
     bar.close()
     final = evaluate(every=1)
     net.eval()
@@ -223,29 +209,13 @@ def main(argv: list[str] | None = None) -> None:
     keys = ("epochs", "batch_size", "learning_rate", "eval_interval", "seed")
     tc = replace(tc, **{k: getattr(args, k) for k in keys if getattr(args, k) is not None})
 
-    def log(msg: str) -> None:
-        from tqdm import tqdm
-
-        tqdm.write(msg, file=sys.stderr)  # above the progress bar, not glued to it
-
-    t0, cpu0 = time.time(), time.process_time()
+    clock = RunClock.for_cli("core.train_image", argv, args.threads)
     state, card = train(args.model, tc, log)
-    wall, cpu = time.time() - t0, time.process_time() - cpu0
-    card = {
-        "name": args.model,
-        "description": IMAGE_MODELS[args.model],
-        **card,
-        "command": "python -m core.train_image " + shlex.join(argv),
-        "seed": tc.seed,
-        "threads": args.threads,
-        "torch_version": torch.__version__,
-        "wall_time_s": round(wall, 1),
-        # CPU seconds over all threads: on a shared machine, cpu_time_s / threads is the
-        # wall time the run would take with the machine to itself
-        "cpu_time_s": round(cpu, 1),
-    }
+    card = {"name": args.model, "description": IMAGE_MODELS[args.model], **card, **clock.details(tc.seed)}
     path = save_checkpoint(state, card, Path(args.out), args.model)
-    log(f"wrote {path} and its card; test NLL {card['metrics']['heldout_nll']:.2f} nats/image in {wall:.0f} s")
+    log(
+        f"wrote {path} and its card; test NLL {card['metrics']['heldout_nll']:.2f} nats/image in {card['wall_time_s']:.0f} s"
+    )
 
 
 if __name__ == "__main__":

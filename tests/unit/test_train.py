@@ -8,16 +8,17 @@ import torch
 
 import core
 from core.models.transformer import GPT, GPTConfig
-from core.text.train import TrainConfig, fit, lr_at, main
+from core.text.train import TrainConfig, fit, main
+from core.training import lr_at
 
 
 def test_learning_rate_warms_up_then_decays_to_a_tenth():
     tc = TrainConfig(max_iters=1000, learning_rate=1e-3, warmup_iters=100)
-    assert lr_at(0, tc) == pytest.approx(1e-5)
-    assert lr_at(99, tc) == pytest.approx(1e-3)
-    assert lr_at(550, tc) == pytest.approx(0.55e-3)  # halfway through the cosine
-    assert lr_at(1000, tc) == pytest.approx(1e-4)
-    assert all(lr_at(i, tc) >= lr_at(i + 1, tc) for i in range(100, 1000))
+    assert lr_at(0, tc.schedule) == pytest.approx(1e-5)
+    assert lr_at(99, tc.schedule) == pytest.approx(1e-3)
+    assert lr_at(550, tc.schedule) == pytest.approx(0.55e-3)  # halfway through the cosine
+    assert lr_at(1000, tc.schedule) == pytest.approx(1e-4)
+    assert all(lr_at(i, tc.schedule) >= lr_at(i + 1, tc.schedule) for i in range(100, 1000))
 
 
 def test_ema_ships_the_average_of_the_weights():
