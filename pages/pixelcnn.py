@@ -1,12 +1,14 @@
 """PixelCNN: the chain rule over pixels - raster order, masks, receptive fields, sampling, likelihood.
 
-Thin page: widgets in, ``core.image.model`` computes, ``core.figures.pixelcnn`` draws.
+Thin page: widgets in; ``core.image.model`` samples and scores, ``core.lessons`` holds the
+receptive fields and the animation's state machine, ``core.figures.pixelcnn`` draws. Whatever
+does not depend on the session (models, fields, samples, scores, figures) is cached per server,
+so a second visitor's page opens without drawing a single pixel.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
@@ -16,41 +18,31 @@ from core.display import format_probability
 from core.errors import ChainRuleError
 from core.figures.pixelcnn import (
     binary_image_figure,
+    field_view_figures,
     mask_figure,
     nll_comparison_figure,
     nll_heatmap_figure,
     raster_order_figure,
-    receptive_field_figure,
     sample_grid_figure,
     sampling_canvas_figure,
 )
 from core.image.inputs import format_pixel_text, noise_image, parse_pixel_text, preprocess_upload, shift_image
 from core.image.mnist import DigitSet, load_test_set
-from core.image.model import IMAGE_MODELS, ImageModel, ImageNLL, draw_samples, image_nll, load_image_model
-from core.lessons.receptive_field import blind_spot, growth, model_analytic_receptive_field, receptive_field
+from core.image.model import IMAGE_MODELS, ImageModel, ImageNLL, SampleResult, draw_samples, image_nll
+from core.lessons.pixel_animation import FRAME_S, SPEEDS, PixelAnimation
+from core.lessons.receptive_field import FieldView, field_view
 from core.models.gated_pixelcnn import horizontal_mask, vertical_mask
 from core.models.pixelcnn import pixelcnn_mask
+from pages.common import model_or_error, shared_model, show_error
 
 SIZE = 28
-N_PIXELS = SIZE * SIZE
 NO_LABEL = "no label"
 LABEL_CHOICES = [NO_LABEL] + [str(d) for d in range(10)]
-SPEEDS = [1, 4, 14, 28, 112]  # pixels per animation frame
-FRAME_S = 0.3  # seconds between animation frames while playing
+GRID_SAMPLES = 16
 
 
-@st.cache_resource(show_spinner="Loading the image model…")
-def image_model(name: str) -> ImageModel:
-    """One shared, read-only copy of each image model for every browser session."""
-    return load_image_model(name)
-
-
-def image_model_or_error(name: str) -> ImageModel | None:
-    try:
-        return image_model(name)
-    except ChainRuleError as e:
-        st.error(f"The model **{name}** is unavailable. {e}", icon="⚠️")
-        return None
+# ---------------------------------------------------------------------------------------------
+# Computed once per server: nothing below depends on the browser session.
 
 
 @st.cache_resource(show_spinner=False)
@@ -58,51 +50,28 @@ def test_digits() -> DigitSet:
     return load_test_set()
 
 
-def test_digits_or_error() -> DigitSet | None:
-    try:
-        return test_digits()
-    except ChainRuleError as e:
-        st.error(f"The test digits are unavailable. {e}", icon="⚠️")
-        return None
-
-
-@dataclass(frozen=True)
-class FieldView:
-    analytic: go.Figure  # growth from the masks, clickable
-    measured: go.Figure  # growth measured by gradient on the trained weights
-    n_reached: int
-    n_blind: int
-    n_differ: int  # pixels where measured and analytic disagree (0 for a correct model)
-
-
 @st.cache_resource(show_spinner=False, max_entries=256)
-def field_view(name: str, row: int, col: int, n_layers: int) -> FieldView:
-    """Both receptive fields of one model and their figures; deterministic, so shared by every session."""
-    model = image_model(name)
-    title = "PixelCNN" if name == "pixelcnn" else "Gated PixelCNN"
-    fields = [model_analytic_receptive_field(model, k, row, col) for k in range(1, n_layers + 1)]
-    measured = [receptive_field(model, row, col, k) for k in range(1, n_layers + 1)]
-    blind = blind_spot(fields[-1], row, col)
-    measured_fig = receptive_field_figure(growth(measured), row, col, blind_spot(measured[-1], row, col))
-    measured_fig.update_layout(title={"text": f"{title}: measured by gradient"})
-    return FieldView(
-        analytic=receptive_field_figure(growth(fields), row, col, blind, f"{title}: from the masks", clickable=True),
-        measured=measured_fig,
-        n_reached=int(fields[-1].sum()),
-        n_blind=int(blind.sum()),
-        n_differ=int((measured[-1] != fields[-1]).sum()),
-    )
+def field_figures(name: str, row: int, col: int, n_layers: int) -> tuple[FieldView, go.Figure, go.Figure]:
+    """Both receptive fields of one model and their figures (shared, never modified)."""
+    view = field_view(shared_model(name), row, col, n_layers)
+    return view, *field_view_figures(view, IMAGE_MODELS[name].title)
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
 def score_image(name: str, image: np.ndarray, label: int | None) -> ImageNLL:
-    """The exact NLL of a 0/1 image; deterministic, so cached across reruns and sessions."""
-    return image_nll(image_model(name), image, label)
+    """The exact NLL of a 0/1 image."""
+    return image_nll(shared_model(name), image, label)
+
+
+@st.cache_data(show_spinner="Sampling…", max_entries=64)
+def samples(name: str, n: int, seed: int, temperature: float, label: int | None) -> SampleResult:
+    """``n`` images drawn pixel by pixel (fast path); the seed alone decides them."""
+    return draw_samples(shared_model(name), n, seed, temperature, label)
 
 
 @st.cache_resource(show_spinner=False)
 def mask_figures() -> list[tuple[str, str, go.Figure]]:
-    """The four kernel masks as (key, title, figure): geometry only, built once per server."""
+    """The four kernel masks as (key, title, figure): geometry only."""
     masks = [
         ("a7", pixelcnn_mask("A", 7), "PixelCNN, layer 1: mask A, 7×7"),
         ("b3", pixelcnn_mask("B", 3), "PixelCNN, later layers: mask B, 3×3"),
@@ -114,48 +83,50 @@ def mask_figures() -> list[tuple[str, str, go.Figure]]:
 
 @st.cache_resource(show_spinner=False, max_entries=64)
 def raster_figure(i: int) -> go.Figure:
-    """The 8x8 raster-order grid with pixel i (1-based) being predicted; shared, never modified."""
+    """The 8x8 raster-order grid with pixel i (1-based) being predicted."""
     return raster_order_figure(8, (i - 1) // 8, (i - 1) % 8)
 
 
-@st.cache_data(show_spinner="Sampling…", max_entries=64)
-def one_sample(name: str, seed: int, temperature: float, label: int | None):
-    """One image drawn pixel by pixel (fast path): the animation replays its steps."""
-    result = draw_samples(image_model(name), 1, seed, temperature, label)
-    return result.images[0], result.probs[0], result.raw_probs[0]
+def test_digits_or_error() -> DigitSet | None:
+    try:
+        return test_digits()
+    except ChainRuleError as e:
+        show_error("The test digits are unavailable.", e)
+        return None
 
 
-def label_value(choice: str) -> int | None:
+def label_input(container, label: str, key: str, model: ImageModel | None, help: str | None = None) -> int | None:
+    """The digit-label box: 0-9 for a conditional model, only 'no label' otherwise (its own key)."""
+    conditional = model is not None and model.is_conditional
+    choice = container.selectbox(
+        label, LABEL_CHOICES if conditional else [NO_LABEL], key=key if conditional else f"{key}_plain", help=help
+    )
     return None if choice == NO_LABEL else int(choice)
 
 
-def init_state() -> None:
-    defaults = {
-        "pcnn_raster_i": 10,
-        "pcnn_rf_row": 14,
-        "pcnn_rf_col": 14,
-        "pcnn_rf_layers": 4,
-        "pcnn_s_model": "gated-pixelcnn",
-        "pcnn_s_label": NO_LABEL,
-        "pcnn_s_temp": 1.0,
-        "pcnn_s_seed": 0,
-        "pcnn_s_speed": 14,
-        "pcnn_anim_step": 0,
-        "pcnn_anim_playing": False,
-        "pcnn_grid_seed": 100,
-        "pcnn_l_model": "gated-pixelcnn",
-        "pcnn_l_source": "Test digit",
-        "pcnn_l_index": st.session_state.get("_pcnn_l_index_keep", 0),  # survives switching the image source
-        "pcnn_l_label": NO_LABEL,
-        "pcnn_l_dx": 3,
-        "pcnn_l_dy": 3,
-        "pcnn_l_noise_seed": 0,
-    }
-    for key, value in defaults.items():
-        st.session_state.setdefault(key, value)
-
-
-init_state()
+DEFAULTS = {
+    "pcnn_raster_i": 10,
+    "pcnn_rf_row": 14,
+    "pcnn_rf_col": 14,
+    "pcnn_rf_layers": 4,
+    "pcnn_s_model": "gated-pixelcnn",
+    "pcnn_s_label": NO_LABEL,
+    "pcnn_s_temp": 1.0,
+    "pcnn_s_seed": 0,
+    "pcnn_s_speed": 14,
+    "pcnn_anim_step": 0,
+    "pcnn_anim_playing": False,
+    "pcnn_grid_seed": 100,
+    "pcnn_l_model": "gated-pixelcnn",
+    "pcnn_l_source": "Test digit",
+    "pcnn_l_label": NO_LABEL,
+    "pcnn_l_dx": 3,
+    "pcnn_l_dy": 3,
+    "pcnn_l_noise_seed": 0,
+}
+for _key, _value in DEFAULTS.items():
+    st.session_state.setdefault(_key, _value)
+st.session_state.setdefault("pcnn_l_index", st.session_state.get("_pcnn_l_index_keep", 0))  # survives a source switch
 
 st.title("PixelCNN: the chain rule over pixels")
 st.markdown(
@@ -165,14 +136,14 @@ st.markdown(
     "so that no pixel ever sees itself or anything after it."
 )
 st.latex(r"p(x) \;=\; \prod_{i=1}^{784} p(x_i \mid x_1, \dots, x_{i-1}), \qquad x_i \in \{0, 1\}")
+models = {name: model_or_error(name) for name in IMAGE_MODELS}
 
 with st.expander("The two models on this page and how they were trained"):
-    for name, description in IMAGE_MODELS.items():
-        try:
-            card = image_model(name).card
-        except ChainRuleError as e:
-            st.warning(f"**{name}** is unavailable: {e}")
+    for name, info in IMAGE_MODELS.items():
+        if models[name] is None:
+            st.markdown(f"**{name}** — {info.description}. Unavailable (see the message above).")
             continue
+        card = models[name].card
         m = card["metrics"]
         given = (
             f" without its label, **{m['heldout_nll_conditional']:.2f}** given the true digit"
@@ -180,7 +151,7 @@ with st.expander("The two models on this page and how they were trained"):
             else ""
         )
         st.markdown(
-            f"**{name}** — {description}. {card['num_params']:,} parameters; test NLL "
+            f"**{name}** — {info.description}. {card['num_params']:,} parameters; test NLL "
             f"**{m['heldout_nll']:.2f} nats** per image ({m['heldout_bits_per_dim']:.4f} bits/dim){given}; "
             f"trained with `{card['command']}` in {card['wall_time_s'] / 60:.0f} min on a shared 2-core CPU "
             f"({card['cpu_time_s'] / 60:.0f} CPU minutes)."
@@ -242,7 +213,6 @@ st.caption(
 
 # ---------------------------------------------------------------------------------------------
 st.header("3 · Receptive field and the blind spot")
-models = {name: image_model_or_error(name) for name in IMAGE_MODELS}
 
 
 @st.fragment
@@ -268,26 +238,22 @@ def receptive_field_section() -> None:
         "bottom row measures it on the trained weights: the gradient of the output at that pixel with respect "
         "to every input pixel. **Click a grid** or use the inputs to move the pixel."
     )
-    analytic_cols, measured_cols = st.columns(2), st.columns(2)
-    for (name, model), top, bottom in zip(models.items(), analytic_cols, measured_cols, strict=True):
-        title = "PixelCNN" if name == "pixelcnn" else "Gated PixelCNN"
+    for (name, model), top, bottom in zip(models.items(), st.columns(2), st.columns(2), strict=True):
         if model is None:
             continue
-        view = field_view(name, int(row), int(col), int(n_layers))
+        view, analytic, measured = field_figures(name, int(row), int(col), int(n_layers))
         with top:
-            st.plotly_chart(
-                view.analytic, width="stretch", key=f"pcnn_rf_click_{name}", on_select="rerun", selection_mode="points"
-            )
+            st.plotly_chart(analytic, width="stretch", key=f"pcnn_rf_click_{name}", on_select="rerun", selection_mode="points")  # fmt: skip
             st.markdown(
                 f"**{view.n_reached}** pixels reach it; blind spot: **{view.n_blind}** earlier pixels "
                 + ("that no path reaches (red)." if view.n_blind else "— none.")
             )
         with bottom:
-            st.plotly_chart(view.measured, width="stretch", key=f"pcnn_rf_measured_{name}")
+            st.plotly_chart(measured, width="stretch", key=f"pcnn_rf_measured_{name}")
             if view.n_differ == 0:
-                st.success(f"Measured on the trained {title} = derived from its masks: all 784 pixels agree.")
+                st.success(f"Measured on the trained {model.title} = derived from its masks: all 784 pixels agree.")
             else:
-                st.error(f"Measured and derived receptive fields differ on {view.n_differ} pixels.")
+                show_error(f"Measured and derived receptive fields differ on {view.n_differ} pixels.")
     st.caption(
         "The plain PixelCNN stacks 3×3 mask-B kernels: each layer reaches one more pixel up, left and right — "
         "but on the rows just above the pixel, the reach to the right stops growing. That wedge of earlier pixels "
@@ -302,100 +268,75 @@ st.header("4 · Sampling, one pixel at a time")
 s1, s2, s3, s4 = st.columns(4)
 s_model_name = s1.selectbox("Model", list(IMAGE_MODELS), key="pcnn_s_model")
 s_model = models[s_model_name]
-s_label_choice = s2.selectbox(
-    "Digit label",
-    LABEL_CHOICES if s_model_name == "gated-pixelcnn" else [NO_LABEL],
-    key="pcnn_s_label" if s_model_name == "gated-pixelcnn" else "pcnn_s_label_plain",
-    help="Only the gated model is conditioned on the digit; 'no label' uses its learned unconditional "
-    "embedding. The plain PixelCNN is unconditional.",
+LABEL_HELP = (
+    "Only the gated model is conditioned on the digit; 'no label' uses its learned unconditional embedding. "
+    "The plain PixelCNN is unconditional."
 )
-temperature = s3.slider(
-    "Temperature",
-    0.0,
-    2.0,
-    step=0.05,
-    key="pcnn_s_temp",
-    help="p = sigmoid(logit / T); T = 0 takes the likelier value.",
-)
+label = label_input(s2, "Digit label", "pcnn_s_label", s_model, LABEL_HELP)
+TEMPERATURE_HELP = "p = sigmoid(logit / T); T = 0 takes the likelier value."
+temperature = s3.slider("Temperature", 0.0, 2.0, step=0.05, key="pcnn_s_temp", help=TEMPERATURE_HELP)
 seed = s4.number_input("Seed", 0, 1_000_000, step=1, key="pcnn_s_seed")
-label = label_value(s_label_choice)
+settings = (s_model_name, int(seed), float(temperature), label)
+if st.session_state.get("_pcnn_anim_settings") != settings:  # new settings: a new sample, from pixel 1
+    st.session_state["_pcnn_anim_settings"] = settings
+    st.session_state["pcnn_anim_step"], st.session_state["pcnn_anim_playing"] = 0, False
 
-if s_model is None:
-    st.info(f"Choose the other model: **{s_model_name}** cannot be loaded (see the message above).")
-else:
-    settings = (s_model_name, int(seed), float(temperature), label)
-    if st.session_state.get("_pcnn_anim_settings") != settings:
-        st.session_state["_pcnn_anim_settings"] = settings
-        st.session_state["pcnn_anim_step"] = 0
-        st.session_state["pcnn_anim_playing"] = False
-    try:
-        image, probs, raw_probs = one_sample(*settings)
-    except ChainRuleError as e:
-        st.error(str(e))
-        image = None
 
-    if image is not None:
+def save_animation(anim: PixelAnimation) -> None:
+    st.session_state["pcnn_anim_step"], st.session_state["pcnn_anim_playing"] = anim.step, anim.playing
 
-        @st.fragment(run_every=FRAME_S if st.session_state["pcnn_anim_playing"] else None)
-        def animation() -> None:
-            state = st.session_state
-            speed = state["pcnn_s_speed"]
-            if state["pcnn_anim_playing"]:
-                state["pcnn_anim_step"] = min(N_PIXELS, state["pcnn_anim_step"] + speed)
-                if state["pcnn_anim_step"] >= N_PIXELS:
-                    state["pcnn_anim_playing"] = False
-                    st.rerun()  # stop the timer
-            b1, b2, b3, b4, b5 = st.columns([1, 1, 1, 1, 2])
-            if b1.button("⏸ Pause" if state["pcnn_anim_playing"] else "▶ Play", key="pcnn_anim_play"):
-                if state["pcnn_anim_step"] >= N_PIXELS:
-                    state["pcnn_anim_step"] = 0
-                state["pcnn_anim_playing"] = not state["pcnn_anim_playing"]
-                st.rerun()
-            if b2.button("Step 1 pixel", key="pcnn_anim_step1"):
-                state["pcnn_anim_step"] = min(N_PIXELS, state["pcnn_anim_step"] + 1)
-            if b3.button("Next row", key="pcnn_anim_row"):
-                state["pcnn_anim_step"] = min(N_PIXELS, (state["pcnn_anim_step"] // SIZE + 1) * SIZE)
-            if b4.button("Restart", key="pcnn_anim_restart"):
-                state["pcnn_anim_step"] = 0
-                state["pcnn_anim_playing"] = False
-            b5.select_slider("Pixels per frame", SPEEDS, key="pcnn_s_speed")
-            step = state["pcnn_anim_step"]
-            fig_col, text_col = st.columns([3, 2])
-            with fig_col:
-                st.plotly_chart(
-                    sampling_canvas_figure(image, step, raw_probs, f"{step} of {N_PIXELS} pixels drawn"),
-                    width="stretch",
-                    key="pcnn_anim_fig",
-                )
-            with text_col:
-                if step < N_PIXELS:
-                    r, c = divmod(step, SIZE)
-                    st.metric(
-                        f"Pixel {step + 1} (row {r}, column {c}): p(ink | pixels before)",
-                        format_probability(raw_probs[r, c]),
-                    )
-                    st.markdown(
-                        f"The outlined pixel is drawn next: at temperature {temperature:g}, ink with probability "
-                        f"**{format_probability(probs[r, c])}**. Grey pixels do not exist yet, and the model never reads them."
-                    )
-                else:
-                    st.metric("Finished: all 784 pixels drawn", "784 / 784")
-                drawn = min(step, N_PIXELS)
-                if drawn:
-                    r, c = divmod(drawn - 1, SIZE)
-                    st.markdown(
-                        f"Last drawn: pixel {drawn} (row {r}, column {c}) came out "
-                        f"**{'ink (1)' if image[r, c] else 'background (0)'}**; its p(ink) was {format_probability(raw_probs[r, c])}."
-                    )
-                    flat_p, flat_x = raw_probs.ravel()[:drawn], image.ravel()[:drawn]
-                    nll = -float(np.sum(np.log(np.where(flat_x == 1, flat_p, 1 - flat_p))))
-                    st.markdown(
-                        f"Log-probability of the {drawn} pixels drawn so far, by the chain rule: "
-                        f"**−{nll:.1f} nats** (p = e^−{nll:.1f} ≈ 10^−{nll / math.log(10):.1f})."
-                    )
 
-        animation()
+@st.fragment(run_every=FRAME_S if st.session_state["pcnn_anim_playing"] else None)
+def animation(sample: SampleResult, score: ImageNLL) -> None:
+    image, probs, raw = sample.images[0], sample.probs[0], sample.raw_probs[0]
+    anim = PixelAnimation(st.session_state["pcnn_anim_step"], st.session_state["pcnn_anim_playing"], SIZE, SIZE**2)
+    if anim.playing:
+        anim = anim.tick(st.session_state["pcnn_s_speed"])
+        save_animation(anim)
+        if not anim.playing:
+            st.rerun()  # the last pixel: a full rerun stops the timer
+    b1, b2, b3, b4, b5 = st.columns([1, 1, 1, 1, 2])
+    if b1.button("⏸ Pause" if anim.playing else "▶ Play", key="pcnn_anim_play"):
+        save_animation(anim.toggle())
+        st.rerun()  # starts or stops the timer
+    if b2.button("Step 1 pixel", key="pcnn_anim_step1"):
+        anim = anim.step_pixel()
+    if b3.button("Next row", key="pcnn_anim_row"):
+        anim = anim.next_row()
+    if b4.button("Restart", key="pcnn_anim_restart"):
+        anim = anim.restart()
+    save_animation(anim)
+    b5.select_slider("Pixels per frame", SPEEDS, key="pcnn_s_speed")
+    step = anim.step
+    fig_col, text_col = st.columns([3, 2])
+    fig_col.plotly_chart(
+        sampling_canvas_figure(image, step, raw, f"{step} of {anim.n_pixels} pixels drawn"),
+        width="stretch",
+        key="pcnn_anim_fig",
+    )
+    with text_col:
+        if (nxt := anim.next_pixel()) is not None:
+            st.metric(f"Pixel {step + 1} (row {nxt[0]}, column {nxt[1]}): p(ink | pixels before)", format_probability(raw[nxt]))  # fmt: skip
+            st.markdown(
+                f"The outlined pixel is drawn next: at temperature {temperature:g}, ink with probability "
+                f"**{format_probability(probs[nxt])}**. Grey pixels do not exist yet, and the model never reads them."
+            )
+        else:
+            st.metric("Finished: all 784 pixels drawn", "784 / 784")
+        if (last := anim.last_pixel()) is not None:
+            st.markdown(
+                f"Last drawn: pixel {step} (row {last[0]}, column {last[1]}) came out "
+                f"**{'ink (1)' if image[last] else 'background (0)'}**; its p(ink) was {format_probability(raw[last])}."
+            )
+            nll = score.prefix_nll(step)
+            st.markdown(
+                f"Log-probability of the {step} pixels drawn so far, by the chain rule: "
+                f"**−{nll:.1f} nats** (p = e^−{nll:.1f} ≈ 10^−{nll / math.log(10):.1f})."
+            )
 
+
+@st.fragment
+def sample_grid_section() -> None:
     st.subheader("16 samples at once (fast path)")
     st.markdown(
         "The animation would recompute the whole network for every pixel; the fast path keeps each layer's "
@@ -406,24 +347,106 @@ else:
     g1, g2 = st.columns([1, 3])
     if g1.button("Draw 16 new samples", key="pcnn_grid_draw"):
         st.session_state["pcnn_grid_seed"] += 1
-    grid_settings = (s_model_name, st.session_state["pcnn_grid_seed"], float(temperature), label)
-    if st.session_state.get("_pcnn_grid_settings") != grid_settings:
-        try:
-            result = draw_samples(s_model, 16, *grid_settings[1:])
-            st.session_state["_pcnn_grid"] = (result.images, result.elapsed_s)
-            st.session_state["_pcnn_grid_settings"] = grid_settings
-        except ChainRuleError as e:
-            st.error(str(e))
-    if st.session_state.get("_pcnn_grid_settings") == grid_settings:
-        images, elapsed = st.session_state["_pcnn_grid"]
-        g2.markdown(
-            f"**16 × 784 pixels drawn in {elapsed:.2f} s** with {s_model_name}, seed "
-            f"{grid_settings[1]}, temperature {temperature:g}, {s_label_choice if label is not None else 'no label'}."
-        )
-        st.plotly_chart(sample_grid_figure(images, 8), width="stretch", key="pcnn_grid_fig")
+    grid_seed = st.session_state["pcnn_grid_seed"]
+    try:
+        grid = samples(s_model_name, GRID_SAMPLES, grid_seed, float(temperature), label)
+    except ChainRuleError as e:
+        show_error("These samples cannot be drawn.", e)
+        return
+    g2.markdown(
+        f"**16 × 784 pixels drawn in {grid.elapsed_s:.2f} s** with {s_model_name}, seed {grid_seed}, temperature "
+        f"{temperature:g}, {'label ' + str(label) if label is not None else 'no label'} (drawn once on this server, "
+        "then kept for every visitor)."
+    )
+    st.plotly_chart(sample_grid_figure(grid.images, 8), width="stretch", key="pcnn_grid_fig")
+
+
+if s_model is None:
+    st.info(f"Choose the other model: **{s_model_name}** cannot be loaded (see the message above).")
+else:
+    try:
+        sample = samples(s_model_name, 1, int(seed), float(temperature), label)
+        animation(sample, score_image(s_model_name, sample.images[0], label))
+    except ChainRuleError as e:
+        show_error("This sample cannot be drawn.", e)
+    sample_grid_section()
 
 
 # ---------------------------------------------------------------------------------------------
+def chosen_image(digits: DigitSet | None, source: str) -> np.ndarray | None:
+    """The image to score from the chosen source (a test digit, an upload, typed pixels), or None."""
+    if source == "Test digit" and digits is not None:
+        d1, d2 = st.columns([1, 2])
+        idx = d1.number_input(f"Test digit (0–{len(digits) - 1})", 0, len(digits) - 1, step=1, key="pcnn_l_index")
+        st.session_state["_pcnn_l_index_keep"] = idx
+        d2.markdown(
+            f"Test digit {idx} is a **{digits.labels[idx]}**, one of the 500 held-out digits the models never "
+            "trained on (binarized once with a fixed seed)."
+        )
+        return digits.images[idx]
+    if source == "Upload a PNG":
+        upload = st.file_uploader("A square image of one digit (PNG or JPEG)", type=["png", "jpg", "jpeg"], key="pcnn_l_upload")  # fmt: skip
+        if upload is None:
+            st.info("Upload an image to score it. It is only kept in this browser session.")
+            return None
+        try:
+            processed = preprocess_upload(upload.getvalue())
+        except ChainRuleError as e:
+            show_error("This upload cannot be scored.", e)
+            return None
+        st.caption(
+            f"{processed.format} image, {processed.original_size[0]}×{processed.original_size[1]} pixels → "
+            f"grey-scale{', inverted (light background)' if processed.inverted else ''}, resized to 28×28, "
+            "binarized at half intensity. MNIST digits are white on black, centred, about 20×20 pixels: "
+            "crop loosely around your digit for a fair score."
+        )
+        return processed.image
+    kept = st.session_state.get("_pcnn_l_index_keep", 0)
+    if "pcnn_l_text" not in st.session_state:
+        start = digits.images[kept] if digits is not None else np.zeros((SIZE, SIZE), dtype=np.uint8)
+        st.session_state["pcnn_l_text"] = format_pixel_text(start)
+    if digits is not None and st.button(f"Start again from test digit {kept}", key="pcnn_l_text_reset"):
+        st.session_state["pcnn_l_text"] = format_pixel_text(digits.images[kept])
+    text = st.text_area("28 lines of 28 pixels: '#' = ink, '.' = background", height=420, key="pcnn_l_text")
+    try:
+        return parse_pixel_text(text)
+    except ChainRuleError as e:
+        show_error("These pixels cannot be scored.", e)
+        return None
+
+
+def comparison(name: str, score: ImageNLL, label: int | None) -> None:
+    """The digit against noise with the same ink and against itself shifted: NLLs and per-pixel maps."""
+    st.subheader("A real digit, noise, and the same digit shifted")
+    k1, k2, k3 = st.columns(3)
+    dx = k1.slider("Shift right (pixels)", -8, 8, key="pcnn_l_dx")
+    dy = k2.slider("Shift down (pixels)", -8, 8, key="pcnn_l_dy")
+    noise_seed = k3.number_input("Noise seed", 0, 1_000_000, step=1, key="pcnn_l_noise_seed")
+    shifted = shift_image(score.image, dy, dx)
+    if lost := int(score.image.sum()) - int(shifted.sum()):
+        st.warning(
+            f"The shift pushes {lost} ink pixels out of the frame: fewer ink pixels to predict lowers the "
+            "NLL, which says nothing about the digit. Shift less to compare fairly."
+        )
+    variants = {
+        "this image": score.image,
+        "noise (same ink share)": noise_image(score.image, noise_seed),
+        f"shifted ({dx:+d}, {dy:+d})": shifted,
+    }
+    scores = {k: score_image(name, v, label) for k, v in variants.items()}
+    st.plotly_chart(nll_comparison_figure(list(scores), [s.nll for s in scores.values()]), width="stretch", key="pcnn_l_compare")  # fmt: skip
+    zmax = max(float(s.nll_map.max()) for s in scores.values())
+    for (title, s), column in zip(scores.items(), st.columns(3), strict=True):
+        column.plotly_chart(binary_image_figure(s.image, title, 260), width="stretch", key=f"pcnn_cmp_img_{title}")
+        column.plotly_chart(nll_heatmap_figure(s.nll_map, f"{s.nll:.1f} nats", zmax), width="stretch", key=f"pcnn_cmp_heat_{title}")  # fmt: skip
+    st.caption(
+        "Noise with the same number of ink pixels is hundreds of nats less likely: the model has learned "
+        "strokes, not just ink density. A shifted digit is still a digit - the convolutions slide over the "
+        "image, so the strokes are as predictable as before - and costs only a few nats more, for sitting "
+        "off-centre where the training digits never were."
+    )
+
+
 @st.fragment
 def likelihood_section() -> None:
     st.header("5 · Exact likelihood of an image")
@@ -433,124 +456,32 @@ def likelihood_section() -> None:
         "−log p(x) is their sum. Bits per dimension divides it by 784 · ln 2."
     )
     l1, l2, l3 = st.columns(3)
-    l_model_name = l1.selectbox("Model", list(IMAGE_MODELS), key="pcnn_l_model")
+    name = l1.selectbox("Model", list(IMAGE_MODELS), key="pcnn_l_model")
     source = l2.radio("Image", ["Test digit", "Upload a PNG", "Edit pixels"], key="pcnn_l_source", horizontal=True)
-    l_label_choice = l3.selectbox(
-        "Digit label (gated only)",
-        LABEL_CHOICES if l_model_name == "gated-pixelcnn" else [NO_LABEL],
-        key="pcnn_l_label" if l_model_name == "gated-pixelcnn" else "pcnn_l_label_plain",
+    label = label_input(l3, "Digit label (gated only)", "pcnn_l_label", models[name])
+    image = chosen_image(test_digits_or_error(), source)
+    if models[name] is None:
+        st.info(f"Choose the other model: **{name}** cannot be loaded (see the message above).")
+        return
+    if image is None:
+        return
+    try:
+        score = score_image(name, image, label)
+    except ChainRuleError as e:
+        show_error("This image cannot be scored.", e)
+        return
+    m1, m2, m3 = st.columns(3)
+    m1.metric("−log p(image)", f"{score.nll:.2f} nats")
+    m2.metric("Bits per dimension", f"{score.bits_per_dim:.4f}")
+    m3.metric("p(image)", f"10^−{score.nll / math.log(10):.1f}")
+    f1, f2 = st.columns(2)
+    f1.plotly_chart(binary_image_figure(score.image, "The image scored", 330), width="stretch", key="pcnn_l_img")
+    f2.plotly_chart(nll_heatmap_figure(score.nll_map, "−log p(pixel | pixels before), nats"), width="stretch", key="pcnn_l_heat")  # fmt: skip
+    st.caption(
+        "Bright cells are the surprises: usually the first ink pixel of each stroke, and edges the model "
+        "did not expect. The background far from the digit costs almost nothing."
     )
-    l_model = models[l_model_name]
-    digits = test_digits_or_error()
-    chosen: np.ndarray | None = None
-    if source == "Test digit" and digits is not None:
-        d1, d2 = st.columns([1, 2])
-        idx = d1.number_input(f"Test digit (0–{len(digits) - 1})", 0, len(digits) - 1, step=1, key="pcnn_l_index")
-        st.session_state["_pcnn_l_index_keep"] = idx
-        chosen = digits.images[idx]
-        d2.markdown(
-            f"Test digit {idx} is a **{digits.labels[idx]}**, one of the 500 held-out digits the models never trained on (binarized once with a fixed seed)."
-        )
-    elif source == "Upload a PNG":
-        upload = st.file_uploader(
-            "A square image of one digit (PNG or JPEG)", type=["png", "jpg", "jpeg"], key="pcnn_l_upload"
-        )
-        if upload is not None:
-            try:
-                processed = preprocess_upload(upload.getvalue())
-            except ChainRuleError as e:
-                st.error(str(e), icon="⚠️")
-            else:
-                chosen = processed.image
-                st.caption(
-                    f"{processed.format} image, {processed.original_size[0]}×{processed.original_size[1]} pixels → "
-                    f"grey-scale{', inverted (light background)' if processed.inverted else ''}, resized to 28×28, "
-                    "binarized at half intensity. MNIST digits are white on black, centred, about 20×20 pixels: "
-                    "crop loosely around your digit for a fair score."
-                )
-        else:
-            st.info("Upload an image to score it. It is only kept in this browser session.")
-    else:
-        kept = st.session_state.get("_pcnn_l_index_keep", 0)
-        if "pcnn_l_text" not in st.session_state:
-            start = digits.images[kept] if digits is not None else np.zeros((SIZE, SIZE), dtype=np.uint8)
-            st.session_state["pcnn_l_text"] = format_pixel_text(start)
-        if digits is not None and st.button(f"Start again from test digit {kept}", key="pcnn_l_text_reset"):
-            st.session_state["pcnn_l_text"] = format_pixel_text(digits.images[kept])
-        text = st.text_area("28 lines of 28 pixels: '#' = ink, '.' = background", height=420, key="pcnn_l_text")
-        try:
-            chosen = parse_pixel_text(text)
-        except ChainRuleError as e:
-            st.error(str(e), icon="⚠️")
-
-    if l_model is None:
-        st.info(f"Choose the other model: **{l_model_name}** cannot be loaded (see the message above).")
-    elif chosen is not None:
-        l_label = label_value(l_label_choice)
-        try:
-            score = score_image(l_model_name, chosen, l_label)
-        except ChainRuleError as e:
-            st.error(str(e), icon="⚠️")
-            score = None
-        if score is not None:
-            m1, m2, m3 = st.columns(3)
-            m1.metric("−log p(image)", f"{score.nll:.2f} nats")
-            m2.metric("Bits per dimension", f"{score.bits_per_dim:.4f}")
-            m3.metric("p(image)", f"10^−{score.nll / math.log(10):.1f}")
-            f1, f2 = st.columns(2)
-            f1.plotly_chart(
-                binary_image_figure(score.image, "The image scored", 330), width="stretch", key="pcnn_l_img"
-            )
-            f2.plotly_chart(
-                nll_heatmap_figure(score.nll_map, "−log p(pixel | pixels before), nats"),
-                width="stretch",
-                key="pcnn_l_heat",
-            )
-            st.caption(
-                "Bright cells are the surprises: usually the first ink pixel of each stroke, and edges the model "
-                "did not expect. The background far from the digit costs almost nothing."
-            )
-
-            st.subheader("A real digit, noise, and the same digit shifted")
-            k1, k2, k3 = st.columns(3)
-            dx = k1.slider("Shift right (pixels)", -8, 8, key="pcnn_l_dx")
-            dy = k2.slider("Shift down (pixels)", -8, 8, key="pcnn_l_dy")
-            noise_seed = k3.number_input("Noise seed", 0, 1_000_000, step=1, key="pcnn_l_noise_seed")
-            shifted = shift_image(score.image, dy, dx)
-            lost = int(score.image.sum()) - int(shifted.sum())
-            variants = {
-                "this image": score.image,
-                "noise (same ink share)": noise_image(score.image, noise_seed),
-                f"shifted ({dx:+d}, {dy:+d})": shifted,
-            }
-            if lost:
-                st.warning(
-                    f"The shift pushes {lost} ink pixels out of the frame: fewer ink pixels to predict lowers the "
-                    "NLL, which says nothing about the digit. Shift less to compare fairly."
-                )
-            scores = {k: score_image(l_model_name, v, l_label) for k, v in variants.items()}
-            st.plotly_chart(
-                nll_comparison_figure(list(scores), [s.nll for s in scores.values()]),
-                width="stretch",
-                key="pcnn_l_compare",
-            )
-            zmax = max(float(s.nll_map.max()) for s in scores.values())
-            for (name, s), column in zip(scores.items(), st.columns(3), strict=True):
-                with column:
-                    st.plotly_chart(
-                        binary_image_figure(s.image, name, 260), width="stretch", key=f"pcnn_cmp_img_{name}"
-                    )
-                    st.plotly_chart(
-                        nll_heatmap_figure(s.nll_map, f"{s.nll:.1f} nats", zmax),
-                        width="stretch",
-                        key=f"pcnn_cmp_heat_{name}",
-                    )
-            st.caption(
-                "Noise with the same number of ink pixels is hundreds of nats less likely: the model has learned "
-                "strokes, not just ink density. A shifted digit is still a digit - the convolutions slide over the "
-                "image, so the strokes are as predictable as before - and costs only a few nats more, for sitting "
-                "off-centre where the training digits never were."
-            )
+    comparison(name, score, label)
 
 
 likelihood_section()

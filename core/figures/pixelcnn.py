@@ -83,6 +83,20 @@ def _categorical(codes: np.ndarray, colours: list[str], hover, gap: int = 1, **k
     )
 
 
+def _cells(z: np.ndarray, hover: np.ndarray, colour: str | None = None, **kwargs) -> go.Heatmap:
+    """One layer of a receptive-field grid: the non-NaN cells of ``z``, in one flat ``colour`` if given."""
+    return go.Heatmap(
+        z=z,
+        colorscale=[[0, colour], [1, colour]] if colour else None,
+        showscale=False,
+        customdata=hover,
+        hovertemplate="row %{y}, column %{x}<br>%{customdata}<extra></extra>",
+        xgap=1,
+        ygap=1,
+        **kwargs,
+    )
+
+
 def _outline(fig: go.Figure, row: int, col: int, colour: str = CURRENT, width: int = 3) -> None:
     fig.add_shape(
         type="rect",
@@ -181,42 +195,20 @@ def receptive_field_figure(
     hover[after] = "the pixel or its future: never read"
     hover[row, col] = "the pixel being predicted"
     n_max = max(1, int(growth.max()))
+    layers = _cells(np.where(growth > 0, growth, np.nan).astype(float), hover, zmin=0.5, zmax=n_max + 0.5)
+    layers.update(
+        colorscale=[[0, "#08306b"], [1, "#9ecae1"]],  # dark = early layers; never as pale as the background
+        showscale=True,
+        colorbar={"title": {"text": "layer"}, "thickness": 12, "len": 0.8},
+    )
     fig = go.Figure(
-        go.Heatmap(  # earlier pixels the field does not reach, so that the whole grid stays visible
-            z=np.where((growth == 0) & ~after, 1.0, np.nan),
-            colorscale=[[0, NOT_REACHED], [1, NOT_REACHED]],
-            showscale=False,
-            customdata=hover,
-            hovertemplate="row %{y}, column %{x}<br>%{customdata}<extra></extra>",
-            xgap=1,
-            ygap=1,
-        )
+        [
+            _cells(np.where((growth == 0) & ~after, 1.0, np.nan), hover, NOT_REACHED),  # keeps the grid visible
+            layers,
+            _cells(np.where(after, 1.0, np.nan), hover, FUTURE),
+            _cells(np.where(blind, 1.0, np.nan), hover, BLIND),
+        ]
     )
-    fig.add_trace(
-        go.Heatmap(
-            z=np.where(growth > 0, growth, np.nan).astype(float),
-            zmin=0.5,
-            zmax=n_max + 0.5,
-            colorscale=[[0, "#08306b"], [1, "#9ecae1"]],  # dark = early layers; never as pale as the background
-            colorbar={"title": {"text": "layer"}, "thickness": 12, "len": 0.8},
-            customdata=hover,
-            hovertemplate="row %{y}, column %{x}<br>%{customdata}<extra></extra>",
-            xgap=1,
-            ygap=1,
-        )
-    )
-    for cells, colour in ((after, FUTURE), (blind, BLIND)):
-        fig.add_trace(
-            go.Heatmap(
-                z=np.where(cells, 1.0, np.nan),
-                colorscale=[[0, colour], [1, colour]],
-                showscale=False,
-                customdata=hover,
-                hovertemplate="row %{y}, column %{x}<br>%{customdata}<extra></extra>",
-                xgap=1,
-                ygap=1,
-            )
-        )
     _outline(fig, row, col)
     _legend(fig, [("blind spot", BLIND), ("pixel and its future", FUTURE)])
     if clickable:
@@ -236,6 +228,17 @@ def receptive_field_figure(
         )
         fig.update_layout(clickmode="event+select", dragmode=False)
     return _grid_layout(fig, (H, W), title, 430)
+
+
+def field_view_figures(view, title: str) -> tuple[go.Figure, go.Figure]:
+    """The two grids of a ``core.lessons.receptive_field.FieldView``: (from the masks, clickable; measured)."""
+    analytic = receptive_field_figure(
+        view.analytic, view.row, view.col, view.analytic_blind, f"{title}: from the masks", clickable=True
+    )
+    measured = receptive_field_figure(
+        view.measured, view.row, view.col, view.measured_blind, f"{title}: measured by gradient"
+    )
+    return analytic, measured
 
 
 def binary_image_figure(image: np.ndarray, title: str = "", height: int = 300) -> go.Figure:

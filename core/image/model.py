@@ -27,13 +27,27 @@ from torch.nn import functional as F
 from core.checkpoint import MODELS_DIR, load_checkpoint, load_state_into
 from core.checkpoint import models_dir as default_models_dir
 from core.errors import CheckpointError, InputError, ModelNotFoundError
+from core.image.fast_sampling import new_cache
 from core.image.inputs import validate_image
 from core.models import build
+from core.validation import check_number, check_seed, check_whole
 
-# The shipped image models, with the one-line description the app shows.
+
+@dataclass(frozen=True)
+class ImageModelInfo:
+    title: str  # how the lesson names the model
+    description: str  # one line the app shows beside the name
+
+
+# The shipped image models (name -> what the app says about it); a name is also the card's kind.
 IMAGE_MODELS = {
-    "pixelcnn": "PixelCNN: a 7x7 mask-A layer, then 3x3 mask-B layers (it has the blind spot)",
-    "gated-pixelcnn": "Gated PixelCNN: vertical and horizontal stacks, no blind spot, conditioned on the digit",
+    "pixelcnn": ImageModelInfo(
+        "PixelCNN", "PixelCNN: a 7x7 mask-A layer, then 3x3 mask-B layers (it has the blind spot)"
+    ),
+    "gated-pixelcnn": ImageModelInfo(
+        "Gated PixelCNN",
+        "Gated PixelCNN: vertical and horizontal stacks, no blind spot, conditioned on the digit",
+    ),
 }
 MAX_SAMPLES = 64  # images drawn at once
 MAX_TEMPERATURE = 10.0
@@ -59,8 +73,13 @@ class ImageModel:
         return self.net.config.n_layer
 
     @property
+    def title(self) -> str:
+        return IMAGE_MODELS[self.name].title if self.name in IMAGE_MODELS else self.name
+
+    @property
     def is_conditional(self) -> bool:
-        return self.kind == "gated-pixelcnn"
+        """True if the network also takes a digit label (None still means no label)."""
+        return self.net.conditional
 
 
 def load_image_model(name: str, models_dir: Path | None = None) -> ImageModel:
@@ -117,6 +136,10 @@ class ImageNLL:
     @property
     def bits_per_dim(self) -> float:
         return self.bits / self.image.size
+
+    def prefix_nll(self, n_pixels: int) -> float:
+        """-log p(x_1 .. x_n) in nats: the chain rule's first ``n_pixels`` terms, in raster order."""
+        return math.fsum(self.nll_map.ravel()[:n_pixels].tolist())
 
 
 def pixel_nll(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -182,29 +205,18 @@ def validate_sampling(model: ImageModel, n, seed, temperature, label, method: st
     """InputError, in words, for any sampling setting outside the allowed ranges."""
     if method not in ("fast", "naive"):
         raise InputError(f"The sampling method must be 'fast' or 'naive', got {method!r}.")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63:
-        raise InputError(f"The seed must be a whole number from 0 to 2**63 - 1, got {seed!r}.")
+    check_seed(seed)
     label_tensor(model, label)
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= MAX_SAMPLES:
-        raise InputError(f"The number of images must be a whole number from 1 to {MAX_SAMPLES}, got {n!r}.")
-    if (
-        isinstance(temperature, bool)
-        or not isinstance(temperature, (int, float))
-        or not math.isfinite(temperature)
-        or not 0 <= temperature <= MAX_TEMPERATURE
-    ):
-        raise InputError(
-            f"The temperature must be a number from 0 to {MAX_TEMPERATURE:g} (0 means always the likelier value), "
-            f"got {temperature!r}."
-        )
+    check_whole(n, "number of images", 1, MAX_SAMPLES)
+    check_number(temperature, "temperature", 0, MAX_TEMPERATURE, " (0 means always the likelier value)")
 
 
 @torch.no_grad()
 def _draw(model: ImageModel, n: int, seed: int, temperature: float, label, method: str):
     """Yield (row, col, raw p, tempered p, values, canvas) for every pixel in raster order.
 
-    ``method="fast"`` computes each pixel from the model's activation cache (one forward pass in
-    total); ``"naive"`` reruns the whole network on the canvas for every pixel. Both draw the
+    ``method="fast"`` computes each pixel from an activation cache (core/image/fast_sampling.py:
+    one forward pass in total); ``"naive"`` reruns the whole network on the canvas for every pixel. Both draw the
     uniform numbers in the same order from one generator, so they give the same images. The
     public callers (``sample_images``, ``draw_samples``) have validated the settings.
     """
@@ -213,11 +225,11 @@ def _draw(model: ImageModel, n: int, seed: int, temperature: float, label, metho
     S = model.image_size
     generator = torch.Generator().manual_seed(seed)
     canvas = torch.zeros(n, 1, S, S)  # (n, 1, H, W)
-    cache = model.net.new_cache(n, lab) if method == "fast" else None
+    cache = new_cache(model.net, n, lab) if method == "fast" else None
     for row in range(S):
         for col in range(S):
             if cache is not None:
-                logits = model.net.logits_at(cache, row, col)  # (n,)
+                logits = cache.logits_at(row, col)  # (n,)
             else:
                 logits = model.net(canvas, lab)[:, 0, row, col]  # (n,)
             logits = logits.double()
@@ -230,7 +242,7 @@ def _draw(model: ImageModel, n: int, seed: int, temperature: float, label, metho
                 values = (torch.rand(n, generator=generator, dtype=torch.float64) < p).double()
             canvas[:, 0, row, col] = values.float()
             if cache is not None:
-                model.net.set_pixel(cache, row, col, values.float())
+                cache.set_pixel(row, col, values.float())
             yield row, col, raw, p, values, canvas
 
 

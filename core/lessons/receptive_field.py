@@ -2,33 +2,34 @@
 
 ``receptive_field`` measures the set by gradient on a trained model; ``analytic_receptive_field``
 derives the same set from the mask geometry alone, layer by layer; ``blind_spot`` finds the earlier
-pixels that the plain PixelCNN's stacked masks never reach (van den Oord et al., 2016).
+pixels that the plain PixelCNN's stacked masks never reach (van den Oord et al., 2016);
+``field_view`` gathers all three for one pixel of one model, as the lesson shows them side by side.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
-from core.errors import InputError, ModelNotFoundError
+from core.errors import ModelNotFoundError
 from core.image.model import ImageModel
 from core.models import MODEL_KINDS
 from core.models.gated_pixelcnn import horizontal_mask, vertical_mask
 from core.models.pixelcnn import pixelcnn_mask
+from core.validation import check_whole
 
 KINDS = tuple(kind for kind, (modality, _, _) in MODEL_KINDS.items() if modality == "image")
 
 
 def _check_position(size: int, row, col) -> None:
-    for name, v in (("row", row), ("column", col)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 0 <= v < size:
-            raise InputError(f"The {name} must be a whole number from 0 to {size - 1}, got {v!r}.")
+    check_whole(row, "row", 0, size - 1)
+    check_whole(col, "column", 0, size - 1)
 
 
 def _check_layers(n_layers, max_layers: int) -> int:
-    if isinstance(n_layers, bool) or not isinstance(n_layers, (int, np.integer)) or not 1 <= n_layers <= max_layers:
-        raise InputError(f"The number of layers must be a whole number from 1 to {max_layers}, got {n_layers!r}.")
-    return int(n_layers)
+    return check_whole(n_layers, "number of layers", 1, max_layers)
 
 
 def receptive_field(model: ImageModel, row: int, col: int, n_layers: int | None = None) -> np.ndarray:
@@ -130,3 +131,38 @@ def blind_spot(rf: np.ndarray, row: int, col: int) -> np.ndarray:
     covered_above = np.zeros_like(rf)
     covered_above[1:] = np.logical_or.accumulate(rf, axis=0)[:-1]  # some rf pixel higher in this column
     return before_mask(rf.shape[0], row, col) & ~rf & covered_above
+
+
+@dataclass(frozen=True)
+class FieldView:
+    """Both receptive fields of one pixel after 1 .. n layers: derived from the masks and measured."""
+
+    row: int
+    col: int
+    analytic: np.ndarray  # (H, W) int growth from the masks: the layer at which each pixel joins, 0 = never
+    analytic_blind: np.ndarray  # (H, W) bool blind spot of the analytic field
+    measured: np.ndarray  # (H, W) int growth measured by gradient on the trained weights
+    measured_blind: np.ndarray  # (H, W) bool blind spot of the measured field
+    n_reached: int  # input pixels that reach the prediction after all n layers
+    n_blind: int  # earlier pixels in the blind spot
+    n_differ: int  # pixels where measured and derived fields disagree: 0 for a correctly masked model
+
+
+def field_view(model: ImageModel, row: int, col: int, n_layers: int) -> FieldView:
+    """Growth and blind spot of pixel (row, col) over the first ``n_layers`` layers of ``model``,
+    both from the mask geometry and by gradient on its weights."""
+    _check_layers(n_layers, model.n_layers)
+    derived = [model_analytic_receptive_field(model, k, row, col) for k in range(1, n_layers + 1)]
+    measured = [receptive_field(model, row, col, k) for k in range(1, n_layers + 1)]
+    blind = blind_spot(derived[-1], row, col)
+    return FieldView(
+        row=row,
+        col=col,
+        analytic=growth(derived),
+        analytic_blind=blind,
+        measured=growth(measured),
+        measured_blind=blind_spot(measured[-1], row, col),
+        n_reached=int(derived[-1].sum()),
+        n_blind=int(blind.sum()),
+        n_differ=int((measured[-1] != derived[-1]).sum()),
+    )

@@ -7,7 +7,7 @@ Follows van den Oord, Kalchbrenner, Vinyals, Espeholt, Graves and Kavukcuoglu (2
   within its reach - left, straight above and right - but on nothing in its own row;
 * a **horizontal stack** that reads only its own row to the left, plus the vertical stack at
   the same position. Together they see everything before the pixel: the plain PixelCNN's blind
-  spot (core/pixelcnn.py) is gone;
+  spot (core/models/pixelcnn.py) is gone;
 * **gated activations** tanh(W_f * x + V_f h) * sigmoid(W_g * x + V_g h) in place of ReLU, where
   h is a learned embedding of the digit label 0-9 - or of "no label" (index 10), which training
   uses for a fraction of the images so that the same network is also an unconditional model.
@@ -16,7 +16,8 @@ Simplified for a CPU: masked k x k kernels for the vertical stack (the paper use
 kernels and a shift, which is the same function), a residual connection on the horizontal stack
 only, no skip connections, and few channels. The first layer uses mask A: the vertical stack
 sees only rows strictly above and the horizontal stack only pixels strictly to the left, so no
-pixel ever sees itself.
+pixel ever sees itself. The fast sampler (vertical stack once per row, horizontal stack once
+per pixel) lives beside the model in core/image/fast_sampling.py.
 """
 
 from __future__ import annotations
@@ -85,30 +86,11 @@ class GatedLayer(nn.Module):
         return v, h
 
 
-class GatedCache:
-    """Per-row vertical-stack activations and per-pixel horizontal ones, owned by one sampling run.
-
-    ``v[l]`` / ``h[l]`` are the outputs of layer l, zero-padded for the kernels that read them:
-    (B, C, H + b, W + 2b) and (B, C, H, W + 2b). ``v_to_h[l]`` holds, for the current row, what
-    the vertical stack passes to the horizontal one in gated layer l: (B, 2C, W).
-    """
-
-    def __init__(self, net: GatedPixelCNN, batch: int, label: torch.Tensor):
-        cfg = net.config
-        s, a, b, C = cfg.image_size, cfg.first_kernel // 2, cfg.kernel_size // 2, cfg.n_embd
-        self.label = label  # (B,) long
-        self.image_v = torch.zeros(batch, 1, s + a, s + 2 * a)  # input as the 7x7 vertical kernel reads it
-        self.image_h = torch.zeros(batch, 1, s, s + 2 * a)  # input as the 1x7 horizontal kernel reads it
-        self.v = [torch.zeros(batch, C, s + b, s + 2 * b) for _ in range(cfg.n_layer)]
-        self.h = [torch.zeros(batch, C, s, s + 2 * b) for _ in range(cfg.n_layer)]
-        self.v_to_h: list[torch.Tensor | None] = [None] * cfg.n_layer
-        self.h_weights = [net.h_in.flat_weight()] + [layer.h_conv.flat_weight() for layer in net.layers]
-
-
 class GatedPixelCNN(nn.Module):
     """(B, 1, H, W) pixels in {0, 1} and (B,) labels -> (B, 1, H, W) Bernoulli logits."""
 
     kind = "gated-pixelcnn"
+    conditional = True  # p(x | digit), and p(x) with the "no label" embedding
 
     def __init__(self, config: GatedPixelCNNConfig):
         super().__init__()
@@ -147,42 +129,3 @@ class GatedPixelCNN(nn.Module):
         """(B, 1, H, W) pixels and (B,) labels (None = unconditional) -> (B, 1, H, W) logits."""
         h = self.features(x, label=label)
         return self.out2(F.relu(self.out1(F.relu(h))))  # (B, 1, H, W)
-
-    def new_cache(self, batch: int, label: torch.Tensor | None = None) -> GatedCache:
-        return GatedCache(self, batch, self.label_ids(label, batch))
-
-    def _vertical_row(self, cache: GatedCache, row: int) -> None:
-        """Run the vertical stack over the whole of ``row``: it reads only the rows above, all final."""
-        b = self.config.kernel_size // 2
-        W = self.config.image_size
-        v = self.v_in.row(cache.image_v, row, W)  # (B, C, W)
-        cache.v[0][:, :, row + b, b : b + W] = v
-        for i, layer in enumerate(self.layers):
-            v_feat = layer.v_conv.row(cache.v[i], row, W)  # (B, 2C, W)
-            cache.v_to_h[i + 1] = layer.v_to_h(v_feat[..., None])[..., 0] + layer.label_h(cache.label)[:, :, None]
-            v = gate(v_feat + layer.label_v(cache.label)[:, :, None])  # (B, C, W)
-            cache.v[i + 1][:, :, row + b, b : b + W] = v
-
-    def logits_at(self, cache: GatedCache, row: int, col: int) -> torch.Tensor:
-        """(B,) logits of pixel (row, col), given that every earlier pixel is already in ``cache``.
-
-        At the start of a row the vertical stack is computed for the whole row; then the
-        horizontal stack for this one position. Each activation is computed once per image.
-        """
-        b = self.config.kernel_size // 2
-        if col == 0:
-            self._vertical_row(cache, row)
-        h = self.h_in.at(cache.image_h, row, col, cache.h_weights[0])  # (B, C)
-        cache.h[0][:, :, row, col + b] = h
-        for i, layer in enumerate(self.layers):
-            h_feat = layer.h_conv.at(cache.h[i], row, col, cache.h_weights[i + 1]) + cache.v_to_h[i + 1][:, :, col]
-            h = h + F.linear(gate(h_feat), layer.h_out.weight[:, :, 0, 0], layer.h_out.bias)  # (B, C)
-            cache.h[i + 1][:, :, row, col + b] = h
-        h = F.linear(F.relu(h), self.out1.weight[:, :, 0, 0], self.out1.bias)  # (B, C): the 1x1 output layers
-        return F.linear(F.relu(h), self.out2.weight[:, :, 0, 0], self.out2.bias)[:, 0]  # (B,)
-
-    def set_pixel(self, cache: GatedCache, row: int, col: int, values: torch.Tensor) -> None:
-        """Write the drawn (B,) pixel values into the cache."""
-        a = self.config.first_kernel // 2
-        cache.image_v[:, 0, row + a, col + a] = values
-        cache.image_h[:, 0, row, col + a] = values

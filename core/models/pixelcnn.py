@@ -12,11 +12,11 @@ the layer predicts. Later layers (3x3, mask B) may also read the centre, which b
 features computed from pixels strictly before it. Simplified for a CPU: one colour channel (so
 no channel masking), residual mask-B layers without the paper's 1x1 bottlenecks, and few
 channels. Stacking 3x3 mask-B layers leaves the "blind spot": pixels above and to the right that
-no path reaches (core/gated_pixelcnn.py removes it).
+no path reaches (core/models/gated_pixelcnn.py removes it).
 
-``forward`` returns the logits of every pixel at once (training, likelihood); ``logits_at`` computes
-the single pixel that sampling needs next from a ``PixelCache`` owned by the caller, so sampling
-costs one forward pass in total instead of one per pixel. Nothing per request is stored on the module.
+``forward`` returns the logits of every pixel at once (training, likelihood, naive sampling).
+The fast sampler, which computes each activation once while the pixels are drawn, lives beside
+the model in core/image/fast_sampling.py. Nothing per request is stored on the module.
 """
 
 from __future__ import annotations
@@ -66,73 +66,17 @@ class MaskedConv2d(nn.Conv2d):
             raise ValueError("a causal mask must block every row below the centre")
         super().__init__(in_channels, out_channels, (kh, kw), padding=(kh // 2, kw // 2))
         self.register_buffer("mask", mask[None, None].clone(), persistent=False)  # (1, 1, kh, kw)
-        # Columns right of the centre that are masked in every row (the 1 x k horizontal kernels).
-        used = torch.nonzero(mask.any(dim=0)).max().item() if mask.any() else 0
-        self.n_cols = max(kw // 2, used) + 1
-
-    def masked_weight(self) -> torch.Tensor:
-        return self.weight * self.mask  # (out, in, kh, kw)
-
-    def kernel(self) -> torch.Tensor:
-        """(out, in, kh//2+1, n_cols): the masked kernel without its all-zero rows and right columns."""
-        kh = self.mask.shape[-2]
-        return self.masked_weight()[:, :, : kh // 2 + 1, : self.n_cols]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, in, H, W) -> (B, out, H, W), zero padding: the same as conv2d with the masked kernel.
-
-        The rows below the centre (and, for a 1 x k kernel, the columns right of it) are all
-        masked, so they are dropped from the kernel with their padding: the same function at
-        about 2/3 of the cost of a 3x3 kernel.
-        """
-        kh, kw = self.mask.shape[-2:]
-        x = F.pad(x, (kw // 2, self.n_cols - 1 - kw // 2, kh // 2, 0))  # (B, in, H + kh//2, W + n_cols - 1)
-        return F.conv2d(x, self.kernel(), self.bias)
-
-    def flat_weight(self) -> torch.Tensor:
-        """(out, in * (kh//2+1) * n_cols): ``kernel()`` with one row per output channel."""
-        return self.kernel().reshape(self.out_channels, -1)
-
-    def at(self, padded: torch.Tensor, row: int, col: int, flat_weight: torch.Tensor, activation=None) -> torch.Tensor:
-        """The output at one position (row, col) from ``padded`` input: (B, in, H+pad, W+2pad) -> (B, out).
-
-        ``padded`` is the input with this layer's zero padding already added on the top, left and
-        right; rows below the centre are masked out, so only the rows up to ``row`` are read.
-        ``flat_weight`` is ``self.flat_weight()``, computed once per sampling run by the caller.
-        ``activation`` (e.g. ReLU) is applied to the patch first; it must map the padding 0 to 0.
-        """
-        kh = self.mask.shape[-2]
-        patch = padded[:, :, row : row + kh // 2 + 1, col : col + self.n_cols]  # (B, in, kh//2+1, n_cols)
-        if activation is not None:
-            patch = activation(patch)
-        return F.linear(patch.reshape(patch.shape[0], -1), flat_weight, self.bias)  # (B, out)
-
-    def row(self, padded: torch.Tensor, row: int, width: int) -> torch.Tensor:
-        """The outputs along one whole row of ``width`` pixels from ``padded`` input (as in ``at``): (B, out, W)."""
-        kh = self.mask.shape[-2]
-        band = padded[:, :, row : row + kh // 2 + 1]  # (B, in, kh//2+1, W+2pad)
-        return F.conv2d(band, self.kernel(), self.bias)[:, :, 0, :width]  # (B, out, W)
-
-
-class PixelCache:
-    """Activations of every layer for the pixels computed so far, owned by one sampling run.
-
-    ``padded[l]`` is the input of masked layer l with that layer's zero padding already added,
-    shape (B, C, H + k//2, W + 2*(k//2)); entries are filled in raster order as pixels are drawn.
-    """
-
-    def __init__(self, net: PixelCNN, batch: int):
-        cfg = net.config
-        s, a, b = cfg.image_size, cfg.first_kernel // 2, cfg.kernel_size // 2
-        self.image = torch.zeros(batch, 1, s + a, s + 2 * a)  # (B, 1, H+a, W+2a) input pixels
-        self.hidden = [torch.zeros(batch, cfg.n_embd, s + b, s + 2 * b) for _ in range(cfg.n_layer)]  # (B, C, ...)
-        self.weights = [conv.flat_weight() for conv in net.masked_layers()]  # masked kernels, flattened once
+        """(B, in, H, W) -> (B, out, H, W), zero padding so that the output stays centred on each pixel."""
+        return F.conv2d(x, self.weight * self.mask, self.bias, padding=self.padding)
 
 
 class PixelCNN(nn.Module):
     """Masked-convolution network: (B, 1, H, W) pixels in {0, 1} -> (B, 1, H, W) Bernoulli logits."""
 
     kind = "pixelcnn"
+    conditional = False  # p(x) only: no digit label
 
     def __init__(self, config: PixelCNNConfig):
         super().__init__()
@@ -165,33 +109,3 @@ class PixelCNN(nn.Module):
             raise ValueError("the plain PixelCNN is unconditional: it takes no label")
         h = self.features(x)
         return self.out2(F.relu(self.out1(F.relu(h))))  # (B, 1, H, W)
-
-    def new_cache(self, batch: int, label: torch.Tensor | None = None) -> PixelCache:
-        if label is not None:
-            raise ValueError("the plain PixelCNN is unconditional: it takes no label")
-        return PixelCache(self, batch)
-
-    def logits_at(self, cache: PixelCache, row: int, col: int) -> torch.Tensor:
-        """(B,) logits of pixel (row, col), given that every earlier pixel is already in ``cache``.
-
-        Computes each layer at this one position only: with every pixel before (row, col) fixed,
-        its activations are final, so each activation is computed once over the whole image.
-        Call ``set_pixel`` with the drawn value before asking for the next position.
-        """
-        b = self.config.kernel_size // 2
-        h = self.conv_a.at(cache.image, row, col, cache.weights[0])  # (B, C)
-        cache.hidden[0][:, :, row + b, col + b] = h
-        for i, conv in enumerate(self.convs_b):
-            h = h + conv.at(cache.hidden[i], row, col, cache.weights[i + 1], F.relu)  # (B, C)
-            cache.hidden[i + 1][:, :, row + b, col + b] = h
-        return self.head_at(h)
-
-    def head_at(self, h: torch.Tensor) -> torch.Tensor:
-        """The 1x1 output layers at one position: (B, C) features -> (B,) logits."""
-        h = F.linear(F.relu(h), self.out1.weight[:, :, 0, 0], self.out1.bias)  # (B, C)
-        return F.linear(F.relu(h), self.out2.weight[:, :, 0, 0], self.out2.bias)[:, 0]  # (B,)
-
-    def set_pixel(self, cache: PixelCache, row: int, col: int, values: torch.Tensor) -> None:
-        """Write the drawn (B,) pixel values into the cache."""
-        a = self.config.first_kernel // 2
-        cache.image[:, 0, row + a, col + a] = values

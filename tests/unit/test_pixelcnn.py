@@ -31,6 +31,7 @@ from core.figures.pixelcnn import (
     sample_grid_figure,
     sampling_canvas_figure,
 )
+from core.image.fast_sampling import new_cache
 from core.image.inputs import format_pixel_text, noise_image, parse_pixel_text, preprocess_upload, shift_image
 from core.image.mnist import TEST_SET_PATH, load_test_set
 from core.image.model import ImageModel, draw_samples, image_nll, load_image_model, nll_per_image, sample_images
@@ -366,10 +367,10 @@ def test_fast_path_cache_gives_the_full_forward_logits_on_a_real_digit(shipped, 
     label = torch.tensor([int(digits.labels[0]), int(digits.labels[1])]) if name == "gated-pixelcnn" else None
     with torch.no_grad():
         full = net(x[:, None], label)[:, 0]  # (2, 28, 28)
-        cache = net.new_cache(2, label)
+        cache = new_cache(net, 2, label)
         for r, c in itertools.product(range(28), range(28)):
-            assert torch.allclose(net.logits_at(cache, r, c), full[:, r, c], atol=1e-4), (r, c)
-            net.set_pixel(cache, r, c, x[:, r, c])
+            assert torch.allclose(cache.logits_at(r, c), full[:, r, c], atol=1e-4), (r, c)
+            cache.set_pixel(r, c, x[:, r, c])
 
 
 @pytest.mark.parametrize("name", NAMES)
