@@ -22,7 +22,6 @@ from tests.app.helpers import arr, chart
 
 torch.set_num_threads(1)
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "attention.py")
-SHAKESPEARE_SHIPPED = (MODELS_DIR / "shakespeare.json").exists() and (MODELS_DIR / "shakespeare.safetensors").exists()
 
 
 @pytest.fixture(scope="module")
@@ -201,7 +200,6 @@ def test_missing_model_is_an_error_and_the_rest_of_the_page_works(monkeypatch):
         shared_model.clear()
 
 
-@pytest.mark.skipif(not SHAKESPEARE_SHIPPED, reason="shakespeare is still training (its checkpoint appears ~10:20)")
 def test_shakespeare_heatmaps_are_limited_to_32_tokens():
     at = run_page()
     at.radio(key="attention_model").set_value("shakespeare").run()

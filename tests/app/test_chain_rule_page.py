@@ -64,8 +64,6 @@ def models_dir_with(tmp_path, monkeypatch, names: list[str], fake_shakespeare: b
     for name in names:
         for ext in ("json", "safetensors"):
             src = MODELS_DIR / f"{name}.{ext}"
-            if not src.exists():
-                pytest.skip(f"the shipped model {name!r} is not trained yet ({src} missing)")
             (tmp_path / src.name).symlink_to(src)
     if fake_shakespeare:
         tiny_shakespeare_checkpoint(tmp_path)
@@ -78,11 +76,6 @@ def fresh_model_cache():
     shared_model.clear()
     yield
     shared_model.clear()
-
-
-def require(name: str) -> None:
-    if not (MODELS_DIR / f"{name}.safetensors").exists():
-        pytest.skip(f"the shipped model {name!r} is not trained yet")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -153,7 +146,6 @@ def test_new_distribution_button_draws_a_new_joint():
 
 @pytest.mark.parametrize("model", ["names", "names-bigram"])
 def test_ledger_total_equals_core_score(model):
-    require(model)
     at = run_page()
     at.segmented_control(key="cr_ledger_model").set_value(model)
     at.text_input(key="cr_ledger_text").set_value("olivia")
@@ -174,7 +166,6 @@ def test_ledger_total_equals_core_score(model):
 
 
 def test_clicking_an_example_scores_it():
-    require("names-bigram")
     at = run_page()
     at.segmented_control(key="cr_ledger_model").set_value("names-bigram")
     rerun(at)
@@ -187,7 +178,6 @@ def test_clicking_an_example_scores_it():
 
 
 def test_long_text_states_the_sliding_window_with_real_context_lengths():
-    require("names")
     at = run_page()
     at.segmented_control(key="cr_ledger_model").set_value("names")
     at.text_input(key="cr_ledger_text").set_value("maximilianalexanderjones")
@@ -202,7 +192,6 @@ def test_long_text_states_the_sliding_window_with_real_context_lengths():
 
 
 def test_shakespeare_long_example_is_scored_with_windows():
-    require("shakespeare")
     at = run_page()
     at.segmented_control(key="cr_ledger_model").set_value("shakespeare")
     rerun(at)
@@ -228,7 +217,6 @@ def test_shakespeare_long_example_is_scored_with_windows():
     ],
 )
 def test_bad_ledger_text_gives_an_error_and_the_page_stays_usable(text, expected):
-    require("names-bigram")
     at = run_page()
     at.segmented_control(key="cr_ledger_model").set_value("names-bigram")
     at.text_input(key="cr_ledger_text").set_value(text)
@@ -262,8 +250,6 @@ def test_missing_shakespeare_is_a_clear_error(tmp_path, monkeypatch):
 
 
 def test_two_models_side_by_side_difference_in_bits():
-    require("names")
-    require("names-bigram")
     at = run_page()
     at.text_input(key="cr_compare_text").set_value("olivia")
     rerun(at)

@@ -7,13 +7,11 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from core.checkpoint import MODELS_DIR
 from tests.e2e.helpers import assert_no_streamlit_errors, open_page, screenshot, wait_idle
 
 pytestmark = pytest.mark.e2e
 
 THEMES = ["light", "dark"]
-SHAKESPEARE_SHIPPED = all((MODELS_DIR / f"shakespeare.{ext}").exists() for ext in ("json", "safetensors"))
 SECTIONS = [
     ("mask", "1. The causal mask"),
     ("toy", "Why masked weights are exactly 0"),
@@ -91,7 +89,6 @@ def test_selecting_a_head_in_the_browser(page: Page, server: str):
     screenshot(page, "attention-head3-light", full_page=False)
 
 
-@pytest.mark.skipif(not SHAKESPEARE_SHIPPED, reason="shakespeare is still training (its checkpoint appears ~10:20)")
 @pytest.mark.parametrize("theme", THEMES)
 def test_shakespeare_heatmaps_stay_legible(page: Page, request: pytest.FixtureRequest, theme: str):
     _open_attention(page, _base_url(request, theme))

@@ -308,8 +308,6 @@ def test_names_examples_are_in_the_names_vocabulary():
 
 def test_shakespeare_examples_are_in_its_vocabulary():
     card = core.checkpoint.MODELS_DIR / "shakespeare.json"
-    if not card.exists():
-        pytest.skip("the shakespeare model is not trained yet")
     vocab = core.text.vocab.Vocab.from_dict(json.loads(card.read_text())["vocab"])
     for text in LEDGER_EXAMPLES["shakespeare"] + CLASSIFIER_EXAMPLES:
         vocab.encode(text)

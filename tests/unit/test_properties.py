@@ -16,7 +16,6 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import core
-from core.checkpoint import MODELS_DIR
 from core.text.language_model import context_ids, logits_for_context
 from core.text.sampling import next_token_distribution
 
@@ -93,8 +92,6 @@ def test_top_p_keeps_the_smallest_set_reaching_p(values, top_p):
 
 @pytest.fixture(scope="module")
 def names_model() -> core.TextModel:
-    if not (MODELS_DIR / "names.safetensors").exists():
-        pytest.skip("the shipped model 'names' is not trained yet")
     return core.load_text_model("names")
 
 
