@@ -18,7 +18,7 @@ from core.errors import ChainRuleError
 from core.figures.pixelcnn import (
     binary_image_figure,
     field_view_figures,
-    mask_figure,
+    kernel_mask_figures,
     nll_comparison_figure,
     nll_heatmap_figure,
     raster_order_figure,
@@ -39,8 +39,6 @@ from core.lessons.pixel_lesson import (
     label_value,
 )
 from core.lessons.receptive_field import FieldView, field_view
-from core.models.gated_pixelcnn import horizontal_mask, vertical_mask
-from core.models.pixelcnn import pixelcnn_mask
 from pages.common import model_or_error, shared_model, show_error
 
 SIZE = 28
@@ -77,14 +75,7 @@ def samples(name: str, n: int, seed: int, temperature: float, label: int | None)
 
 @st.cache_resource(show_spinner=False)
 def mask_figures() -> list[tuple[str, str, go.Figure]]:
-    """The four kernel masks as (key, title, figure): geometry only."""
-    masks = [
-        ("a7", pixelcnn_mask("A", 7), "PixelCNN, layer 1: mask A, 7×7"),
-        ("b3", pixelcnn_mask("B", 3), "PixelCNN, later layers: mask B, 3×3"),
-        ("v3", vertical_mask("B", 3), "Gated, vertical stack: 3×3"),
-        ("h3", horizontal_mask("B", 3), "Gated, horizontal stack: 1×3"),
-    ]
-    return [(key, title, mask_figure(mask.numpy(), legend=False)) for key, mask, title in masks]
+    return kernel_mask_figures()
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)

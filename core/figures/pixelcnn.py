@@ -11,6 +11,9 @@ import numpy as np
 import plotly.colors as pc
 import plotly.graph_objects as go
 
+from core.models.gated_pixelcnn import horizontal_mask, vertical_mask
+from core.models.pixelcnn import pixelcnn_mask
+
 # Colours chosen to stay distinguishable on a projector and in both light and dark themes.
 INK = "#ffffff"  # a white (1) pixel
 PAPER = "#000000"  # a black (0) pixel
@@ -171,6 +174,17 @@ def mask_figure(mask: np.ndarray, title: str = "", legend: bool = True) -> go.Fi
     if not title:
         fig.update_layout(margin={"t": 10})
     return fig
+
+
+def kernel_mask_figures() -> list[tuple[str, str, go.Figure]]:
+    """The four kernel masks the lesson compares, as (short key, title, figure without legend)."""
+    masks = [
+        ("a7", pixelcnn_mask("A", 7), "PixelCNN, layer 1: mask A, 7×7"),
+        ("b3", pixelcnn_mask("B", 3), "PixelCNN, later layers: mask B, 3×3"),
+        ("v3", vertical_mask("B", 3), "Gated, vertical stack: 3×3"),
+        ("h3", horizontal_mask("B", 3), "Gated, horizontal stack: 1×3"),
+    ]
+    return [(key, title, mask_figure(mask.numpy(), legend=False)) for key, mask, title in masks]
 
 
 def receptive_field_figure(

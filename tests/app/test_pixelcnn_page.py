@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import streamlit as st
-import torch
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -22,14 +21,6 @@ from core.lessons.receptive_field import analytic_receptive_field, blind_spot, g
 from tests.app.helpers import arr, chart
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "pixelcnn.py")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

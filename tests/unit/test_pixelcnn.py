@@ -54,16 +54,6 @@ TARGETS = {"pixelcnn": 95.0, "gated-pixelcnn": 95.0}
 TARGET_GATED_CONDITIONAL = 90.0
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """These tests run thousands of tiny ops: a second thread only adds synchronisation (and on a
-    busy machine, a lot of it)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def shipped() -> dict[str, ImageModel]:
     return {name: load_image_model(name) for name in NAMES}
