@@ -15,7 +15,8 @@ Two formats:
   (``Int4Linear``); the tied output layer is float16 weights with float32 logits (``FP16Linear``)
   and the embedding table float16. About 150 MB read per token instead of 540.
 
-Measured on SmolLM2 (benchmarks/llm.py has the numbers): torch.ao's dynamic int8 quantization
+Measured on SmolLM2 while choosing the format (400 held-out tokens; benchmarks/llm.py measures only
+the chosen one): torch.ao's dynamic int8 quantization
 (it quantizes the activations too) loses far too much here (mean KL from fp32 about 1 nat/token),
 and int8 weights with one scale per row still lose top-1 agreement on 3-4 % of positions; the
 file's own 4-bit blocks, kept as they are, only add bfloat16 rounding.
