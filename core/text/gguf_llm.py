@@ -13,7 +13,7 @@ Two formats:
 * ``q4``: what the app serves. The layers keep the file's own Q4_1 numbers (4 bits per weight,
   a scale and an offset per block of 32) and run on PyTorch's int4 CPU kernel in bfloat16
   (``Int4Linear``); the tied output layer is float16 weights with float32 logits (``FP16Linear``)
-  and the embedding table float16. About 150 MB read per token instead of 540.
+  and the embedding table float16. About 123 MB of weights read per token instead of 538.
 
 Measured on SmolLM2 while choosing the format (400 held-out tokens; benchmarks/llm.py measures only
 the chosen one): torch.ao's dynamic int8 quantization
