@@ -48,7 +48,7 @@ def image_rows() -> list[dict]:
 
 def quality_rows(names: list[str] | None = None) -> list[dict]:
     rows = []
-    for name in names or list(core.TEXT_MODELS):
+    for name in names or list(core.text.language_model.TRAINED_MODELS):
         try:
             lm = core.load_text_model(name)
         except core.ChainRuleError as e:

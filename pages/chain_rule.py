@@ -13,21 +13,12 @@ from core.display import escape_markdown, scientific_from_log10
 from core.errors import ChainRuleError
 from core.figures.chain_rule import ledger_bars, worked_waterfall
 from core.lessons.chain_rule import (
-    CLASSIFIER_EXAMPLES,
-    LEDGER_EXAMPLES,
     ORDERINGS,
     SYMBOLS,
     WORKED_FACTORS,
     WORKED_LABELS,
     WORKED_SEQUENCE,
     all_sequences,
-    bits_difference,
-    build_ledger,
-    candidate,
-    classify,
-    context_note,
-    describe_chars,
-    display_token,
     max_abs_difference,
     ordering_formula,
     position_name,
@@ -37,6 +28,17 @@ from core.lessons.chain_rule import (
     sequence_text,
     to_unit,
     worked_example,
+)
+from core.lessons.ledger import (
+    CLASSIFIER_EXAMPLES,
+    LEDGER_EXAMPLES,
+    bits_difference,
+    build_ledger,
+    candidate,
+    classify,
+    context_note,
+    describe_chars,
+    display_token,
 )
 from core.text.language_model import TEXT_MODELS
 from pages.common import model_or_error

@@ -10,7 +10,8 @@ import math
 
 import plotly.graph_objects as go
 
-from core.lessons.chain_rule import Ledger, WorkedExample, display_token, to_unit
+from core.lessons.chain_rule import WorkedExample, to_unit
+from core.lessons.ledger import Ledger, display_token
 
 TERM_COLOUR = "#E8804A"  # one -log p term
 TOTAL_COLOUR = "#4C8BD6"  # the whole NLL

@@ -295,7 +295,7 @@ def forced_step(lm: TextModel, ids: list[int], token_id: int, settings: Sampling
         logprob=math.log(p) if p > 0 else -math.inf,
         elapsed_s=time.perf_counter() - t0,
         position=len(ids),
-        is_end=token_id == lm.vocab.eos_id,
+        is_end=token_id in lm.vocab.stop_ids,
     )
 
 

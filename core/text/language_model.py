@@ -10,6 +10,7 @@ factors off the model (the likelihood ledger); ``generate`` draws from them one 
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Iterator
@@ -28,13 +29,18 @@ from core.text.sampling import SamplingStages, next_token_distribution, sample_t
 from core.text.vocab import Vocab
 from core.validation import check_seed
 
-# The shipped text models, with the one-line description the app shows.
-TEXT_MODELS = {
+# The models we train and ship in assets/models, with the one-line description the app shows.
+TRAINED_MODELS = {
     "names": "a small causal transformer trained on 31,000 US baby names",
     "names-bigram": "exact add-one-smoothed bigram counts on the same names",
     "names-leaky": "the same transformer trained WITHOUT the causal mask (the pitfall)",
     "shakespeare": "a character transformer trained on tiny-shakespeare",
 }
+# A real small LLM, read from the GGUF file inside its PyPI wheel (core.text.gguf_llm).
+LLM_MODELS = {
+    "smollm2": "SmolLM2-135M-Instruct: a real 135M-parameter LLM (Llama family) with a 49,152-token BPE vocabulary",
+}
+TEXT_MODELS = {**TRAINED_MODELS, **LLM_MODELS}
 
 
 @dataclass
@@ -54,9 +60,11 @@ class TextModel:
 
 
 def load_text_model(name: str, models_dir: Path | None = None) -> TextModel:
-    """Load a shipped text model by name. Raises ModelNotFoundError or CheckpointError."""
+    """Load a text model by name. Raises ModelNotFoundError or CheckpointError."""
     if name not in TEXT_MODELS:
         raise ModelNotFoundError(name, list(TEXT_MODELS))
+    if name in LLM_MODELS:
+        return load_llm(name)
     directory = Path(models_dir) if models_dir is not None else default_models_dir(MODELS_DIR)
     tensors, card = load_checkpoint(directory, name)
     path = directory / f"{name}.safetensors"
@@ -68,6 +76,29 @@ def load_text_model(name: str, models_dir: Path | None = None) -> TextModel:
     load_state_into(net, tensors, path)
     net.eval()
     net.requires_grad_(False)  # shared across sessions: inference only
+    return TextModel(name=name, vocab=vocab, net=net, card=card)
+
+
+@functools.cache
+def load_llm(name: str = "smollm2") -> TextModel:
+    """The real LLM in its served format, read once per process (135M weights: never twice)."""
+    from core.text.gguf_llm import load_smollm2
+
+    net, vocab, info = load_smollm2()
+    vocab.eos_id = None  # plain continuation: a score appends no end token; generation stops at vocab.stop_ids
+    card = {
+        "name": name,
+        "description": LLM_MODELS[name],
+        "kind": "llama",
+        "config": net.config.to_dict(),
+        "num_params": info["num_params"],
+        "source": info["source"],
+        "format": info["format"],
+        "format_description": info["format_description"],
+        "bytes_per_token": info["bytes_per_token"],
+        "load_seconds": info["load_seconds"],
+        "file": info["file"],
+    }
     return TextModel(name=name, vocab=vocab, net=net, card=card)
 
 
@@ -239,7 +270,7 @@ def sample_step(
         logprob=math.log(float(stages.raw[token_id])) if stages.raw[token_id] > 0 else -math.inf,
         elapsed_s=time.perf_counter() - t0,
         position=len(ids),
-        is_end=token_id == lm.vocab.eos_id,
+        is_end=token_id in lm.vocab.stop_ids,
     )
 
 

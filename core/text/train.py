@@ -35,7 +35,7 @@ from core.text.data import (
     text_batch,
     text_windows,
 )
-from core.text.language_model import TEXT_MODELS, heldout_nll
+from core.text.language_model import TRAINED_MODELS, heldout_nll
 from core.text.vocab import names_vocab, text_vocab
 from core.training import RunClock, Schedule, adamw, log, progress_bar, train_steps
 
@@ -255,7 +255,7 @@ def train_card(tc: TrainConfig) -> dict:
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     p = argparse.ArgumentParser(prog="python -m core.train", description=__doc__.split("\n\n")[0])
-    p.add_argument("model", choices=list(TEXT_MODELS))
+    p.add_argument("model", choices=list(TRAINED_MODELS))
     p.add_argument("--text", help="UTF-8 text file to train on (shakespeare)")
     p.add_argument("--out", default=str(MODELS_DIR), help="directory for the checkpoint and card")
     p.add_argument("--max-iters", type=int)
@@ -281,7 +281,7 @@ def main(argv: list[str] | None = None) -> None:
     def write(state: dict, card: dict, stopped_after: int | None = None) -> Path:
         seed = args.seed if args.seed is not None else default_seed
         suffix = f" --stop-after {stopped_after}" if stopped_after else ""
-        card = {"name": args.model, "description": TEXT_MODELS[args.model], **card, **clock.details(seed, suffix)}
+        card = {"name": args.model, "description": TRAINED_MODELS[args.model], **card, **clock.details(seed, suffix)}
         return save_checkpoint(state, card, Path(args.out), args.model)
 
     if args.model == "shakespeare":

@@ -36,6 +36,11 @@ class Vocab:
         return len(self.chars)
 
     @property
+    def stop_ids(self) -> frozenset[int]:
+        """Tokens that end a generated text: the end token, if the model has one."""
+        return frozenset() if self.eos_id is None else frozenset({self.eos_id})
+
+    @property
     def input_only_ids(self) -> list[int]:
         """Tokens the model reads but never predicts (a start token distinct from the end token)."""
         return [self.bos_id] if self.bos_id != self.eos_id else []

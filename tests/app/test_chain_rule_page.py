@@ -13,7 +13,8 @@ from streamlit.testing.v1 import AppTest
 import core
 import core.text.language_model
 from core.checkpoint import MODELS_DIR, save_checkpoint
-from core.lessons.chain_rule import LEDGER_EXAMPLES, ORDERINGS, random_joint
+from core.lessons.chain_rule import ORDERINGS, random_joint
+from core.lessons.ledger import LEDGER_EXAMPLES
 from core.models.transformer import GPT, GPTConfig
 from core.text.vocab import text_vocab
 from pages.common import shared_model

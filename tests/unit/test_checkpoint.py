@@ -9,6 +9,7 @@ import torch
 import core
 from core.checkpoint import MODELS_DIR, load_checkpoint, save_checkpoint
 from core.models.transformer import GPT, GPTConfig
+from core.text.language_model import TRAINED_MODELS
 
 
 @pytest.fixture
@@ -34,7 +35,7 @@ def test_unknown_model_lists_the_available_ones():
     with pytest.raises(core.ModelNotFoundError) as e:
         core.load_text_model("gpt-5")
     assert isinstance(e.value, LookupError)
-    for name in core.TEXT_MODELS:
+    for name in TRAINED_MODELS:
         assert name in str(e.value)
 
 

@@ -12,12 +12,12 @@ import core
 from core.checkpoint import MODELS_DIR, MODELS_DIR_ENV, models_dir
 from core.errors import CheckpointError
 from core.image.model import IMAGE_MODELS, load_image_model
-from core.text.language_model import TEXT_MODELS, load_text_model
+from core.text.language_model import TEXT_MODELS, TRAINED_MODELS, load_text_model
 from tests.fault_models import FAULTS, broken_models_dir
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parents[2]
-ALL_MODELS = [*TEXT_MODELS, *IMAGE_MODELS]
+ALL_MODELS = [*TRAINED_MODELS, *IMAGE_MODELS]
 
 
 def load(name: str):

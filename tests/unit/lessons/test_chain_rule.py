@@ -15,17 +15,9 @@ from core.display import scientific_from_log10
 from core.errors import InputError
 from core.figures.chain_rule import ledger_bars, worked_waterfall
 from core.lessons.chain_rule import (
-    CLASSIFIER_EXAMPLES,
-    LEDGER_EXAMPLES,
     ORDERINGS,
     SYMBOLS,
-    bits_difference,
-    build_ledger,
-    candidate,
-    classify,
     conditional_tables,
-    context_note,
-    describe_chars,
     max_abs_difference,
     ordering_formula,
     product_of_conditionals,
@@ -33,6 +25,16 @@ from core.lessons.chain_rule import (
     sequence_factors,
     to_unit,
     worked_example,
+)
+from core.lessons.ledger import (
+    CLASSIFIER_EXAMPLES,
+    LEDGER_EXAMPLES,
+    bits_difference,
+    build_ledger,
+    candidate,
+    classify,
+    context_note,
+    describe_chars,
 )
 from core.models.transformer import GPT, GPTConfig
 from core.text.language_model import TextModel

@@ -9,7 +9,7 @@ import core
 from core.checkpoint import MODELS_DIR
 from core.text.data import name_examples, text_windows
 from core.text.evaluation import measure_heldout_nll
-from core.text.language_model import heldout_nll
+from core.text.language_model import TRAINED_MODELS, heldout_nll
 from core.text.vocab import names_vocab
 
 ASSETS = MODELS_DIR.parent
@@ -91,7 +91,7 @@ def test_assets_fit_the_budget():
     assert total <= 20 * 1024 * 1024
 
 
-@pytest.mark.parametrize("name", list(core.TEXT_MODELS))
+@pytest.mark.parametrize("name", list(TRAINED_MODELS))
 def test_cards_are_self_describing(name):
     card = core.load_text_model(name).card
     for key in ("kind", "config", "vocab", "data", "command", "seed", "num_params", "metrics", "wall_time_s"):
