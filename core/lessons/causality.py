@@ -12,7 +12,8 @@ This module gives the lesson its numbers:
 * ``attention_weights`` / ``where_it_looks``: the shipped model's learned attention;
 * ``dependence_matrix``: D[i, j] = how far the next-token distribution at position i moves
   (total variation distance) when the token at position j is replaced, maximised over every
-  replacement. Measured from the model, so it checks causality instead of trusting it;
+  replacement (or a few, for an LLM). Measured from the model, so it checks causality instead of
+  trusting it;
 * ``training_summary`` / ``sample_texts``: what the leaky (unmasked) model's card and samples say.
 
 Position convention everywhere: row i is the prediction made after reading tokens 0..i
@@ -159,26 +160,35 @@ def total_variation(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def dependence_matrix(lm: TextModel, ids: list[int]) -> Dependence:
+def dependence_matrix(lm: TextModel, ids: list[int], replacements: list[list[int]] | None = None) -> Dependence:
     """D[i, j]: how much the next-token distribution after position i changes when token j changes.
 
-    For each input position j, one forward pass runs the whole vocabulary at position j at once
-    (a batch of V copies of the sequence). The unchanged sequence is one of those copies, so every
-    comparison is between rows of the same batch. For a causal model D[i, j] is exactly 0 for j > i.
+    For each input position j, one forward pass runs every replacement at position j at once (a
+    batch of copies of the sequence): the whole vocabulary by default, or ``replacements[j]`` (a
+    few token ids: the LLM's 49,152 would not fit a CPU). The unchanged sequence is one of those
+    copies, so every comparison is between rows of the same batch. For a causal model D[i, j] is
+    exactly 0 for j > i.
     """
     if len(ids) > lm.block_size:
         raise InputError(f"{len(ids)} tokens do not fit the model's context of {lm.block_size}.")
-    T, V = len(ids), lm.vocab.size
+    if replacements is not None and len(replacements) != len(ids):
+        raise InputError(f"{len(replacements)} lists of replacements for {len(ids)} positions.")
+    T = len(ids)
     x = torch.tensor(ids)  # (T,)
     values = np.zeros((T, T))
     best = np.zeros((T, T), dtype=np.int64)
     for j in range(T):
-        batch = x.repeat(V, 1)  # (V, T)
-        batch[:, j] = torch.arange(V)  # row v has token v at position j
-        logits, _ = lm.net(batch)  # (V, T, V)
-        probs = torch.softmax(logits.double(), dim=-1)  # (V, T, V)
-        tv = total_variation(probs, probs[ids[j]])  # (V, T): distance to the original sequence
-        values[:, j], best[:, j] = (t.numpy() for t in tv.max(dim=0))  # (T,) max over replacements
+        if replacements is None:
+            tokens, original = torch.arange(lm.vocab.size), ids[j]  # row v has token v at position j
+        else:
+            tokens, original = torch.tensor([ids[j], *replacements[j]]), 0  # row 0: the unchanged text
+        batch = x.repeat(len(tokens), 1)  # (R, T)
+        batch[:, j] = tokens
+        logits, _ = lm.net(batch)  # (R, T, V)
+        probs = torch.softmax(logits.double(), dim=-1)  # (R, T, V)
+        tv = total_variation(probs, probs[original])  # (R, T): distance to the original sequence
+        worst, arg = tv.max(dim=0)  # (T,) max over replacements
+        values[:, j], best[:, j] = worst.numpy(), tokens[arg].numpy()
     return Dependence(values=values, best_replacement=best)
 
 

@@ -1,0 +1,198 @@
+"""The attention page's lesson beyond the mask: which models it shows, and how to read a real LLM's heads.
+
+Our character models have 4 layers x 4 heads, few enough to draw every head at once. SmolLM2-135M
+has 30 layers x 9 heads = 270 attention patterns, so the page shows one layer's 9 heads and
+summarises all 270 by one number each (``HEAD_STATISTICS``). It also uses grouped-query attention
+(GQA, Ainslie et al., 2023): 9 query heads share 3 key/value heads, query head h (0-based) reading
+the keys and values of kv head h // 3 (``kv_head_of``), as in ``core.models.llama``.
+
+Measuring its causality by replacing each token with every one of 49,152 others would take hours
+on a CPU, so the check replaces each token by the model's own likeliest alternatives
+(``replacement_candidates``) on the first ``LLM_DEPENDENCE_TOKENS`` tokens.
+
+Position convention as in ``core.lessons.causality``: row i predicts, column j is read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from core.lessons.causality import Window
+from core.text.language_model import TextModel
+
+MAX_TEXT_CHARS = 2000  # the text box's limit: a longer paste is cut there (by the browser and the server)
+LLM_DEPENDENCE_TOKENS = 16  # the LLM's causality check covers at most this many tokens ...
+LLM_REPLACEMENTS = 3  # ... each replaced by this many alternatives: 16 forward passes of 4 sequences
+
+
+@dataclass(frozen=True)
+class AttentionModel:
+    label: str  # radio label
+    examples: list[str]  # example texts, the first is the default
+
+
+ATTENTION_MODELS = {
+    "names": AttentionModel("names (causal)", ["emma", "isabella", "christopher", "zqxj"]),
+    "shakespeare": AttentionModel(
+        "shakespeare (causal)", ["ROMEO:\nBut soft, what light", "First Citizen:\nBefore we proceed", "To be, or not to be"]
+    ),
+    "names-leaky": AttentionModel("names-leaky (no mask)", ["emma", "isabella", "christopher", "zqxj"]),
+    "smollm2": AttentionModel(
+        "SmolLM2-135M (a real LLM)",
+        [
+            "The capital of France is Paris. The capital of Germany is",
+            "Alice gave Bob the book because Bob",
+            "def add(a, b):\n    return a",
+            "<|im_end|> typed by you is plain text",
+        ],
+    ),
+}
+
+
+def crop_note(window: Window, block_size: int, n_chars: int, max_chars: int = MAX_TEXT_CHARS) -> str | None:
+    """Why the page shows fewer tokens than the text has (None when nothing was cut)."""
+    cut_chars = n_chars >= max_chars
+    if not window.n_dropped and not cut_chars:
+        return None
+    note = f"The text box keeps at most {max_chars:,} characters, so a longer paste is cut there. " if cut_chars else ""
+    if not window.n_dropped:
+        return note.strip()
+    if window.limit == block_size:
+        why = (
+            f"the model reads at most {block_size} tokens, so it reads — and the page shows — only the last "
+            f"{window.T}, exactly as when it samples past its context"
+        )
+    else:
+        why = (
+            f"heatmaps stay legible up to {window.limit} tokens, so the model is run on the last {window.T} "
+            f"alone (it could read up to {block_size:,}) and everything below is for that window"
+        )
+    total = window.T + window.n_dropped
+    return (
+        note + f"The start token plus your text make {total} tokens, but {why}. "
+        f"The first {window.n_dropped} tokens, start token included, are dropped."
+    )
+
+
+def format_loss(x: float | None) -> str:
+    """A loss from a card; tiny ones (the leaky model's) keep their size instead of showing 0.000."""
+    if x is None:
+        return "—"
+    return f"{x:.3f}" if x >= 0.01 else f"{x:.1e}"
+
+
+def format_max(x: float) -> str:
+    return "0 (exactly)" if x == 0.0 else f"{x:.3g}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Grouped-query attention
+
+
+def kv_head_of(head: int, n_head: int, n_kv_head: int) -> int:
+    """The key/value head that query ``head`` reads (0-based): consecutive query heads share one."""
+    return head // (n_head // n_kv_head)
+
+
+def kv_groups(n_head: int, n_kv_head: int) -> list[list[int]]:
+    """Query heads (0-based) grouped by the key/value head they share: [[0, 1, 2], [3, 4, 5], [6, 7, 8]]."""
+    groups: list[list[int]] = [[] for _ in range(n_kv_head)]
+    for h in range(n_head):
+        groups[kv_head_of(h, n_head, n_kv_head)].append(h)
+    return groups
+
+
+def n_kv_heads(lm: TextModel) -> int:
+    """Key/value heads per layer: as many as query heads unless the model groups them."""
+    return getattr(lm.net.config, "n_kv_head", lm.net.config.n_head)
+
+
+def gqa_sentence(n_head: int, n_kv_head: int) -> str:
+    """The grouping in words, with 1-based head numbers as the page's selectors show them."""
+    parts = [f"heads {g[0] + 1}–{g[-1] + 1} share key/value head {k + 1}" for k, g in enumerate(kv_groups(n_head, n_kv_head))]
+    return (
+        f"**Grouped-query attention:** each layer has {n_head} query heads but only {n_kv_head} key/value heads: "
+        + "; ".join(parts)
+        + ". Heads of one group read the same keys, so their patterns differ only through their queries."
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# One number per head
+
+
+def mean_distance(weights: np.ndarray) -> np.ndarray:
+    """(..., T, T) -> (...,): how far back a head looks, sum_j w_ij (i - j), averaged over rows 1..T-1.
+
+    Row 0 can only read itself, so it is left out. 0 = every row reads itself; large = far back.
+    """
+    T = weights.shape[-1]
+    back = np.arange(T)[:, None] - np.arange(T)[None, :]  # (T, T): i - j
+    per_row = (weights * back).sum(-1)  # (..., T)
+    return per_row[..., 1:].mean(-1) if T > 1 else per_row[..., 0]
+
+
+def mean_entropy(weights: np.ndarray) -> np.ndarray:
+    """(..., T, T) -> (...,): entropy -sum_j w_ij ln w_ij in nats, averaged over rows 1..T-1 (0 = one-hot)."""
+    safe = np.where(weights > 0, weights, 1.0)  # 0 ln 0 = 0
+    per_row = -(weights * np.log(safe)).sum(-1)  # (..., T)
+    return per_row[..., 1:].mean(-1) if weights.shape[-1] > 1 else per_row[..., 0]
+
+
+def first_position_weight(weights: np.ndarray) -> np.ndarray:
+    """(..., T, T) -> (...,): the weight on column 0 (the start token), averaged over rows 1..T-1."""
+    col = weights[..., :, 0]  # (..., T)
+    return col[..., 1:].mean(-1) if weights.shape[-1] > 1 else col[..., 0]
+
+
+@dataclass(frozen=True)
+class HeadStatistic:
+    compute: object  # (n_layer, n_head, T, T) -> (n_layer, n_head)
+    unit: str  # colour-bar title
+    fmt: str  # hover format
+    explanation: str  # one line under the figure
+
+
+HEAD_STATISTICS = {
+    "Weight on the first token": HeadStatistic(
+        first_position_weight,
+        "weight",
+        ".3f",
+        "the mean weight each row puts on position 0. Many LLM heads park most of their attention on the "
+        "first token (an 'attention sink') when they have nothing better to read.",
+    ),
+    "Mean distance back": HeadStatistic(
+        mean_distance,
+        "tokens",
+        ".2f",
+        "the mean of i − j under each row's weights: near 0 = reads the current or previous token, large = reads far back.",
+    ),
+    "Entropy": HeadStatistic(
+        mean_entropy,
+        "nats",
+        ".2f",
+        "the mean entropy of each row: 0 = all weight on one token, ln(T) = spread evenly over the whole past.",
+    ),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# The LLM's causality check: a few plausible replacements per position
+
+
+@torch.no_grad()
+def replacement_candidates(lm: TextModel, ids: list[int], k: int = LLM_REPLACEMENTS) -> list[list[int]]:
+    """For each position j, the ``k`` tokens the model finds likeliest there, the actual token left out.
+
+    Position j's alternatives come from the prediction made after position j - 1; the start token
+    (j = 0, nothing before it) gets the likeliest first tokens. One forward pass.
+    """
+    logits, _ = lm.net(torch.tensor([ids]))  # (1, T, V)
+    out = []
+    for j in range(len(ids)):
+        top = logits[0, max(j - 1, 0)].topk(k + 1).indices.tolist()
+        out.append([t for t in top if t != ids[j]][:k])
+    return out
