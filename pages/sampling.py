@@ -29,7 +29,7 @@ from core.lessons.settings import (
 from core.text.language_model import TEXT_MODELS, context_ids
 from core.validation import MAX_SEED
 from pages.common import model_or_error
-from pages.sampling_panels import kv_section, live_panel, on_speed, play_interval, start_over
+from pages.sampling_panels import kv_section, live_panel, on_speed, play, start_over
 
 SPEEDS = [1, 2, 4, 6, 8, 10, 15, 20]  # auto-play, tokens per second
 
@@ -113,7 +113,6 @@ if "sampling" not in state or state.sampling.run_key != run_key:
 
 sampling = SamplingSettings(temperature, settings.top_k_or_none, settings.top_p_or_none)
 
-# Auto-play reruns only this fragment on a timer; the rest of the page stays as it is.
-state.sampling_timer = play_interval()
-st.fragment(live_panel, run_every=state.sampling_timer)(lm, sampling, limit, prompt_ids, seed)
+panel = live_panel(lm, sampling, limit)
 kv_section(lm, prompt, prompt_ids, sampling, seed)
+play(panel, lm, sampling, limit)  # last: while auto-play lasts, it replaces the panel's parts in place

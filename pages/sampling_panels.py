@@ -12,6 +12,7 @@ exactly as core.generate does (same context, same settings, same generator strea
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import streamlit as st
 
@@ -24,7 +25,7 @@ from core.figures.sampling import (
     history_strip,
     kv_timing_figure,
     token_name,
-    token_strip_figure,
+    token_strip_html,
 )
 from core.lessons.kv_timing import time_kv_cache, tokens_to_block
 from core.lessons.sampling_session import (
@@ -40,6 +41,7 @@ from core.text.language_model import TextModel
 from pages.common import show_error
 
 SHOW_CHART_UP_TO = 4  # auto-play speeds (tokens/s) at which each step's chart is still drawn
+POLL_S = 0.05  # auto-play checks for a click this often (seconds)
 KV_REPEATS = 3  # runs per mode behind each timing median
 CHART_CONFIG = {"displayModeBar": False}
 state = st.session_state  # a proxy: resolves to the current browser session on every access
@@ -75,32 +77,30 @@ def on_force(lm: TextModel, sampling: SamplingSettings) -> None:
     session().force(lm, sampling, state.sampling_force_step, state.sampling_force_token)
 
 
-def play_interval() -> float | None:
-    """Seconds between auto-play ticks, or None when paused."""
-    return session().clock.interval
-
-
 # ---------------------------------------------------------------------------------------------
-# The live panel: redrawn alone on every auto-play tick
+# The live panel: controls, then placeholders that auto-play replaces in place
 
 
-def live_panel(lm: TextModel, sampling: SamplingSettings, limit: int, prompt_ids: list[int], seed: int) -> None:
-    """Controls, the growing text, the current step's distribution and the history.
+@dataclass
+class LivePanel:
+    """The parts of the page a step changes, each one element replaced in place (never greyed out)."""
 
-    Runs as a fragment: its buttons and each auto-play tick rerun only this panel. When play,
-    pause or the speed changes the timer itself, the whole page reruns to restart it.
+    status: object  # st.empty: tokens drawn, log p, perplexity
+    strip: object  # st.empty: the text as coloured tiles
+    step: object  # st.empty: the current step's distribution and its numbers
+
+
+def live_panel(lm: TextModel, sampling: SamplingSettings, limit: int) -> LivePanel:
+    """Controls, the growing text, the current step's distribution and (when paused) the history.
+
+    Every control here reruns the whole page (no fragment): a rerun request interrupts auto-play's
+    loop at once, so Pause and every slider act within one tick.
     """
     s = session()
-    if s.clock.playing:
-        s.play_tick(lm, sampling, limit, time.monotonic())
-    if play_interval() != state.get("sampling_timer"):
-        state.sampling_timer = play_interval()
-        st.rerun()  # the whole page: the fragment is re-registered with the new timer
     h = s.history
     can_draw = s.can_draw(limit)
-
-    cols = st.columns([1, 1.15, 1.55, 1.2, 1.25])
     playing = s.clock.playing
+    cols = st.columns([1, 1.15, 1.55, 1.2, 1.25])
     cols[0].button(
         "Pause" if playing else "Play", key="sampling_play", on_click=on_play, type="primary",
         icon="⏸️" if playing else "▶️", disabled=not (can_draw or playing), width="stretch",
@@ -122,25 +122,46 @@ def live_panel(lm: TextModel, sampling: SamplingSettings, limit: int, prompt_ids
         "Start over", key="sampling_restart", on_click=s.start_over, width="stretch",
         help="Empty the text and re-seed the generator: the same seed gives the same text again.",
     )  # fmt: skip
-
     if s.last_error:
         show_error(escape_markdown(s.last_error), icon="🚫")
-    elif h.finished:
-        st.caption("**The text ended:** the end token was drawn. Rewind, resample or start over.")
-    elif len(h) >= limit:
-        st.caption(f"**{len(h)} tokens drawn**, the number asked for ({limit}). Raise *Number of tokens* to go on.")
+    panel = LivePanel(status=st.empty(), strip=st.container(key="sampling_strip").empty(), step=st.empty())
+    draw_step(panel, lm, sampling, limit)
+    if not playing:
+        history_section(lm, sampling, h)
+    return panel
 
-    if h.entries or len(h.prompt_ids) > 1:
-        st.plotly_chart(token_strip_figure(history_strip(h, lm.vocab)), key="sampling_strip", config=CHART_CONFIG)
-        st.caption("Grey: prompt. Colour: p under the model, orange ≈ 0 · yellow ≈ 0.5 · blue ≈ 1 (hover for numbers).")
 
+def draw_step(panel: LivePanel, lm: TextModel, sampling: SamplingSettings, limit: int, first: bool = True) -> None:
+    """Fill the panel from the session's current state: once per run (``first``), then once per auto-played token."""
+    s = session()
+    h = s.history
     n = len(h)
-    if playing and state.sampling_speed > SHOW_CHART_UP_TO:
-        # fast auto-play: the browser redraws the text only (a chart per token would throttle it)
-        ledger = f"log p(generated) = **{h.logprob:.2f}** · perplexity **{h.perplexity:.2f}**" if n else ""
-        st.markdown(f"**{n} of {limit}** tokens drawn · {ledger}")
-        st.caption(f"Above {SHOW_CHART_UP_TO} tokens/s the chart and the history wait for Pause.")
-        return
+    playing = s.clock.playing
+    with panel.status.container():
+        if h.finished:
+            st.caption("**The text ended:** the end token was drawn. Rewind, resample or start over.")
+        elif n >= limit:
+            st.caption(f"**{n} tokens drawn**, the number asked for ({limit}). Raise *Number of tokens* to go on.")
+    if h.entries or len(h.prompt_ids) > 1:
+        with panel.strip.container():
+            st.markdown(token_strip_html(history_strip(h, lm.vocab)), unsafe_allow_html=True)
+            st.caption("Grey: prompt. Colour: p under the model, orange ≈ 0 · yellow ≈ 0.5 · blue ≈ 1 (hover for numbers).")
+    else:
+        panel.strip.empty()
+    with panel.step.container():
+        if playing and s.clock.speed > SHOW_CHART_UP_TO:
+            # fast auto-play: the text only (a chart per token would throttle the browser)
+            ledger = f"log p(generated) = **{h.logprob:.2f}** · perplexity **{h.perplexity:.2f}**" if n else ""
+            st.markdown(f"**{n} of {limit}** tokens drawn · {ledger}")
+            st.caption(f"Above {SHOW_CHART_UP_TO} tokens/s the chart and the history wait for Pause.")
+            return
+        step_view(lm, sampling, limit, h, chart_key="sampling_distribution" if first else None)
+
+
+def step_view(lm: TextModel, sampling: SamplingSettings, limit: int, h: History, chart_key: str | None) -> None:
+    """The current step: its distribution, reshaped by the current knobs (no new draw), and the totals."""
+    s = session()
+    n = len(h)
     if n:
         entry = h.entries[-1]
         # the frozen distribution of the current step, reshaped by the current knobs (no new draw)
@@ -153,14 +174,15 @@ def live_panel(lm: TextModel, sampling: SamplingSettings, limit: int, prompt_ids
     else:
         same, stages, sampled = True, stages_at(lm, h.ids, sampling, s.step_logits(lm, h.ids)), None
         title = "**Step 1**, before the draw"
-    top_n = SHAKESPEARE_TOP if len(predictable_ids(lm)) > SHAKESPEARE_TOP + 10 else None
+    n_predictable = len(predictable_ids(lm))
+    top_n = SHAKESPEARE_TOP if n_predictable > SHAKESPEARE_TOP + 10 else None
     view = distribution_view(stages, lm.vocab, sampled, top_n)
     survivors = kept_count(stages)
     st.markdown(
-        f"{title} · **{survivors} of {len(predictable_ids(lm))}** candidates kept · "
+        f"{title} · **{survivors:,} of {n_predictable:,}** candidates kept · "
         f"**{stages.kept_mass:.1%}** of the mass kept"
     )
-    st.plotly_chart(distribution_figure(view, lm.vocab), key="sampling_distribution", config=CHART_CONFIG)
+    st.plotly_chart(distribution_figure(view, lm.vocab), key=chart_key, config=CHART_CONFIG)  # one key per run
     cols = st.columns(3)
     cols[0].metric("Tokens drawn", f"{n} of {limit}")
     cols[1].metric(
@@ -176,11 +198,30 @@ def live_panel(lm: TextModel, sampling: SamplingSettings, limit: int, prompt_ids
         )
     if survivors == 1 and sampling.top_p is not None and sampling.temperature > 0:
         st.caption("Only one candidate survives: top-p always keeps at least the most probable token.")
-
-    if playing:
+    if s.clock.playing:
         st.caption("The history and branching controls appear on Pause.")
+
+
+def play(panel: LivePanel, lm: TextModel, sampling: SamplingSettings, limit: int) -> None:
+    """Auto-play: draw each token when the clock says it is due and replace the panel in place.
+
+    Runs at the end of the page script, for as long as playing lasts. It sleeps in short slices
+    and touches a placeholder after each one: that is a point where Streamlit checks for a
+    pending rerun, so a click anywhere (Pause, a slider) interrupts the loop within POLL_S.
+    """
+    s = session()
+    if not s.clock.playing:
         return
-    history_section(lm, sampling, h)
+    heartbeat = st.empty()
+    while s.clock.playing:
+        if s.play_tick(lm, sampling, limit, time.monotonic()):
+            draw_step(panel, lm, sampling, limit, first=False)
+        if not s.clock.playing:
+            break
+        wait = s.clock.next_due_at(len(s.history)) - time.monotonic()
+        time.sleep(min(max(wait, 0.0), POLL_S))
+        heartbeat.empty()  # a rerun point: a pending click stops this run here
+    st.rerun()  # the text ended or reached its length: redraw the controls stopped
 
 
 def history_section(lm: TextModel, sampling: SamplingSettings, h: History) -> None:

@@ -9,11 +9,13 @@ own light background and black text, so they read the same on a dark theme and o
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 
 import plotly.graph_objects as go
+import torch
 
-from core.display import VISIBLE
+from core.display import VISIBLE, visible
 from core.lessons.kv_timing import KVTimingResult
 from core.lessons.sampling_session import History
 from core.text.sampling import SamplingStages
@@ -30,8 +32,6 @@ TILE_TEXT = "#111111"  # black on every (light) tile, in both themes
 # Tiles: low probability warm, high probability cool; light enough for black text at every value.
 TILE_SCALE = [[0.0, "#F59A7A"], [0.25, "#FCCB8F"], [0.5, "#FDF2B0"], [0.75, "#CDE8C4"], [1.0, "#8FCFE8"]]
 SHAKESPEARE_TOP = 20  # bars shown before the "rest" bar when the vocabulary is large
-STRIP_COLUMNS = 24  # tiles per row of the token strip: about 30 px each in the page's main column
-STRIP_ROW_PX = 46  # height of one row of tiles
 
 SPACE_MARK = VISIBLE[" "]
 NEWLINE_MARK = VISIBLE["\n"]
@@ -55,14 +55,14 @@ def token_name(vocab: Vocab, token_id: int) -> str:
     """A token as a student reads it: visible marks for space and newline, specials named."""
     if token_id == vocab.eos_id:
         return "'.' end" if vocab.eos_id == vocab.bos_id else "<end>"
-    if token_id == vocab.bos_id:
-        return "<s> start"
-    ch = vocab.chars[token_id]
-    if ch == " ":
+    text = vocab.token_text(token_id)
+    if token_id in vocab.input_only_ids:
+        return f"{text} start"
+    if text == " ":
         return f"{SPACE_MARK} space"
-    if ch == "\n":
+    if text == "\n":
         return f"{NEWLINE_MARK} newline"
-    return ch
+    return visible(text)
 
 
 def _axis_label(vocab: Vocab, token_id: int) -> str:
@@ -73,11 +73,10 @@ def _axis_label(vocab: Vocab, token_id: int) -> str:
 
 
 def tile_text(vocab: Vocab, token_id: int) -> str:
-    """A token as one tile of the strip: the character itself, or a visible mark."""
+    """A token as one tile of the strip: its text with blanks made visible (the names end token as '.')."""
     if token_id == vocab.eos_id:
         return "."
-    ch = vocab.chars[token_id]
-    return {" ": SPACE_MARK, "\n": NEWLINE_MARK}.get(ch, ch)
+    return visible(vocab.token_text(token_id))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -105,24 +104,27 @@ def distribution_view(
     With ``top_n``, only the ``top_n`` most probable get a bar (plus the sampled token if it is not
     among them) and everything else is summed, layer by layer, into one "rest" bar.
     """
-    raw = stages.raw.tolist()
-    tempered = stages.tempered.tolist()
-    final = stages.final.tolist()
-    never = set(vocab.input_only_ids)  # read only, probability exactly 0: no bar
-    order = sorted((i for i in range(len(raw)) if i not in never), key=lambda i: (-raw[i], i))
+    never = list(vocab.input_only_ids)  # read only, probability exactly 0: no bar
+    keys = stages.raw.clone()
+    keys[never] = -1.0  # sorted last, then dropped
+    order = torch.sort(keys, descending=True, stable=True).indices  # most probable first, ties: lower id
+    order = order[: len(order) - len(never)].tolist()
     shown = order if top_n is None or len(order) <= top_n + 1 else order[:top_n]
     if sampled_id is not None and sampled_id not in shown:
         shown = shown + [sampled_id]
-    rest = [i for i in order if i not in set(shown)]
     ids: list[int | None] = list(shown)
     names = [token_name(vocab, i) for i in shown]
-    cols = {"raw": raw, "tempered": tempered, "final": final}
-    layers = {k: [v[i] for i in shown] for k, v in cols.items()}
-    if rest:
+    cols = {"raw": stages.raw, "tempered": stages.tempered, "final": stages.final}
+    layers = {k: v[shown].tolist() for k, v in cols.items()}
+    rest_count = len(order) - len(shown)
+    if rest_count:
+        rest = torch.ones(len(keys), dtype=torch.bool)
+        rest[never] = False
+        rest[shown] = False
         ids.append(None)
-        names.append(f"rest ({len(rest)} others)")
+        names.append(f"rest ({rest_count:,} others)")
         for k, v in cols.items():
-            layers[k].append(sum(v[i] for i in rest))
+            layers[k].append(float(v[rest].sum()))
     return DistributionView(
         token_ids=ids,
         names=names,
@@ -130,7 +132,7 @@ def distribution_view(
         tempered=layers["tempered"],
         final=layers["final"],
         sampled_index=None if sampled_id is None else ids.index(sampled_id),
-        rest_count=len(rest),
+        rest_count=rest_count,
     )
 
 
@@ -199,30 +201,10 @@ class StripToken:
     newline: bool = False  # the row breaks after this tile
 
 
-@dataclass(frozen=True)
-class StripCell:
-    row: int
-    col: int
-    token: StripToken
-
-
-def strip_cells(tokens: list[StripToken], columns: int = STRIP_COLUMNS) -> list[StripCell]:
-    """Lay tiles out left to right, wrapping after ``columns`` tiles and after every newline."""
-    cells, row, col = [], 0, 0
-    for tok in tokens:
-        if col == columns:
-            row, col = row + 1, 0
-        cells.append(StripCell(row, col, tok))
-        col += 1
-        if tok.newline:
-            row, col = row + 1, 0
-    return cells
-
-
 def history_strip(history: History, vocab: Vocab) -> list[StripToken]:
     """The prompt (without the start token) and every generated token, ready for the strip."""
     tokens = [
-        StripToken(text=tile_text(vocab, i), p_model=None, p_sampled=None, newline=vocab.chars[i] == "\n")
+        StripToken(text=tile_text(vocab, i), p_model=None, p_sampled=None, newline=vocab.token_text(i) == "\n")
         for i in history.prompt_ids[1:]
     ]
     for n, e in enumerate(history.entries, start=1):
@@ -234,65 +216,64 @@ def history_strip(history: History, vocab: Vocab) -> list[StripToken]:
                 p_sampled=float(e.step.stages.final[i]),
                 forced=e.forced,
                 step=n,
-                newline=vocab.chars[i] == "\n",
+                newline=vocab.token_text(i) == "\n",
             )
         )
     return tokens
 
 
-def _hover(tok: StripToken) -> str:
+def tile_colour(p: float) -> str:
+    """The strip's colour for a probability: TILE_SCALE interpolated, as an rgb() string."""
+    p = min(max(p, 0.0), 1.0)
+    for (x0, c0), (x1, c1) in zip(TILE_SCALE, TILE_SCALE[1:], strict=False):
+        if p <= x1:
+            f = (p - x0) / (x1 - x0)
+            a, b = _rgb(c0), _rgb(c1)
+            return "rgb({}, {}, {})".format(*(round(u + f * (v - u)) for u, v in zip(a, b, strict=True)))
+    return "rgb({}, {}, {})".format(*_rgb(TILE_SCALE[-1][1]))
+
+
+def _rgb(hex_colour: str) -> tuple[int, int, int]:
+    return tuple(int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
+
+
+def _title(tok: StripToken) -> str:
+    """The tile's hover text (an HTML title attribute)."""
     if tok.p_model is None:
-        return f"prompt: {_escape(tok.text)}"
-    lines = [f"step {tok.step}: {_escape(tok.text)}", f"p under the model = {tok.p_model:.4f}"]
-    lines.append("forced (not sampled)" if tok.forced else f"p it was sampled with = {tok.p_sampled:.4f}")
-    return "<br>".join(lines)
+        return f"prompt: {tok.text}"
+    how = "forced (not sampled)" if tok.forced else f"p it was sampled with = {tok.p_sampled:.4f}"
+    return f"step {tok.step}: {tok.text} · p under the model = {tok.p_model:.4f} · {how}"
 
 
-def token_strip_figure(tokens: list[StripToken], columns: int = STRIP_COLUMNS) -> go.Figure:
-    """The text as a grid of tiles: prompt grey, each generated token coloured by p under the model."""
-    cells = strip_cells(tokens, columns)
-    n_rows = max((c.row for c in cells), default=0) + 1
-    # empty cells: no value (not drawn) and empty text (plotly would print "null")
-    grids = {kind: [[None] * columns for _ in range(n_rows)] for kind in ("pz", "gz")}
-    grids |= {kind: [[""] * columns for _ in range(n_rows)] for kind in ("pt", "gt", "ph", "gh")}
-    for c in cells:
-        gen = c.token.p_model is not None
-        z, t, h = ("gz", "gt", "gh") if gen else ("pz", "pt", "ph")
-        grids[z][c.row][c.col] = c.token.p_model if gen else 0.0
-        grids[t][c.row][c.col] = _escape(c.token.text)
-        grids[h][c.row][c.col] = _hover(c.token)
-    common = dict(
-        type="heatmap",
-        texttemplate="%{text}",
-        textfont=dict(size=20, color=TILE_TEXT, family="monospace"),
-        hoverinfo="text",
-        hoverongaps=False,
-        xgap=3,
-        ygap=3,
-        zmin=0,
-        zmax=1,
+TILE_STYLE = (
+    "display:inline-block;margin:2px 1px;padding:1px 4px;border-radius:4px;color:{text};background:{bg};"
+    "font-family:monospace;font-size:1.25rem;line-height:1.6rem;white-space:pre;{extra}"
+)
+
+
+def token_strip_html(tokens: list[StripToken]) -> str:
+    """The text as tiles in one HTML block: prompt grey, each generated token coloured by p under the model.
+
+    Tiles flow like text and wrap between words (the tiles of one word never split across lines)
+    and after every newline; a forced token is underlined. Token text is HTML-escaped. One block,
+    replaced in place on every step, is what keeps auto-play from flickering.
+    """
+    words: list[list[str]] = [[]]
+    for tok in tokens:
+        bg = PROMPT_TILE if tok.p_model is None else tile_colour(tok.p_model)
+        extra = f"border-bottom:3px solid {TILE_TEXT};" if tok.forced else ""
+        style = TILE_STYLE.format(text=TILE_TEXT, bg=bg, extra=extra)
+        tile = f'<span class="tile" title="{html.escape(_title(tok))}" style="{style}">{html.escape(tok.text)}</span>'
+        words[-1].append(tile)
+        if tok.newline:
+            words.append(["<br>"])
+            words.append([])
+        elif tok.text.startswith(SPACE_MARK) or tok.text.endswith(SPACE_MARK):
+            words.append([])  # a space: the line may break here
+    spans = "".join(
+        "".join(w) if w == ["<br>"] else f'<span class="word" style="white-space:nowrap">{"".join(w)}</span>' for w in words if w
     )
-    data = [
-        dict(z=grids["pz"], text=grids["pt"], hovertext=grids["ph"], showscale=False, name="prompt",
-             colorscale=[[0, PROMPT_TILE], [1, PROMPT_TILE]], **common),
-        dict(z=grids["gz"], text=grids["gt"], hovertext=grids["gh"], colorscale=TILE_SCALE, name="generated",
-             showscale=False, **common),  # the page states the scale in words: a colour bar one row high is unreadable
-    ]  # fmt: skip
-    forced = [c for c in cells if c.token.forced]
-    if forced:  # a dark triangle at the foot of each forced tile: chosen by hand, not sampled
-        data.append(
-            dict(type="scatter", x=[c.col for c in forced], y=[c.row + 0.32 for c in forced], mode="markers",
-                 marker=dict(symbol="triangle-up", size=9, color=TILE_TEXT), hoverinfo="skip",
-                 showlegend=False, name="forced")
-        )  # fmt: skip
-    layout = dict(
-        xaxis=dict(visible=False, range=[-0.5, columns - 0.5], fixedrange=True),
-        yaxis=dict(visible=False, autorange="reversed", fixedrange=True),  # row 0 at the top
-        margin=dict(l=5, r=5, t=5, b=5),
-        height=STRIP_ROW_PX * n_rows + 10,
-        hoverlabel=dict(font=dict(size=15)),
-    )
-    return _figure(data, layout)
+    return f'<div class="token-strip" style="line-height:2rem">{spans}</div>'
 
 
 # ---------------------------------------------------------------------------------------------

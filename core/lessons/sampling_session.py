@@ -137,6 +137,10 @@ class PlayClock:
         """How many generated tokens the text should have by ``now``: one at once, then ``speed`` a second."""
         return self.started_len + 1 + int((now - self.started_at) * self.speed)
 
+    def next_due_at(self, length: int) -> float:
+        """When the text, now ``length`` generated tokens long, is due its next token."""
+        return self.started_at + (length - self.started_len) / self.speed
+
     @property
     def interval(self) -> float | None:
         """Seconds between auto-play ticks, or None when paused."""

@@ -7,6 +7,7 @@ rebuilt with validation on, so a typo in a property name fails a test instead of
 from __future__ import annotations
 
 import math
+import re
 
 import plotly.graph_objects as go
 import pytest
@@ -14,16 +15,18 @@ import torch
 
 from core.figures.sampling import (
     NEWLINE_MARK,
+    PROMPT_TILE,
     SPACE_MARK,
+    TILE_SCALE,
     StripToken,
     distribution_figure,
     distribution_view,
     history_strip,
     kv_timing_figure,
-    strip_cells,
+    tile_colour,
     tile_text,
     token_name,
-    token_strip_figure,
+    token_strip_html,
 )
 from core.lessons.kv_timing import KVTimingResult
 from core.lessons.sampling_session import History, SamplingSettings
@@ -121,12 +124,12 @@ def test_distribution_figure_without_a_draw_has_no_band():
     assert spec["layout"].get("shapes", []) == [] and "title" not in spec["layout"]
 
 
-def test_strip_wraps_after_the_columns_and_after_each_newline():
-    toks = [StripToken(c, None, None, newline=c == "\n") for c in "abcde\nfg"]
-    cells = strip_cells(toks, columns=3)
-    assert [(c.row, c.col, c.token.text) for c in cells] == [
-        (0, 0, "a"), (0, 1, "b"), (0, 2, "c"), (1, 0, "d"), (1, 1, "e"), (1, 2, "\n"), (2, 0, "f"), (2, 1, "g"),
-    ]  # fmt: skip
+def test_strip_wraps_after_each_newline_and_never_inside_a_word():
+    toks = [StripToken(c, None, None, newline=c == "\n") for c in ["ab", "c", "␣", "de", "\n", "f"]]
+    out = token_strip_html(toks)
+    words = [re.findall(r'class="tile"[^>]*>([^<]*)</span>', chunk) for chunk in out.split('<span class="word"')[1:]]
+    assert words == [["ab", "c", "␣"], ["de", "\n"], ["f"]]
+    assert out.count("<br>") == 1  # a line break after the newline tile only
 
 
 def _step(vocab, ids, token_id, position):
@@ -149,19 +152,31 @@ def test_history_strip_colours_each_token_by_its_model_probability():
         assert t.p_sampled == float(e.step.stages.final[e.step.token_id])
     assert [t.forced for t in toks] == [False, False, False, False, True]
 
-    spec = validated(token_strip_figure(toks, columns=4))
-    prompt, generated, forced = spec["data"]
-    assert generated["z"][0][2] == toks[2].p_model and generated["z"][1][0] == toks[4].p_model
-    assert prompt["z"][0][:2] == [0.0, 0.0] and prompt["z"][0][2] is None
-    assert generated["text"][0] == ["", "", "c", "d"]  # empty cells print nothing (not "null")
-    assert "p under the model = " in generated["hovertext"][0][2]
-    assert (list(forced["x"]), [round(y) for y in forced["y"]]) == ([0], [1])  # the forced '.' on row 2
-    assert spec["layout"]["yaxis"]["autorange"] == "reversed"  # row 0 at the top
+    out = token_strip_html(toks)
+    tiles = re.findall(r'<span class="tile" title="([^"]*)" style="([^"]*)">([^<]*)</span>', out)
+    assert [text for _, _, text in tiles] == ["a", "b", "c", "d", "."]
+    colours = [re.search(r"background:([^;]*);", style).group(1) for _, style, _ in tiles]
+    assert colours[:2] == [PROMPT_TILE, PROMPT_TILE]  # the prompt is grey, not coloured by probability
+    assert colours[2:] == [tile_colour(t.p_model) for t in toks[2:]]
+    assert "p under the model = " in tiles[2][0] and "forced" in tiles[4][0]
+    assert "border-bottom" in tiles[4][1] and "border-bottom" not in tiles[3][1]  # only the forced tile is marked
+
+
+def test_tile_colour_follows_the_scale_at_its_stops_and_between():
+    for x, colour in TILE_SCALE:
+        assert tile_colour(x) == "rgb({}, {}, {})".format(*(int(colour[i : i + 2], 16) for i in (1, 3, 5)))
+    assert tile_colour(-1) == tile_colour(0) and tile_colour(2) == tile_colour(1)
+    mid = tile_colour(0.125)  # halfway between the first two stops
+    a, b = (
+        (int(TILE_SCALE[0][1][i : i + 2], 16) for i in (1, 3, 5)),
+        (int(TILE_SCALE[1][1][i : i + 2], 16) for i in (1, 3, 5)),
+    )
+    assert mid == "rgb({}, {}, {})".format(*(round((u + v) / 2) for u, v in zip(a, b, strict=True)))
 
 
 def test_strip_escapes_markup_in_tokens():
-    spec = validated(token_strip_figure([StripToken("<", None, None), StripToken("&", 0.5, 0.5, step=1)]))
-    assert spec["data"][0]["text"][0][0] == "&lt;" and spec["data"][1]["text"][0][1] == "&amp;"
+    out = token_strip_html([StripToken("<", None, None), StripToken("&", 0.5, 0.5, step=1)])
+    assert ">&lt;</span>" in out and ">&amp;</span>" in out and "<</span>" not in out
 
 
 def test_kv_timing_figure_plots_both_runs():
