@@ -308,6 +308,7 @@ def sample_grid_section() -> None:
     st.plotly_chart(sample_grid_figure(grid.images, 8), width="stretch", key="pcnn_grid_fig")
 
 
+grid_slot = None  # filled at the end of the script: a new server's first visitor sees section 5 before it
 if s_model is None:
     st.info(f"Choose the other model: **{s_model_name}** cannot be loaded (see the message above).")
 else:
@@ -316,7 +317,7 @@ else:
         animation(sample, score_image(s_model_name, sample.images[0], label))
     except ChainRuleError as e:
         show_error("This sample cannot be drawn.", e)
-    sample_grid_section()
+    grid_slot = st.container()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -435,3 +436,6 @@ def likelihood_section() -> None:
 
 
 likelihood_section()
+if grid_slot is not None:
+    with grid_slot:
+        sample_grid_section()  # the slowest draw of a new server (16 images), cached for every later visitor
