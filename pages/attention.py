@@ -1,6 +1,8 @@
 """Attention and causality: the causal mask, the learned attention, what peeking breaks, and a live check.
 
-Thin page: read the widgets, call ``core.lessons.causality``, draw the figures of ``core.figures.attention``.
+Thin page: read the widgets, call ``core.lessons.causality`` and ``core.lessons.attention_lesson``,
+draw the figures of ``core.figures.attention``. The real LLM (smollm2) gets one layer's heads at a
+time plus a one-number-per-head overview, and a causality check on a few replacements per token.
 """
 
 import numpy as np
@@ -8,41 +10,16 @@ import streamlit as st
 
 from core import ChainRuleError, causal_mask, score
 from core.display import escape_markdown
-from core.figures.attention import (
-    attention_grid,
-    dependence_heatmap,
-    mask_figure,
-    toy_matrix_figure,
-    training_curves_figure,
-    value_heatmap,
-)
-from core.lessons.causality import (
-    MAX_SHOWN_TOKENS,
-    attention_weights,
-    character_labels,
-    dependence_matrix,
-    max_above_diagonal,
-    sample_texts,
-    text_window,
-    toy_attention,
-    training_summary,
-    where_it_looks,
-)
+from core.figures import attention as figures
+from core.lessons import attention_lesson as lesson
+from core.lessons import causality
+from core.text.language_model import LLM_MODELS
 from pages.common import model_or_error
 
-# Models whose attention can be drawn, with example texts for each (the first is the default).
-ATTENTION_MODELS = {
-    "names": ["emma", "isabella", "christopher", "zqxj"],
-    "shakespeare": ["ROMEO:\nBut soft, what light", "First Citizen:\nBefore we proceed", "To be, or not to be"],
-    "names-leaky": ["emma", "isabella", "christopher", "zqxj"],
-}
-MODEL_LABELS = {
-    "names": "names (causal)",
-    "shakespeare": "shakespeare (causal)",
-    "names-leaky": "names-leaky (no mask)",
-}
 TOY_TOKENS = 6  # the toy example uses the first few tokens so every number fits in its cell
 N_SAMPLES = 8
+GRID_HEADS = 16  # models with more heads than this show one layer's heads at a time
+MAX_TOKENS = causality.MAX_SHOWN_TOKENS
 
 
 def _model_key(lm) -> str:
@@ -53,24 +30,37 @@ def _model_key(lm) -> str:
 @st.cache_data(show_spinner=False, max_entries=256)
 def cached_samples(_lm, model_key: str, n: int, seed: int):
     """``sample_texts``: deterministic for given weights and seed, so shared by reruns and sessions."""
-    return sample_texts(_lm, n, seed=seed)
+    return causality.sample_texts(_lm, n, seed=seed)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def cached_dependence(_lm, model_key: str, ids: tuple[int, ...]):
     """``dependence_matrix``: deterministic for given weights and tokens, so shared by reruns and sessions."""
-    return dependence_matrix(_lm, list(ids))
+    return causality.dependence_matrix(_lm, list(ids))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def cached_llm_dependence(_lm, model_key: str, ids: tuple[int, ...]):
+    """``llm_dependence``: seconds of CPU per text, so computed once per server."""
+    return lesson.llm_dependence(_lm, list(ids))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def cached_attention(_lm, model_key: str, ids: tuple[int, ...], _window):
+    """``attention_weights`` of ``_window`` (whose tokens are ``ids``): a layer change only redraws."""
+    return causality.attention_weights(_lm, _window)
 
 
 def _init_state() -> None:
     defaults = {
         "attention_model": "names",
-        "attention_text": ATTENTION_MODELS["names"][0],
+        "attention_text": lesson.ATTENTION_MODELS["names"].examples[0],
         "attention_layer": 1,
         "attention_head": 1,
         "attention_toy_seed": 0,
         "attention_probe": "emma",
         "attention_sample_seed": 0,
+        "attention_statistic": next(iter(lesson.HEAD_STATISTICS)),
     }
     for key, value in defaults.items():
         if key not in st.session_state:
@@ -79,7 +69,7 @@ def _init_state() -> None:
 
 def _on_model_change() -> None:
     """A new model has other examples and may have fewer heads: start from its defaults."""
-    st.session_state["attention_text"] = ATTENTION_MODELS[st.session_state["attention_model"]][0]
+    st.session_state["attention_text"] = lesson.ATTENTION_MODELS[st.session_state["attention_model"]].examples[0]
     st.session_state["attention_layer"] = 1
     st.session_state["attention_head"] = 1
 
@@ -88,74 +78,54 @@ def _use_example(text: str) -> None:
     st.session_state["attention_text"] = text
 
 
-def _fmt_nll(x: float | None) -> str:
-    """A loss from a card; tiny ones (the leaky model's) keep their size instead of showing 0.000."""
-    if x is None:
-        return "—"
-    return f"{x:.3f}" if x >= 0.01 else f"{x:.1e}"
+def _request_llm_check(ids: tuple[int, ...]) -> None:
+    st.session_state["attention_llm_check"] = ids
 
 
-def _fmt_max(x: float) -> str:
-    return "0 (exactly)" if x == 0.0 else f"{x:.3g}"
+def _show_dependence(col, values: np.ndarray, labels: list[str], title: str, name: str) -> None:
+    """One measured dependence map with its verdict: the largest value above the diagonal."""
+    col.plotly_chart(figures.dependence_heatmap(values, labels, title), key=f"attention_dependence_{name}")
+    col.metric(
+        f"{name}: max above the diagonal",
+        lesson.format_max(causality.max_above_diagonal(values)),
+        help="The largest change of a prediction when a LATER token is replaced.",
+    )
+    col.caption(lesson.upper_summary(values))
 
 
 _init_state()
 st.title("Attention and causality")
-st.markdown(
-    "A transformer computes **every** conditional $p(x_{i+1} \\mid x_0 \\dots x_i)$ of the chain rule in "
-    "one pass over the whole text. It is only a valid autoregressive model if the prediction at position "
-    "*i* never reads a later position. That guarantee lives in the **connectivity**: the causal mask. "
-    "In every heatmap below, **row *i*** is the prediction made after reading tokens 0..*i* "
-    "(token 0 is the start token) and **column *j*** is the token it may read; row 0 is at the top."
-)
-
+st.markdown(lesson.INTRO)
 model_name = st.radio(
     "Model",
-    list(ATTENTION_MODELS),
-    format_func=MODEL_LABELS.get,
+    list(lesson.ATTENTION_MODELS),
+    format_func=lambda name: lesson.ATTENTION_MODELS[name].label,
     key="attention_model",
     horizontal=True,
     on_change=_on_model_change,
 )
-example_cols = st.columns(len(ATTENTION_MODELS[model_name]) + 1)
+examples = lesson.ATTENTION_MODELS[model_name].examples
+example_cols = st.columns(len(examples) + 1)
 example_cols[0].markdown("Examples:")
-for k, example in enumerate(ATTENTION_MODELS[model_name]):
-    example_cols[k + 1].button(
-        repr(example) if "\n" in example else example,
-        key=f"attention_example_{k}",
-        on_click=_use_example,
-        args=(example,),
-    )
-text = st.text_area("Text the model reads", key="attention_text", height=80, max_chars=2000)
+for k, example in enumerate(examples):
+    label = repr(example) if "\n" in example else example
+    example_cols[k + 1].button(label, key=f"attention_example_{k}", on_click=_use_example, args=(example,))
+text = st.text_area("Text the model reads", key="attention_text", height=80, max_chars=lesson.MAX_TEXT_CHARS)
 
-lm = model_or_error(model_name)
+with st.spinner(lesson.LOADING.get(model_name, "Loading the model…")):
+    lm = model_or_error(model_name)
 window = None
 if lm is not None:
     try:
-        window = text_window(lm, text, MAX_SHOWN_TOKENS)
+        window = causality.text_window(lm, text, MAX_TOKENS)
     except ChainRuleError as e:
         st.error(escape_markdown(str(e)), icon="⚠️")
-if window is not None and window.n_dropped:
-    total = window.T + window.n_dropped
-    if window.limit == lm.block_size:
-        why = (
-            f"the model reads at most {lm.block_size} tokens, so it reads — and the page shows — only the last "
-            f"{window.T}, exactly as when it samples past its context"
-        )
-    else:
-        why = (
-            f"heatmaps stay legible up to {window.limit} tokens, so the model is run on the last {window.T} "
-            f"alone (it could read up to {lm.block_size}) and everything below is for that window"
-        )
-    st.info(
-        f"The start token plus your text make {total} tokens, but {why}. "
-        f"The first {window.n_dropped} tokens, start token included, are dropped.",
-        icon="✂️",
-    )
+if window is not None and (note := lesson.crop_note(window, lm.block_size, len(text))):
+    st.info(note, icon="✂️")
 
 # ---------------------------------------------------------------------------------------------
 st.header("1. The causal mask", divider="gray")
-labels = window.labels if window is not None else character_labels(text or ".", MAX_SHOWN_TOKENS)
+labels = window.labels if window is not None else causality.character_labels(text or ".", MAX_TOKENS)
 T = len(labels)
 allowed = causal_mask(T).numpy()  # (T, T) True where row i may read column j
 st.markdown(
@@ -164,29 +134,25 @@ st.markdown(
     "including the very token it is supposed to predict."
 )
 left, right = st.columns(2)
-left.plotly_chart(mask_figure(allowed, labels, "Causal mask: row i may read j ≤ i"), key="attention_mask_fig")
+left.plotly_chart(figures.mask_figure(allowed, labels, "Causal mask: row i may read j ≤ i"), key="attention_mask_fig")
+everything = np.ones((T, T), dtype=bool)
 right.plotly_chart(
-    mask_figure(np.ones((T, T), dtype=bool), labels, "No mask: every row reads every column"),
-    key="attention_full_fig",
+    figures.mask_figure(everything, labels, "No mask: every row reads every column"), key="attention_full_fig"
 )
 
 st.subheader("Why masked weights are exactly 0")
 toy_seed = st.number_input("Toy scores seed", min_value=0, max_value=9999, step=1, key="attention_toy_seed")
-toy = toy_attention(labels[:TOY_TOKENS], seed=int(toy_seed))
-st.markdown(
-    "Each position has a query $q_i$ and a key $k_j$ (random 2-d vectors here); the score is "
-    "$s_{ij} = q_i \\cdot k_j / \\sqrt{2}$. The mask replaces every score above the diagonal by "
-    "$-\\infty$, and the softmax of each row turns $e^{-\\infty}$ into **exactly 0**:"
-)
-st.latex(
-    r"w_{ij} = \frac{e^{s_{ij}}}{\sum_{k \le i} e^{s_{ik}}} \quad (j \le i), \qquad w_{ij} = \frac{e^{-\infty}}{\cdots} = 0 \quad (j > i)"
-)
+toy = causality.toy_attention(labels[:TOY_TOKENS], seed=int(toy_seed))
+st.markdown(lesson.TOY_INTRO)
+st.latex(lesson.TOY_LATEX)
 c1, c2, c3 = st.columns(3)
-c1.plotly_chart(toy_matrix_figure(toy.scores, toy.labels, "scores s = q·k/√2"), key="attention_toy_scores")
-c2.plotly_chart(toy_matrix_figure(toy.masked_scores, toy.labels, "masked: −∞ = future"), key="attention_toy_masked")
-c3.plotly_chart(toy_matrix_figure(toy.weights, toy.labels, "softmax of each row"), key="attention_toy_weights")
+c1.plotly_chart(figures.toy_matrix_figure(toy.scores, toy.labels, "scores s = q·k/√2"), key="attention_toy_scores")
+c2.plotly_chart(
+    figures.toy_matrix_figure(toy.masked_scores, toy.labels, "masked: −∞ = future"), key="attention_toy_masked"
+)
+c3.plotly_chart(figures.toy_matrix_figure(toy.weights, toy.labels, "softmax of each row"), key="attention_toy_weights")
 st.caption(
-    f"Largest weight above the diagonal: {_fmt_max(max_above_diagonal(toy.weights))}; "
+    f"Largest weight above the diagonal: {lesson.format_max(causality.max_above_diagonal(toy.weights))}; "
     f"each row sums to 1 (largest deviation {np.abs(toy.weights.sum(-1) - 1).max():.1e})."
 )
 
@@ -195,12 +161,13 @@ st.header("2. Learned attention", divider="gray")
 if window is None:
     st.info("Learned attention needs a loaded model and a valid text (see the message above).")
 else:
-    weights = attention_weights(lm, window)  # (n_layer, n_head, T, T)
+    weights = cached_attention(lm, _model_key(lm), tuple(window.ids), window)  # (n_layer, n_head, T, T)
     n_layer, n_head = weights.shape[:2]
+    n_kv = lesson.n_kv_heads(lm)
     model_allowed = causal_mask(window.T).numpy() if lm.is_causal else None
     c_layer, c_head, c_query = st.columns([1, 1, 2])
-    layer = c_layer.selectbox("Layer", list(range(1, n_layer + 1)), key="attention_layer")
-    head = c_head.selectbox("Head", list(range(1, n_head + 1)), key="attention_head")
+    layer = c_layer.selectbox(f"Layer (of {n_layer})", list(range(1, n_layer + 1)), key="attention_layer")
+    head = c_head.selectbox(f"Head (of {n_head})", list(range(1, n_head + 1)), key="attention_head")
     query = c_query.slider(
         "Query position: the row to inspect (it predicts the token after it)",
         min_value=0,
@@ -209,94 +176,93 @@ else:
         key="attention_query",
     )
     head_weights = weights[layer - 1, head - 1]  # (T, T)
+    kv_note = f" (kv head {lesson.kv_head_of(head - 1, n_head, n_kv) + 1})" if n_kv < n_head else ""
     left, right = st.columns([3, 2])
+    title = f"{lm.name}: layer {layer}, head {head}{kv_note}"
+    height = 480 if window.T <= 16 else 600
     left.plotly_chart(
-        value_heatmap(
-            head_weights,
-            window.labels,
-            f"{lm.name}: layer {layer}, head {head}",
-            allowed=model_allowed,
-            highlight_row=query,
-            height=480 if window.T <= 16 else 600,
+        figures.value_heatmap(
+            head_weights, window.labels, title, allowed=model_allowed, highlight_row=query, height=height
         ),
         key="attention_head_fig",
     )
     with right:
-        st.markdown(f"**Where row {query} ('{window.labels[query]}') looks** in layer {layer}, head {head}:")
-        looks = where_it_looks(head_weights[query], window.labels, top=5)
-        st.dataframe(
-            {
-                "position": [look.position for look in looks],
-                "token": [look.token for look in looks],
-                "weight": [round(look.weight, 4) for look in looks],
-            },
-            hide_index=True,
-            key="attention_looks_table",
-        )
-        worst = max_above_diagonal(weights)
+        token = escape_markdown(window.labels[query])
+        st.markdown(f"**Where row {query} ('{token}') looks** in layer {layer}, head {head}:")
+        looks = causality.where_it_looks(head_weights[query], window.labels, top=5)
+        st.dataframe(lesson.looks_table(looks), hide_index=True, key="attention_looks_table")
         st.metric(
             "Max weight above the diagonal",
-            _fmt_max(worst),
+            lesson.format_max(causality.max_above_diagonal(weights)),
             help="The largest attention weight on a later token, over every layer, head and row of this text.",
         )
         row_error = float(np.abs(weights.sum(-1) - 1).max())
         st.metric("Max |row sum − 1|", f"{row_error:.1e}", help="Each row is a softmax: its weights sum to 1.")
-        n_upper = n_layer * n_head * window.T * (window.T - 1) // 2
-        if worst == 0.0:
-            st.success(
-                f"All {n_upper} weights above the diagonal ({n_layer} layers × {n_head} heads) are exactly 0.0: "
-                "no prediction reads a later token.",
-                icon="✅",
-            )
-        else:
-            st.warning(
-                f"This model puts weight up to {worst:.3g} on later tokens: it reads the future, so its "
-                "'predictions' are not conditionals of the chain rule.",
-                icon="👀",
-            )
-    st.subheader(f"All heads of {lm.name}")
+        verdict = lesson.attention_verdict(weights)
+        (st.success if verdict.causal else st.warning)(verdict.text, icon="✅" if verdict.causal else "👀")
     show_ticks = window.T <= 16
-    st.plotly_chart(
-        attention_grid(
+    ticks_note = "" if show_ticks else " Token labels are hidden in the small panels for texts over 16 tokens."
+    if n_layer * n_head <= GRID_HEADS:
+        st.subheader(f"All heads of {lm.name}")
+        grid = figures.attention_grid(
             weights, window.labels, allowed=model_allowed, selected=(layer - 1, head - 1), show_ticks=show_ticks
-        ),
-        key="attention_grid_fig",
-    )
-    st.caption(
-        "One panel per layer and head; the selected one is outlined in orange. Hover a cell for its weight."
-        + ("" if show_ticks else " Token labels are hidden in the small panels for texts over 16 tokens.")
-    )
+        )
+        st.plotly_chart(grid, key="attention_grid_fig")
+        st.caption(
+            "One panel per layer and head; the selected one is outlined in orange. Hover a cell for its weight."
+            + ticks_note
+        )
+    else:
+        st.subheader(f"All {n_head} heads of layer {layer}")
+        if n_kv < n_head:
+            st.markdown(lesson.gqa_sentence(n_head, n_kv))
+        groups = lesson.kv_groups(n_head, n_kv)
+        grid = figures.layer_heads_grid(
+            weights[layer - 1], window.labels, layer - 1, groups, model_allowed, head - 1, show_ticks=show_ticks
+        )
+        st.plotly_chart(grid, key="attention_grid_fig")
+        st.caption(
+            f"One row of panels per key/value head; head {head} is outlined in orange. "
+            "Choose another layer above. Hover a cell for its weight." + ticks_note
+        )
+        st.subheader(f"All {n_layer * n_head} heads at a glance")
+        stat_name = st.radio(
+            "One number per head", list(lesson.HEAD_STATISTICS), key="attention_statistic", horizontal=True
+        )
+        stat = lesson.HEAD_STATISTICS[stat_name]
+        summary = figures.head_summary_heatmap(
+            stat.compute(weights),  # (n_layer, n_head)
+            f"{stat_name} of every head, for this text",
+            stat.unit,
+            stat.fmt,
+            selected=(layer - 1, head - 1),
+            group_size=n_head // n_kv if n_kv < n_head else None,
+        )
+        st.plotly_chart(summary, key="attention_summary_fig")
+        st.caption(
+            f"{stat_name}: {stat.explanation} White lines separate the key/value groups; the selected head is "
+            f"outlined. Computed live from the {window.T} tokens above (the page draws at most {MAX_TOKENS})."
+        )
 
 # ---------------------------------------------------------------------------------------------
 st.header("3. What peeking breaks", divider="gray")
-st.markdown(
-    "**names-leaky** is the same transformer trained on the same names **without the mask**. During "
-    "training the whole name is in the input, so the 'prediction' at row *i* can simply read token *i+1* "
-    "and copy it: **training becomes trivial**. At sampling time the next token does not exist yet — "
-    "there is nothing to copy — so **inference is impossible** and the samples fall apart."
-)
-causal_lm = model_or_error("names")
-leaky_lm = model_or_error("names-leaky")
-pair = [m for m in (causal_lm, leaky_lm) if m is not None]
+st.markdown(lesson.PEEKING)
+pair = [m for m in (model_or_error("names"), model_or_error("names-leaky")) if m is not None]
 probe_window = None  # the probe name as the names models read it, once it is valid
 if pair:
-    summaries = [training_summary(m) for m in pair]
+    summaries = [causality.training_summary(m) for m in pair]
     metric_cols = st.columns(2 * len(summaries))
     for k, s in enumerate(summaries):
-        held, train = _fmt_nll(s.heldout_nll), _fmt_nll(s.train_nll)
+        held, train = lesson.format_loss(s.heldout_nll), lesson.format_loss(s.train_nll)
         metric_cols[2 * k].metric(f"{s.name}: held-out", held, help="NLL in nats per token on names not trained on")
         metric_cols[2 * k + 1].metric(f"{s.name}: training", train, help="NLL in nats per token on the training names")
     if any(s.curve for s in summaries):
-        st.plotly_chart(training_curves_figure(summaries), key="attention_curves_fig")
-    st.caption(
-        "Final negative log-likelihoods in nats per token, from each model's card. Both are teacher-forced: "
-        "the true name is fed in and each next token is scored. For the leaky model that lets it read the "
-        "answer, so its loss says nothing about sampling."
-    )
+        st.plotly_chart(figures.training_curves_figure(summaries), key="attention_curves_fig")
+    st.caption(lesson.LOSSES_NOTE)
 
     probe = st.text_input("A name to probe (this section and the next)", key="attention_probe", max_chars=200)
     try:
-        probe_window = text_window(pair[0], probe)  # both names models share one vocabulary
+        probe_window = causality.text_window(pair[0], probe)  # both names models share one vocabulary
         probe_scores = [score(m, probe) for m in pair]
     except ChainRuleError as e:
         st.error(f"Probe name: {escape_markdown(str(e))}", icon="⚠️")
@@ -306,48 +272,27 @@ if pair:
         for m, sc in zip(pair, probe_scores, strict=True):
             table[f"p under {m.name}"] = [round(p, 4) for p in sc.probs]
         st.dataframe(table, hide_index=True, key="attention_probe_table")
+        nlls = " · ".join(
+            f"{m.name}: {sc.nll:.2f} nats for the whole name" for m, sc in zip(pair, probe_scores, strict=True)
+        )
         st.caption(
-            " · ".join(
-                f"{m.name}: {sc.nll:.2f} nats for the whole name" for m, sc in zip(pair, probe_scores, strict=True)
-            )
-            + ". A leaky model that learned to copy is near-certain of every letter — even of gibberish like "
+            nlls + ". A leaky model that learned to copy is near-certain of every letter — even of gibberish like "
             "'zqxj' (try it) — because it reads it."
         )
 
-    st.markdown(
-        "**Samples** from the empty prompt, one token at a time. Here the next token never exists "
-        "in the input, so the leaky model has nothing to copy. In training, the only row with nothing after "
-        "it was the last one, and its target was always the end token '.': at sampling time every new row "
-        "is such a row."
-    )
+    st.markdown(lesson.SAMPLES_NOTE)
     sample_seed = st.number_input("Sampling seed", min_value=0, max_value=10**6, step=1, key="attention_sample_seed")
-    sample_cols = st.columns(len(pair))
-    for col, m in zip(sample_cols, pair, strict=True):
+    for col, m in zip(st.columns(len(pair)), pair, strict=True):
         samples = cached_samples(m, _model_key(m), N_SAMPLES, int(sample_seed))
         col.markdown(f"**Samples from {m.name}** (seeds {int(sample_seed)}–{int(sample_seed) + N_SAMPLES - 1})")
-        col.dataframe(
-            {
-                "sample": [s.text or "(empty)" for s in samples],
-                "ended": ["yes" if s.ended else "no (ran out)" for s in samples],
-                "log p (nats)": [round(s.logprob, 2) for s in samples],
-            },
-            hide_index=True,
-            key=f"attention_samples_{m.name}",
-        )
+        col.dataframe(lesson.samples_table(samples), hide_index=True, key=f"attention_samples_{m.name}")
         n_empty = sum(1 for s in samples if not s.text)
-        col.caption(
-            f"{n_empty} of {len(samples)} samples are empty; mean length "
-            f"{np.mean([len(s.text) for s in samples]):.1f} letters."
-        )
+        mean_length = np.mean([len(s.text) for s in samples])
+        col.caption(f"{n_empty} of {len(samples)} samples are empty; mean length {mean_length:.1f} letters.")
 
 # ---------------------------------------------------------------------------------------------
 st.header("4. Check causality, don't trust it", divider="gray")
-st.markdown(
-    "The mask is a promise; this measures it. For each input position *j*, replace its token by **every** "
-    "token of the vocabulary and see how far the next-token distribution at each row *i* moves "
-    "(total variation distance, 0 = unchanged, 1 = completely different), keeping the largest change. "
-    "A causal model must give **exactly 0** above the diagonal."
-)
+st.markdown(lesson.DEPENDENCE_INTRO)
 if probe_window is None:
     st.info("The dependence check needs the names models and a valid probe name (see above).")
 else:
@@ -357,25 +302,31 @@ else:
             f"{probe_window.T} tokens are used.",
             icon="✂️",
         )
-    dep_cols = st.columns(len(pair))
-    for col, m in zip(dep_cols, pair, strict=True):
+    for col, m in zip(st.columns(len(pair)), pair, strict=True):
         dep = cached_dependence(m, _model_key(m), tuple(probe_window.ids))
-        worst = max_above_diagonal(dep.values)
-        col.plotly_chart(
-            dependence_heatmap(dep.values, probe_window.labels, MODEL_LABELS[m.name]),
-            key=f"attention_dependence_{m.name}",
-        )
-        col.metric(
-            f"{m.name}: max above the diagonal",
-            _fmt_max(worst),
-            help="The largest change of a prediction when a LATER token is replaced.",
-        )
-        upper = dep.values[np.triu(np.ones((probe_window.T, probe_window.T), dtype=bool), k=1)]
-        col.caption(
-            f"Cells above the diagonal that are not exactly 0: {int((upper != 0).sum())} of {upper.size}"
-            + (f" (smallest {upper[upper != 0].min():.1e})." if (upper != 0).any() else ".")
-        )
+        _show_dependence(col, dep.values, probe_window.labels, lesson.ATTENTION_MODELS[m.name].label, m.name)
     st.caption(
         "Computed live from the models: one forward pass per column with every replacement token at once. "
         "Hover a cell for its value."
     )
+
+if model_name in LLM_MODELS and window is not None:
+    st.subheader(f"{lm.name} on your text")
+    ids = tuple(window.ids[: lesson.LLM_DEPENDENCE_TOKENS])
+    n = len(ids)
+    st.markdown(lesson.llm_check_intro(n, lm.vocab.size))
+    st.button(
+        f"Measure {lm.name}'s dependence on these {n} tokens",
+        key="attention_llm_check_button",
+        on_click=_request_llm_check,
+        args=(ids,),
+    )
+    if st.session_state.get("attention_llm_check") == ids:
+        with st.spinner(f"Running {lm.name} on {n * (lesson.LLM_REPLACEMENTS + 1)} variants of your text…"):
+            dep, candidates = cached_llm_dependence(lm, _model_key(lm), ids)
+        left, right = st.columns([3, 2])
+        title = f"{lm.name}: {lesson.LLM_REPLACEMENTS} replacements per token"
+        _show_dependence(left, dep.values, window.labels[:n], title, lm.name)
+        replaced = [", ".join(lm.vocab.token_text(t) for t in c) for c in candidates]
+        table = {"position": list(range(n)), "token": window.labels[:n], "replaced by": replaced}
+        right.dataframe(table, hide_index=True, key="attention_llm_replacements")

@@ -428,7 +428,10 @@ def head_summary_heatmap(
     n_layer, n_head = values.shape
     layers, heads = list(range(1, n_layer + 1)), list(range(1, n_head + 1))
     hover = np.array(
-        [[f"layer {i + 1}, head {h + 1}<br>{unit} = {values[i, h]:{fmt}}" for h in range(n_head)] for i in range(n_layer)],
+        [
+            [f"layer {i + 1}, head {h + 1}<br>{unit} = {values[i, h]:{fmt}}" for h in range(n_head)]
+            for i in range(n_layer)
+        ],
         dtype=object,
     )
     fig = go.Figure(
@@ -465,7 +468,9 @@ def head_summary_heatmap(
             )
         )
     fig.update_xaxes(title_text="head", tickmode="array", tickvals=heads, tickfont=TICK_FONT, side="top")
-    fig.update_yaxes(title_text="layer", tickmode="array", tickvals=layers, tickfont=dict(size=12), autorange="reversed")
+    fig.update_yaxes(
+        title_text="layer", tickmode="array", tickvals=layers, tickfont=dict(size=12), autorange="reversed"
+    )
     fig.update_layout(title=dict(text=title), height=height, shapes=shapes, margin=dict(l=10, r=10, t=80, b=10))
     return fig
 

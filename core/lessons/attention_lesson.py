@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from core.lessons.causality import Window
+from core.lessons.causality import Dependence, Look, Sample, Window, dependence_matrix, max_above_diagonal
 from core.text.language_model import TextModel
 
 MAX_TEXT_CHARS = 2000  # the text box's limit: a longer paste is cut there (by the browser and the server)
@@ -37,7 +37,8 @@ class AttentionModel:
 ATTENTION_MODELS = {
     "names": AttentionModel("names (causal)", ["emma", "isabella", "christopher", "zqxj"]),
     "shakespeare": AttentionModel(
-        "shakespeare (causal)", ["ROMEO:\nBut soft, what light", "First Citizen:\nBefore we proceed", "To be, or not to be"]
+        "shakespeare (causal)",
+        ["ROMEO:\nBut soft, what light", "First Citizen:\nBefore we proceed", "To be, or not to be"],
     ),
     "names-leaky": AttentionModel("names-leaky (no mask)", ["emma", "isabella", "christopher", "zqxj"]),
     "smollm2": AttentionModel(
@@ -112,7 +113,9 @@ def n_kv_heads(lm: TextModel) -> int:
 
 def gqa_sentence(n_head: int, n_kv_head: int) -> str:
     """The grouping in words, with 1-based head numbers as the page's selectors show them."""
-    parts = [f"heads {g[0] + 1}–{g[-1] + 1} share key/value head {k + 1}" for k, g in enumerate(kv_groups(n_head, n_kv_head))]
+    parts = [
+        f"heads {g[0] + 1}–{g[-1] + 1} share key/value head {k + 1}" for k, g in enumerate(kv_groups(n_head, n_kv_head))
+    ]
     return (
         f"**Grouped-query attention:** each layer has {n_head} query heads but only {n_kv_head} key/value heads: "
         + "; ".join(parts)
@@ -196,3 +199,115 @@ def replacement_candidates(lm: TextModel, ids: list[int], k: int = LLM_REPLACEME
         top = logits[0, max(j - 1, 0)].topk(k + 1).indices.tolist()
         out.append([t for t in top if t != ids[j]][:k])
     return out
+
+
+def llm_dependence(lm: TextModel, ids: list[int], k: int = LLM_REPLACEMENTS) -> tuple[Dependence, list[list[int]]]:
+    """``dependence_matrix`` with each position replaced by the model's ``k`` likeliest alternatives.
+
+    Returns the dependence and the alternatives tried at each position (len(ids) + 1 forward passes).
+    """
+    candidates = replacement_candidates(lm, ids, k)
+    return dependence_matrix(lm, ids, candidates), candidates
+
+
+# ---------------------------------------------------------------------------------------------
+# The page's words and tables (kept here so the page stays a screen of glue)
+
+INTRO = (
+    "A transformer computes **every** conditional $p(x_{i+1} \\mid x_0 \\dots x_i)$ of the chain rule in "
+    "one pass over the whole text. It is only a valid autoregressive model if the prediction at position "
+    "*i* never reads a later position. That guarantee lives in the **connectivity**: the causal mask. "
+    "In every heatmap below, **row *i*** is the prediction made after reading tokens 0..*i* "
+    "(token 0 is the start token) and **column *j*** is the token it may read; row 0 is at the top."
+)
+TOY_INTRO = (
+    "Each position has a query $q_i$ and a key $k_j$ (random 2-d vectors here); the score is "
+    "$s_{ij} = q_i \\cdot k_j / \\sqrt{2}$. The mask replaces every score above the diagonal by "
+    "$-\\infty$, and the softmax of each row turns $e^{-\\infty}$ into **exactly 0**:"
+)
+TOY_LATEX = (
+    r"w_{ij} = \frac{e^{s_{ij}}}{\sum_{k \le i} e^{s_{ik}}} \quad (j \le i), \qquad "
+    r"w_{ij} = \frac{e^{-\infty}}{\cdots} = 0 \quad (j > i)"
+)
+PEEKING = (
+    "**names-leaky** is the same transformer trained on the same names **without the mask**. During "
+    "training the whole name is in the input, so the 'prediction' at row *i* can simply read token *i+1* "
+    "and copy it: **training becomes trivial**. At sampling time the next token does not exist yet — "
+    "there is nothing to copy — so **inference is impossible** and the samples fall apart."
+)
+LOSSES_NOTE = (
+    "Final negative log-likelihoods in nats per token, from each model's card. Both are teacher-forced: "
+    "the true name is fed in and each next token is scored. For the leaky model that lets it read the "
+    "answer, so its loss says nothing about sampling."
+)
+SAMPLES_NOTE = (
+    "**Samples** from the empty prompt, one token at a time. Here the next token never exists "
+    "in the input, so the leaky model has nothing to copy. In training, the only row with nothing after "
+    "it was the last one, and its target was always the end token '.': at sampling time every new row "
+    "is such a row."
+)
+DEPENDENCE_INTRO = (
+    "The mask is a promise; this measures it. For each input position *j*, replace its token by **every** "
+    "token of the vocabulary and see how far the next-token distribution at each row *i* moves "
+    "(total variation distance, 0 = unchanged, 1 = completely different), keeping the largest change. "
+    "A causal model must give **exactly 0** above the diagonal."
+)
+LOADING = {"smollm2": "Loading SmolLM2-135M (135M parameters) from its wheel…"}
+
+
+def llm_check_intro(n: int, vocab_size: int, k: int = LLM_REPLACEMENTS) -> str:
+    return (
+        f"Every one of its {vocab_size:,} tokens at every position would take hours on this CPU, so each of "
+        f"the first {n} tokens of your text is replaced by the **{k} tokens the model itself finds likeliest "
+        f"there** (the start token by the likeliest first tokens): {n} forward passes of {k + 1} sequences, "
+        "a few seconds, then remembered for this text."
+    )
+
+
+@dataclass(frozen=True)
+class Verdict:
+    causal: bool  # no weight above the diagonal at all
+    text: str
+
+
+def attention_verdict(weights: np.ndarray) -> Verdict:
+    """What (n_layer, n_head, T, T) weights say about reading the future, in one sentence."""
+    n_layer, n_head, T, _ = weights.shape
+    worst = max_above_diagonal(weights)
+    if worst == 0.0:
+        n_upper = n_layer * n_head * T * (T - 1) // 2
+        return Verdict(
+            True,
+            f"All {n_upper:,} weights above the diagonal ({n_layer} layers × {n_head} heads) are exactly 0.0: "
+            "no prediction reads a later token.",
+        )
+    return Verdict(
+        False,
+        f"This model puts weight up to {worst:.3g} on later tokens: it reads the future, so its "
+        "'predictions' are not conditionals of the chain rule.",
+    )
+
+
+def looks_table(looks: list[Look]) -> dict[str, list]:
+    return {
+        "position": [look.position for look in looks],
+        "token": [look.token for look in looks],
+        "weight": [round(look.weight, 4) for look in looks],
+    }
+
+
+def samples_table(samples: list[Sample]) -> dict[str, list]:
+    return {
+        "sample": [s.text or "(empty)" for s in samples],
+        "ended": ["yes" if s.ended else "no (ran out)" for s in samples],
+        "log p (nats)": [round(s.logprob, 2) for s in samples],
+    }
+
+
+def upper_summary(values: np.ndarray) -> str:
+    """How many cells above the diagonal of a measured (T, T) dependence are not exactly 0."""
+    T = values.shape[-1]
+    upper = values[np.triu(np.ones((T, T), dtype=bool), k=1)]
+    nonzero = upper != 0
+    smallest = f" (smallest {upper[nonzero].min():.1e})." if nonzero.any() else "."
+    return f"Cells above the diagonal that are not exactly 0: {int(nonzero.sum())} of {upper.size}" + smallest
