@@ -25,6 +25,7 @@ from core.lessons.settings import (
     fit_top_k,
     parse_query_params,
     to_query_params,
+    top_k_choices,
 )
 from core.text.language_model import TEXT_MODELS, context_ids
 from core.validation import MAX_SEED
@@ -59,7 +60,7 @@ if lm is not None:
     if note:  # e.g. top-k = 50 kept from shakespeare, then names (27 symbols) chosen
         state.sampling_top_k = top_k_fitted
         notes.append(note)
-top_k_max = lm.vocab.size if lm is not None else max(state.sampling_top_k, 1)
+top_k_options = top_k_choices(lm.vocab.size if lm is not None else max(state.sampling_top_k, 1), state.sampling_top_k)
 
 with st.sidebar:
     prompt = st.text_area(
@@ -74,7 +75,7 @@ with st.sidebar:
     if temperature == 0:
         st.caption("Temperature 0 is greedy: always the most probable token (ties: the lower id), whatever the seed.")
     top_k = st.select_slider(
-        "Top-k", list(range(top_k_max + 1)), format_func=lambda k: "off" if k == 0 else str(k), key="sampling_top_k",
+        "Top-k", top_k_options, format_func=lambda k: "off" if k == 0 else str(k), key="sampling_top_k",
         help="Keep only the k most probable tokens.",
     )  # fmt: skip
     top_p = st.slider(

@@ -145,7 +145,9 @@ def draw_step(panel: LivePanel, lm: TextModel, sampling: SamplingSettings, limit
     if h.entries or len(h.prompt_ids) > 1:
         with panel.strip.container():
             st.markdown(token_strip_html(history_strip(h, lm.vocab)), unsafe_allow_html=True)
-            st.caption("Grey: prompt. Colour: p under the model, orange ≈ 0 · yellow ≈ 0.5 · blue ≈ 1 (hover for numbers).")
+            st.caption(
+                "Grey: prompt. Colour: p under the model, orange ≈ 0 · yellow ≈ 0.5 · blue ≈ 1 (hover for numbers)."
+            )
     else:
         panel.strip.empty()
     with panel.step.container():
@@ -167,7 +169,8 @@ def step_view(lm: TextModel, sampling: SamplingSettings, limit: int, h: History,
         # the frozen distribution of the current step, reshaped by the current knobs (no new draw)
         same = entry.settings == sampling
         context = h.context_of(n - 1)
-        stages = entry.step.stages if same else stages_at(lm, context, sampling, s.step_logits(lm, context))
+        kept = entry.step.stages if same else None  # after a rewind the step's stages are recomputed
+        stages = kept if kept is not None else stages_at(lm, context, sampling, s.step_logits(lm, context))
         sampled = entry.step.token_id
         how = "forced" if entry.forced else "drawn"
         title = f"**Step {n}:** {escape_markdown(token_name(lm.vocab, sampled))} {how}"
@@ -237,8 +240,8 @@ def history_section(lm: TextModel, sampling: SamplingSettings, h: History) -> No
         {
             "step": i + 1,
             "token": token_name(lm.vocab, e.step.token_id),
-            "p (model)": float(e.step.stages.raw[e.step.token_id]),
-            "p (sampled from)": float(e.step.stages.final[e.step.token_id]),
+            "p (model)": e.p_model,
+            "p (sampled from)": e.p_sampled,
             "log p": e.step.logprob,
             "how": "forced" if e.forced else "sampled",
             "settings": describe_settings(e.settings),
@@ -247,10 +250,12 @@ def history_section(lm: TextModel, sampling: SamplingSettings, h: History) -> No
     ]
     st.dataframe(rows, hide_index=True, height=min(35 * len(rows) + 38, 250), key="sampling_history_table")
     steps = list(range(1, len(h) + 1))
+    grown = state.get("_sampling_steps_seen") != len(h)
+    state["_sampling_steps_seen"] = len(h)
     for key in ("sampling_rewind_step", "sampling_force_step"):
-        if state.get(key) not in steps:  # a rewind or a new text removed the chosen step
+        if grown or state.get(key) not in steps:  # a new step (or a rewind): point at the latest one
             state[key] = steps[-1]
-    options = predictable_ids(lm)
+    options = session().force_choices(lm, state.sampling_force_step)
     if state.get("sampling_force_token") not in options:
         state.sampling_force_token = options[0]
     rewind_col, force_col = st.columns(2)

@@ -140,9 +140,11 @@ def distribution_figure(view: DistributionView, vocab: Vocab, title: str = "") -
     """Grouped bars per token: raw, after temperature, after truncation; the sampled token banded."""
     x = list(range(len(view.token_ids)))
     ticks = [
-        _axis_label(vocab, i) if i is not None else f"rest<br>({view.rest_count})"
+        _axis_label(vocab, i) if i is not None else f"rest<br>({view.rest_count:,})"
         for i in view.token_ids  # the rest bar is labelled by how many tokens it sums
     ]
+    words = max((len(_axis_label(vocab, i)) for i in view.token_ids if i is not None), default=1) > 2
+    # sub-word tokens are words: slanted labels keep them apart (characters fit upright under their bars)
     layers = [
         ("model (T = 1)", view.raw, RAW_COLOUR),
         ("after temperature", view.tempered, TEMPERED_COLOUR),
@@ -171,13 +173,13 @@ def distribution_figure(view: DistributionView, vocab: Vocab, title: str = "") -
             tickvals=x,
             ticktext=ticks,
             tickfont=dict(size=15),
-            tickangle=0,
+            tickangle=-40 if words else 0,
             range=[-0.6, len(x) - 0.4],
         ),  # fmt: skip
         yaxis=dict(title=dict(text="probability", font=dict(size=15)), range=[0, top * 1.25], tickfont=dict(size=14)),
         legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0, font=dict(size=15)),
-        margin=dict(l=70, r=10, t=80 if title else 30, b=50),
-        height=310,
+        margin=dict(l=70, r=10, t=80 if title else 30, b=90 if words else 50),
+        height=350 if words else 310,
         hoverlabel=dict(font=dict(size=15)),
         shapes=shapes,
         annotations=annotations,
@@ -212,8 +214,8 @@ def history_strip(history: History, vocab: Vocab) -> list[StripToken]:
         tokens.append(
             StripToken(
                 text=tile_text(vocab, i),
-                p_model=float(e.step.stages.raw[i]),
-                p_sampled=float(e.step.stages.final[i]),
+                p_model=e.p_model,
+                p_sampled=e.p_sampled,
                 forced=e.forced,
                 step=n,
                 newline=vocab.token_text(i) == "\n",
@@ -271,7 +273,9 @@ def token_strip_html(tokens: list[StripToken]) -> str:
         elif tok.text.startswith(SPACE_MARK) or tok.text.endswith(SPACE_MARK):
             words.append([])  # a space: the line may break here
     spans = "".join(
-        "".join(w) if w == ["<br>"] else f'<span class="word" style="white-space:nowrap">{"".join(w)}</span>' for w in words if w
+        "".join(w) if w == ["<br>"] else f'<span class="word" style="white-space:nowrap">{"".join(w)}</span>'
+        for w in words
+        if w
     )
     return f'<div class="token-strip" style="line-height:2rem">{spans}</div>'
 

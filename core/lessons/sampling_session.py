@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
@@ -23,6 +23,8 @@ from core.text.language_model import Step, TextModel, logits_for_context, sample
 from core.text.sampling import SamplingStages, next_token_distribution
 
 MAX_BRANCHES = 8  # abandoned continuations kept for comparison (oldest dropped first)
+LOGITS_MEMO_SIZE = 4  # contexts whose logits a session keeps (the current step, a rewind target, ...)
+FORCE_CHOICES = 100  # with a large vocabulary, the tokens offered for forcing at a step
 MAX_CATCH_UP = 5  # tokens one auto-play tick may draw when the browser fell behind the clock
 
 
@@ -35,9 +37,11 @@ class SamplingSettings:
 
 @dataclass(frozen=True)
 class Entry:
-    step: Step  # the token and the distribution it came from
+    step: Step  # the token, and the distribution it came from (kept for the latest entry only)
     settings: SamplingSettings  # the knobs in force when it was drawn (or forced)
     forced: bool = False  # chosen by the user instead of sampled
+    p_model: float = math.nan  # p(token | context) under the model
+    p_sampled: float = math.nan  # p under the distribution it was drawn from
 
 
 @dataclass(frozen=True)
@@ -93,7 +97,12 @@ class History:
             raise InputError("The text already ended with the end token: rewind to continue it.")
         if step.position != len(self.ids):
             raise ValueError(f"step is for position {step.position}, but the next position is {len(self.ids)}")
-        self.entries.append(Entry(step=step, settings=settings, forced=forced))
+        token = step.token_id
+        p_model, p_sampled = float(step.stages.raw[token]), float(step.stages.final[token])
+        if self.entries:  # only the current step's distribution is kept: (4, V) floats a step add up with an LLM
+            last = self.entries[-1]
+            self.entries[-1] = replace(last, step=replace(last.step, stages=None))
+        self.entries.append(Entry(step, settings, forced, p_model, p_sampled))
 
     def truncate(self, keep: int) -> None:
         """Keep the first ``keep`` generated tokens; what is cut is remembered as a branch."""
@@ -161,7 +170,7 @@ class SamplingSession:
     generator: torch.Generator
     seed: int
     clock: PlayClock = field(default_factory=PlayClock)
-    logits_memo: tuple | None = None  # ((model name, context ids), (V,) logits)
+    logits_memo: dict = field(default_factory=dict)  # (model name, context ids) -> (V,) logits, the last few
     last_error: str | None = None
     run_key: tuple | None = None  # (model, prompt ids, seed) the text belongs to
 
@@ -260,12 +269,23 @@ class SamplingSession:
             self.clock.playing = False
         return drawn
 
+    def force_choices(self, lm: TextModel, step: int) -> list[int]:
+        """Tokens the user may force at generated step ``step`` (1-based): every one of a small vocabulary,
+        else the FORCE_CHOICES most probable there under the model, most probable first."""
+        ids = predictable_ids(lm)
+        if len(ids) <= FORCE_CHOICES:
+            return ids
+        logits = self.step_logits(lm, self.history.context_of(step - 1))  # (V,)
+        return torch.topk(logits, FORCE_CHOICES).indices.tolist()
+
     def step_logits(self, lm: TextModel, ids: list[int]) -> torch.Tensor:
         """(V,) logits after ``ids``, memoised for this session so a slider move needs no forward pass."""
         key = (lm.name, tuple(ids))
-        if self.logits_memo is None or self.logits_memo[0] != key:
-            self.logits_memo = (key, logits_for_context(lm, ids))
-        return self.logits_memo[1]
+        if key not in self.logits_memo:
+            self.logits_memo[key] = logits_for_context(lm, ids)
+            while len(self.logits_memo) > LOGITS_MEMO_SIZE:
+                del self.logits_memo[next(iter(self.logits_memo))]  # the oldest
+        return self.logits_memo[key]
 
 
 def stages_at(

@@ -17,7 +17,9 @@ from dataclasses import dataclass, fields, replace
 from core.validation import MAX_SEED
 
 # The text models this page samples from (the leaky and bigram models belong to other lessons).
-SAMPLING_MODELS = ("names", "shakespeare")
+SAMPLING_MODELS = ("names", "shakespeare", "smollm2")
+# With a large vocabulary the top-k control offers these values (0 = off) instead of every k up to V.
+TOP_K_STEPS = (0, 1, 2, 3, 4, 5, 8, 10, 15, 20, 30, 40, 50, 100, 200, 500, 1000)
 
 TEMPERATURE_MAX = 3.0  # the slider's upper end; 0 means greedy
 TOP_P_MIN = 0.05  # below this nucleus sampling is greedy in all but name
@@ -92,6 +94,13 @@ def fit_top_k(top_k: int, vocab_size: int, model: str) -> tuple[int, str | None]
             f"top-k is off (it would keep every token anyway)."
         )
     return top_k, None
+
+
+def top_k_choices(vocab_size: int, current: int = 0) -> list[int]:
+    """The values the top-k control offers: every k up to a small vocabulary, else TOP_K_STEPS (plus ``current``)."""
+    if vocab_size <= TOP_K_STEPS[-1]:
+        return list(range(vocab_size + 1))
+    return sorted(set(TOP_K_STEPS) | {current})
 
 
 def parse_query_params(params: Mapping[str, str | list[str]]) -> tuple[PageSettings, list[str]]:

@@ -220,7 +220,7 @@ def heldout_nll(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, bat
 class Step:
     token: str  # the sampled token as display text
     token_id: int
-    stages: SamplingStages  # the distribution it was drawn from, stage by stage
+    stages: SamplingStages | None  # the distribution it was drawn from, stage by stage (None once dropped)
     logprob: float  # log p(token | context) under the raw (untempered, untruncated) distribution
     elapsed_s: float  # wall time of this step: forward pass plus sampling
     position: int  # index of this token in the sequence (the start token is position 0)

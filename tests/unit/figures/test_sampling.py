@@ -141,15 +141,18 @@ def _step(vocab, ids, token_id, position):
 
 def test_history_strip_colours_each_token_by_its_model_probability():
     h = History(prompt_ids=[0] + NAMES.encode("ab"))
+    steps = []
     for tok in "cd":
-        h.push(_step(NAMES, h.ids, NAMES.stoi[tok], len(h.ids)), SamplingSettings())
-    h.push(_step(NAMES, h.ids, 0, len(h.ids)), SamplingSettings(), forced=True)
+        steps.append(_step(NAMES, h.ids, NAMES.stoi[tok], len(h.ids)))
+        h.push(steps[-1], SamplingSettings())
+    steps.append(_step(NAMES, h.ids, 0, len(h.ids)))
+    h.push(steps[-1], SamplingSettings(), forced=True)
     toks = history_strip(h, NAMES)
     assert [t.text for t in toks] == ["a", "b", "c", "d", "."]
     assert [t.p_model for t in toks[:2]] == [None, None]
-    for t, e in zip(toks[2:], h.entries, strict=True):
-        assert t.p_model == float(e.step.stages.raw[e.step.token_id])
-        assert t.p_sampled == float(e.step.stages.final[e.step.token_id])
+    for t, step in zip(toks[2:], steps, strict=True):
+        assert t.p_model == float(step.stages.raw[step.token_id])
+        assert t.p_sampled == float(step.stages.final[step.token_id])
     assert [t.forced for t in toks] == [False, False, False, False, True]
 
     out = token_strip_html(toks)
