@@ -204,5 +204,3 @@ def ordering_formula(order: tuple[int, ...]) -> str:
         given = ", ".join(f"x_{p + 1}" for p in order[:k])
         parts.append(f"p(x_{pos + 1}" + (rf" \mid {given}" if given else "") + ")")
     return r"\,".join(parts)
-
-
