@@ -22,6 +22,7 @@ from core.errors import ChainRuleError, InputError
 from core.text.language_model import Step, TextModel, logits_for_context, sample_step, seeded_generator
 from core.text.sampling import SamplingStages, next_token_distribution
 
+KEEP_STAGES_UP_TO = 1000  # vocabulary size up to which every step keeps its whole distribution
 MAX_BRANCHES = 8  # abandoned continuations kept for comparison (oldest dropped first)
 LOGITS_MEMO_SIZE = 4  # contexts whose logits a session keeps (the current step, a rewind target, ...)
 FORCE_CHOICES = 100  # with a large vocabulary, the tokens offered for forcing at a step
@@ -99,7 +100,8 @@ class History:
             raise ValueError(f"step is for position {step.position}, but the next position is {len(self.ids)}")
         token = step.token_id
         p_model, p_sampled = float(step.stages.raw[token]), float(step.stages.final[token])
-        if self.entries:  # only the current step's distribution is kept: (4, V) floats a step add up with an LLM
+        if self.entries and step.stages.raw.numel() > KEEP_STAGES_UP_TO:
+            # a large vocabulary keeps only the current step's distribution: 4 x 49,152 floats a step add up
             last = self.entries[-1]
             self.entries[-1] = replace(last, step=replace(last.step, stages=None))
         self.entries.append(Entry(step, settings, forced, p_model, p_sampled))

@@ -178,19 +178,26 @@ def conditional_logprobs(lm: TextModel, ids: list[int]) -> tuple[torch.Tensor, l
     return torch.cat(rows, dim=0), ctx
 
 
-def score(lm: TextModel, text: str) -> Score:
-    """The chain-rule ledger of ``text`` under ``lm`` (an end token is scored for names)."""
+def score(lm: TextModel, text: str, prompt: str | None = None) -> Score:
+    """The chain-rule ledger of ``text`` under ``lm`` (an end token is scored for names).
+
+    With ``prompt``, the text is scored as its continuation: p(text | prompt), the prompt's own
+    tokens read but not scored (the likelihood classifier's "which prompt explains it better").
+    """
     if text == "":
         raise InputError("The text is empty: type at least one character to score.")
-    ids = context_ids(lm, text)
+    given = context_ids(lm, prompt) if prompt else [lm.vocab.bos_id]
+    ids = given + lm.vocab.encode(text)
     if lm.vocab.eos_id is not None:
         ids = ids + [lm.vocab.eos_id]
     logp, ctx = conditional_logprobs(lm, ids)
-    targets = torch.tensor(ids[1:])
+    skip = len(given) - 1  # predictions of the prompt's own tokens
+    logp, ctx = logp[skip:], ctx[skip:]
+    targets = torch.tensor(ids[len(given) :])
     chosen = logp[torch.arange(len(targets)), targets]
     return Score(
-        tokens=[lm.vocab.token_text(i) for i in ids[1:]],
-        token_ids=ids[1:],
+        tokens=[lm.vocab.token_text(i) for i in ids[len(given) :]],
+        token_ids=ids[len(given) :],
         probs=chosen.exp().tolist(),
         logprobs=chosen.tolist(),
         conditional_probs=logp.exp(),

@@ -103,3 +103,22 @@ def test_step_logits_are_memoised_per_context(lm):
     a = s.step_logits(lm, ids)
     assert s.step_logits(lm, ids) is a  # no second forward pass
     assert torch.equal(a, core.next_token_logits(lm, "ROMEO:"))
+
+
+def test_a_large_vocabulary_keeps_only_the_current_steps_distribution():
+    from core.models.transformer import GPT, GPTConfig
+    from core.text.language_model import TextModel
+    from core.text.vocab import Vocab
+
+    V = 1500  # above KEEP_STAGES_UP_TO
+    torch.manual_seed(0)
+    net = GPT(GPTConfig(block_size=8, vocab_size=V, n_layer=1, n_head=1, n_embd=8, input_only_ids=(0,))).eval()
+    big = TextModel(
+        "big", Vocab(chars=["<s>"] + [chr(0x4E00 + i) for i in range(V - 1)], bos_id=0, eos_id=None), net, {}
+    )
+    s = SamplingSession.start([0], seed=5)
+    drawn = list(core.generate(big, "", 4, seed=5, use_cache=False))  # the page's own (uncached) path
+    assert s.finish(big, SETTINGS, limit=4)
+    assert [e.step.stages is None for e in s.history.entries] == [True, True, True, False]
+    for e, d in zip(s.history.entries, drawn, strict=True):  # the numbers the strip and table show survive
+        assert e.p_model == float(d.stages.raw[d.token_id]) and e.p_sampled == float(d.stages.final[d.token_id])

@@ -276,3 +276,13 @@ def test_bigram_is_add_one_smoothed_counts():
     # row 'b' (id 2): b->. three times, b->b once
     assert p[2, 0].item() == pytest.approx(4 / (4 + 27))
     assert torch.allclose(p.sum(1), torch.ones(27, dtype=torch.float64))
+
+
+def test_score_given_a_prompt_is_the_chain_rule_remainder():
+    # log p(prompt + text) = log p(prompt) + log p(text | prompt): one character per token, no end token
+    lm = core.load_text_model("shakespeare")
+    prompt, text = "ROMEO:\n", "But soft!"
+    whole, first = core.score(lm, prompt + text), core.score(lm, prompt)
+    rest = core.score(lm, text, prompt=prompt)
+    assert rest.tokens == list(text) and rest.context_lengths[0] == len(prompt) + 1
+    assert rest.nll == pytest.approx(whole.nll - first.nll, abs=1e-5)  # float32 passes of other lengths
