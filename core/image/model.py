@@ -211,14 +211,32 @@ def validate_sampling(model: ImageModel, n, seed, temperature, label, method: st
     check_number(temperature, "temperature", 0, MAX_TEMPERATURE, " (0 means always the likelier value)")
 
 
+def sample_images(
+    model: ImageModel,
+    n: int,
+    seed: int,
+    temperature: float = 1.0,
+    label: int | None = None,
+    method: str = "fast",
+) -> Iterator[PixelStep]:
+    """Yield one PixelStep per pixel, in raster order, for ``n`` images drawn together.
+
+    Randomness comes only from a ``torch.Generator`` seeded with ``seed``: the same arguments
+    give the same images with either method, whatever other sessions do meanwhile. Bad settings
+    raise InputError here, before the first step.
+    """
+    validate_sampling(model, n, seed, temperature, label, method)
+    return _steps(model, n, seed, temperature, label, method)
+
+
 @torch.no_grad()
-def _draw(model: ImageModel, n: int, seed: int, temperature: float, label, method: str):
-    """Yield (row, col, raw p, tempered p, values, canvas) for every pixel in raster order.
+def _steps(model: ImageModel, n: int, seed: int, temperature: float, label, method: str) -> Iterator[PixelStep]:
+    """Yield one PixelStep per pixel in raster order.
 
     ``method="fast"`` computes each pixel from an activation cache (core/image/fast_sampling.py:
-    one forward pass in total); ``"naive"`` reruns the whole network on the canvas for every pixel. Both draw the
-    uniform numbers in the same order from one generator, so they give the same images. The
-    public callers (``sample_images``, ``draw_samples``) have validated the settings.
+    one forward pass in total); ``"naive"`` reruns the whole network on the canvas for every
+    pixel. Both draw the uniform numbers in the same order from one generator, so they give the
+    same images. The public callers (``sample_images``, ``draw_samples``) have validated the settings.
     """
     lab = label_tensor(model, label)
     lab = None if lab is None else lab.expand(n)  # (n,)
@@ -243,37 +261,14 @@ def _draw(model: ImageModel, n: int, seed: int, temperature: float, label, metho
             canvas[:, 0, row, col] = values.float()
             if cache is not None:
                 cache.set_pixel(row, col, values.float())
-            yield row, col, raw, p, values, canvas
-
-
-def sample_images(
-    model: ImageModel,
-    n: int,
-    seed: int,
-    temperature: float = 1.0,
-    label: int | None = None,
-    method: str = "fast",
-) -> Iterator[PixelStep]:
-    """Yield one PixelStep per pixel, in raster order, for ``n`` images drawn together.
-
-    Randomness comes only from a ``torch.Generator`` seeded with ``seed``: the same arguments
-    give the same images with either method, whatever other sessions do meanwhile. Bad settings
-    raise InputError here, before the first step.
-    """
-    validate_sampling(model, n, seed, temperature, label, method)
-    return _steps(model, n, seed, temperature, label, method)
-
-
-def _steps(model: ImageModel, n: int, seed: int, temperature: float, label, method: str) -> Iterator[PixelStep]:
-    for row, col, raw, p, values, canvas in _draw(model, n, seed, temperature, label, method):
-        yield PixelStep(
-            canvas=canvas[:, 0].numpy().astype(np.uint8),
-            row=row,
-            col=col,
-            prob=p.numpy().copy(),
-            raw_prob=raw.numpy().copy(),
-            value=values.numpy().astype(np.uint8),
-        )
+            yield PixelStep(
+                canvas=canvas[:, 0].numpy().astype(np.uint8),  # a copy: later steps do not change it
+                row=row,
+                col=col,
+                prob=p.numpy().copy(),
+                raw_prob=raw.numpy().copy(),
+                value=values.numpy().astype(np.uint8),
+            )
 
 
 def draw_samples(
@@ -289,10 +284,8 @@ def draw_samples(
     S = model.image_size
     probs, raw_probs = np.zeros((n, S, S)), np.zeros((n, S, S))
     t0 = time.perf_counter()
-    images = np.zeros((n, S, S), dtype=np.uint8)
-    for row, col, raw, p, values, _ in _draw(model, n, seed, temperature, label, method):
-        probs[:, row, col] = p.numpy()
-        raw_probs[:, row, col] = raw.numpy()
-        images[:, row, col] = values.numpy()
+    for step in _steps(model, n, seed, temperature, label, method):
+        probs[:, step.row, step.col] = step.prob
+        raw_probs[:, step.row, step.col] = step.raw_prob
     elapsed = time.perf_counter() - t0
-    return SampleResult(images, probs, raw_probs, elapsed, method)
+    return SampleResult(step.canvas, probs, raw_probs, elapsed, method)
