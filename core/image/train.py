@@ -80,11 +80,11 @@ PRESETS = {
 def train(model: str, tc: ImageTrainConfig, log) -> tuple[dict, dict]:
 
     cfg, _ = PRESETS[model]
-    conditional = model == "gated-pixelcnn"
     train_set, test_set = train_test_split()
     test_sha = save_test_set(test_set)
     torch.manual_seed(tc.seed)
     net = build(model, cfg.to_dict(), modality="image")
+    conditional = net.conditional  # the gated model also learns p(x | digit)
     g = torch.Generator().manual_seed(tc.seed)
     train_grey = torch.from_numpy(train_set.images)  # (4500, 28, 28) uint8 0-255
     train_labels = torch.from_numpy(train_set.labels)  # (4500,)

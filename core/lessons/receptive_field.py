@@ -17,7 +17,7 @@ from core.errors import ModelNotFoundError
 from core.image.model import ImageModel
 from core.models import MODEL_KINDS
 from core.models.gated_pixelcnn import horizontal_mask, vertical_mask
-from core.models.pixelcnn import pixelcnn_mask
+from core.models.pixelcnn import PixelCNN, pixelcnn_mask
 from core.validation import check_whole
 
 KINDS = tuple(kind for kind, (modality, _, _) in MODEL_KINDS.items() if modality == "image")
@@ -89,7 +89,7 @@ def analytic_receptive_field(
     n = _check_layers(n_layers, 64)
     need = np.zeros((size, size), dtype=bool)
     need[row, col] = True
-    if kind == "pixelcnn":
+    if kind == PixelCNN.kind:
         for _ in range(n - 1):
             need = _dilate(need, _offsets(pixelcnn_mask("B", kernel_size)))  # the centre tap is the residual too
         return _dilate(need, _offsets(pixelcnn_mask("A", first_kernel)))
