@@ -93,74 +93,9 @@ def _show_dependence(col, values: np.ndarray, labels: list[str], title: str, nam
     col.caption(lesson.upper_summary(values))
 
 
-_init_state()
-st.title("Attention and causality")
-st.markdown(lesson.INTRO)
-model_name = st.radio(
-    "Model",
-    list(lesson.ATTENTION_MODELS),
-    format_func=lambda name: lesson.ATTENTION_MODELS[name].label,
-    key="attention_model",
-    horizontal=True,
-    on_change=_on_model_change,
-)
-examples = lesson.ATTENTION_MODELS[model_name].examples
-example_cols = st.columns(len(examples) + 1)
-example_cols[0].markdown("Examples:")
-for k, example in enumerate(examples):
-    label = repr(example) if "\n" in example else example
-    example_cols[k + 1].button(label, key=f"attention_example_{k}", on_click=_use_example, args=(example,))
-text = st.text_area("Text the model reads", key="attention_text", height=80, max_chars=lesson.MAX_TEXT_CHARS)
-
-with st.spinner(lesson.LOADING.get(model_name, "Loading the model…")):
-    lm = model_or_error(model_name)
-window = None
-if lm is not None:
-    try:
-        window = causality.text_window(lm, text, MAX_TOKENS)
-    except ChainRuleError as e:
-        st.error(escape_markdown(str(e)), icon="⚠️")
-if window is not None and (note := lesson.crop_note(window, lm.block_size, len(text))):
-    st.info(note, icon="✂️")
-
-# ---------------------------------------------------------------------------------------------
-st.header("1. The causal mask", divider="gray")
-labels = window.labels if window is not None else causality.character_labels(text or ".", MAX_TOKENS)
-T = len(labels)
-allowed = causal_mask(T).numpy()  # (T, T) True where row i may read column j
-st.markdown(
-    f"For these {T} positions the mask lets row *i* read columns 0..*i* only — the lower triangle, "
-    f"{int(allowed.sum())} of {T * T} cells. Without it (right) every position reads the whole text, "
-    "including the very token it is supposed to predict."
-)
-left, right = st.columns(2)
-left.plotly_chart(figures.mask_figure(allowed, labels, "Causal mask: row i may read j ≤ i"), key="attention_mask_fig")
-everything = np.ones((T, T), dtype=bool)
-right.plotly_chart(
-    figures.mask_figure(everything, labels, "No mask: every row reads every column"), key="attention_full_fig"
-)
-
-st.subheader("Why masked weights are exactly 0")
-toy_seed = st.number_input("Toy scores seed", min_value=0, max_value=9999, step=1, key="attention_toy_seed")
-toy = causality.toy_attention(labels[:TOY_TOKENS], seed=int(toy_seed))
-st.markdown(lesson.TOY_INTRO)
-st.latex(lesson.TOY_LATEX)
-c1, c2, c3 = st.columns(3)
-c1.plotly_chart(figures.toy_matrix_figure(toy.scores, toy.labels, "scores s = q·k/√2"), key="attention_toy_scores")
-c2.plotly_chart(
-    figures.toy_matrix_figure(toy.masked_scores, toy.labels, "masked: −∞ = future"), key="attention_toy_masked"
-)
-c3.plotly_chart(figures.toy_matrix_figure(toy.weights, toy.labels, "softmax of each row"), key="attention_toy_weights")
-st.caption(
-    f"Largest weight above the diagonal: {lesson.format_max(causality.max_above_diagonal(toy.weights))}; "
-    f"each row sums to 1 (largest deviation {np.abs(toy.weights.sum(-1) - 1).max():.1e})."
-)
-
-# ---------------------------------------------------------------------------------------------
-st.header("2. Learned attention", divider="gray")
-if window is None:
-    st.info("Learned attention needs a loaded model and a valid text (see the message above).")
-else:
+@st.fragment
+def learned_attention(lm, window) -> None:
+    """Section 2. A fragment: a layer, head or query change reruns only this section (the rest stays drawn)."""
     weights = cached_attention(lm, _model_key(lm), tuple(window.ids), window)  # (n_layer, n_head, T, T)
     n_layer, n_head = weights.shape[:2]
     n_kv = lesson.n_kv_heads(lm)
@@ -243,6 +178,77 @@ else:
             f"{stat_name}: {stat.explanation} White lines separate the key/value groups; the selected head is "
             f"outlined. Computed live from the {window.T} tokens above (the page draws at most {MAX_TOKENS})."
         )
+
+
+_init_state()
+st.title("Attention and causality")
+st.markdown(lesson.INTRO)
+model_name = st.radio(
+    "Model",
+    list(lesson.ATTENTION_MODELS),
+    format_func=lambda name: lesson.ATTENTION_MODELS[name].label,
+    key="attention_model",
+    horizontal=True,
+    on_change=_on_model_change,
+)
+examples = lesson.ATTENTION_MODELS[model_name].examples
+example_cols = st.columns(len(examples) + 1)
+example_cols[0].markdown("Examples:")
+for k, example in enumerate(examples):
+    label = repr(example) if "\n" in example else example
+    example_cols[k + 1].button(label, key=f"attention_example_{k}", on_click=_use_example, args=(example,))
+text = st.text_area("Text the model reads", key="attention_text", height=80, max_chars=lesson.MAX_TEXT_CHARS)
+
+with st.spinner(lesson.LOADING.get(model_name, "Loading the model…")):
+    lm = model_or_error(model_name)
+window = None
+if lm is not None:
+    try:
+        window = causality.text_window(lm, text, MAX_TOKENS)
+    except ChainRuleError as e:
+        st.error(escape_markdown(str(e)), icon="⚠️")
+if window is not None and (note := lesson.crop_note(window, lm.block_size, len(text))):
+    st.info(note, icon="✂️")
+
+# ---------------------------------------------------------------------------------------------
+st.header("1. The causal mask", divider="gray")
+labels = window.labels if window is not None else causality.character_labels(text or ".", MAX_TOKENS)
+T = len(labels)
+allowed = causal_mask(T).numpy()  # (T, T) True where row i may read column j
+st.markdown(
+    f"For these {T} positions the mask lets row *i* read columns 0..*i* only — the lower triangle, "
+    f"{int(allowed.sum())} of {T * T} cells. Without it (right) every position reads the whole text, "
+    "including the very token it is supposed to predict."
+)
+left, right = st.columns(2)
+left.plotly_chart(figures.mask_figure(allowed, labels, "Causal mask: row i may read j ≤ i"), key="attention_mask_fig")
+everything = np.ones((T, T), dtype=bool)
+right.plotly_chart(
+    figures.mask_figure(everything, labels, "No mask: every row reads every column"), key="attention_full_fig"
+)
+
+st.subheader("Why masked weights are exactly 0")
+toy_seed = st.number_input("Toy scores seed", min_value=0, max_value=9999, step=1, key="attention_toy_seed")
+toy = causality.toy_attention(labels[:TOY_TOKENS], seed=int(toy_seed))
+st.markdown(lesson.TOY_INTRO)
+st.latex(lesson.TOY_LATEX)
+c1, c2, c3 = st.columns(3)
+c1.plotly_chart(figures.toy_matrix_figure(toy.scores, toy.labels, "scores s = q·k/√2"), key="attention_toy_scores")
+c2.plotly_chart(
+    figures.toy_matrix_figure(toy.masked_scores, toy.labels, "masked: −∞ = future"), key="attention_toy_masked"
+)
+c3.plotly_chart(figures.toy_matrix_figure(toy.weights, toy.labels, "softmax of each row"), key="attention_toy_weights")
+st.caption(
+    f"Largest weight above the diagonal: {lesson.format_max(causality.max_above_diagonal(toy.weights))}; "
+    f"each row sums to 1 (largest deviation {np.abs(toy.weights.sum(-1) - 1).max():.1e})."
+)
+
+# ---------------------------------------------------------------------------------------------
+st.header("2. Learned attention", divider="gray")
+if window is None:
+    st.info("Learned attention needs a loaded model and a valid text (see the message above).")
+else:
+    learned_attention(lm, window)
 
 # ---------------------------------------------------------------------------------------------
 st.header("3. What peeking breaks", divider="gray")
@@ -327,6 +333,6 @@ if model_name in LLM_MODELS and window is not None:
         left, right = st.columns([3, 2])
         title = f"{lm.name}: {lesson.LLM_REPLACEMENTS} replacements per token"
         _show_dependence(left, dep.values, window.labels[:n], title, lm.name)
-        replaced = [", ".join(lm.vocab.token_text(t) for t in c) for c in candidates]
+        replaced = ["  ·  ".join(lm.vocab.token_text(t) for t in c) for c in candidates]
         table = {"position": list(range(n)), "token": window.labels[:n], "replaced by": replaced}
         right.dataframe(table, hide_index=True, key="attention_llm_replacements")

@@ -363,11 +363,14 @@ def _panel_grid(
             anchor=f"y{suffix}",
             showticklabels=index + n_cols >= len(panels),
         )
+        if not layout[f"xaxis{suffix}"]["showticklabels"]:
+            layout[f"xaxis{suffix}"]["ticks"] = ""  # no tick marks under a panel that has a title below it
         layout[f"yaxis{suffix}"] = axis | dict(
             domain=[max(0.0, y1 - height), min(1.0, y1)],
             anchor=f"x{suffix}",
             autorange="reversed",
             showticklabels=col == 0,
+            ticks=axis["ticks"] if col == 0 else "",  # tick marks of inner panels would touch their neighbour
         )
         titles.append(
             dict(
@@ -467,11 +470,12 @@ def head_summary_heatmap(
                 name="selected head",
             )
         )
-    fig.update_xaxes(title_text="head", tickmode="array", tickvals=heads, tickfont=TICK_FONT, side="top")
+    head_ticks = [f"head {h}" for h in heads]
+    fig.update_xaxes(tickmode="array", tickvals=heads, ticktext=head_ticks, tickfont=dict(size=13), side="top")
     fig.update_yaxes(
         title_text="layer", tickmode="array", tickvals=layers, tickfont=dict(size=12), autorange="reversed"
     )
-    fig.update_layout(title=dict(text=title), height=height, shapes=shapes, margin=dict(l=10, r=10, t=80, b=10))
+    fig.update_layout(title=dict(text=title), height=height, shapes=shapes, margin=dict(l=10, r=10, t=90, b=10))
     return fig
 
 

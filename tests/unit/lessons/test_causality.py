@@ -18,12 +18,28 @@ from core.figures.attention import (
     MASKED_COLOUR,
     attention_grid,
     dependence_heatmap,
+    head_summary_heatmap,
+    layer_heads_grid,
     mask_figure,
     toy_matrix_figure,
     training_curves_figure,
     value_heatmap,
 )
+from core.lessons.attention_lesson import (
+    HEAD_STATISTICS,
+    crop_note,
+    first_position_weight,
+    gqa_sentence,
+    kv_groups,
+    kv_head_of,
+    llm_dependence,
+    mean_distance,
+    mean_entropy,
+    n_kv_heads,
+    replacement_candidates,
+)
 from core.lessons.causality import (
+    MAX_SHOWN_TOKENS,
     attention_weights,
     character_labels,
     dependence_matrix,
@@ -34,8 +50,9 @@ from core.lessons.causality import (
     training_summary,
     where_it_looks,
 )
+from core.models.llama import apply_rope
 from core.models.transformer import GPT, GPTConfig
-from core.text.language_model import TextModel, context_ids, generate
+from core.text.language_model import TextModel, context_ids, generate, logits_for_context
 from core.text.vocab import text_vocab
 
 torch.set_num_threads(1)
@@ -431,3 +448,183 @@ def test_start_token_label_survives_plotly_html():
     assert "row 1 'a' reads column 0 '&lt;s&gt;'" in fig.data[0].customdata[1][0]
     assert "'&lt;s&gt;' may NOT read" in fig.data[1].customdata[0][1]
     assert list(mask_figure(np.ones((3, 3), dtype=bool), labels, "m").layout.yaxis.ticktext)[0] == "&lt;s&gt;"
+
+
+# ---------------------------------------------------------------------------------------------
+# The real LLM (SmolLM2-135M): attention, grouped-query heads, per-head numbers, the bounded check
+
+LLM_TEXT = "The capital of France is Paris."
+
+
+@pytest.fixture(scope="module")
+def llm():
+    return load_text_model("smollm2")  # cached per process by core.load_text_model
+
+
+@pytest.fixture(scope="module")
+def llm_attention(llm):
+    w = text_window(llm, LLM_TEXT, MAX_SHOWN_TOKENS)
+    return w, attention_weights(llm, w)
+
+
+def test_llm_window_labels_are_bpe_tokens_with_visible_spaces(llm):
+    w = text_window(llm, LLM_TEXT, MAX_SHOWN_TOKENS)
+    assert w.labels[:3] == ["<|endoftext|>", "The", "␣capital"] and "␣Paris" in w.labels
+    assert w.ids == context_ids(llm, LLM_TEXT)
+    # a control token typed by the user is plain text: several ordinary tokens, never the control id
+    typed = text_window(llm, "<|im_end|>", MAX_SHOWN_TOKENS)
+    assert llm.vocab.special_ids["<|im_end|>"] not in typed.ids and typed.T > 2
+
+
+def test_llm_attention_rows_sum_to_one_and_are_zero_above_the_diagonal(llm_attention):
+    w, att = llm_attention
+    assert att.shape == (30, 9, w.T, w.T)
+    assert np.allclose(att.sum(-1), 1.0, atol=1e-5)
+    upper = np.triu(np.ones((w.T, w.T), dtype=bool), k=1)
+    assert (att[..., upper] == 0.0).all()
+
+
+def test_llm_heads_read_their_kv_head_by_the_grouping(llm, llm_attention):
+    """Layer 1 recomputed from its projections with kv head h // 3; the other grouping (h % 3) is wrong."""
+    assert kv_groups(9, 3) == [[0, 1, 2], [3, 4, 5], [6, 7, 8]]
+    assert [kv_head_of(h, 9, 3) for h in range(9)] == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+    assert n_kv_heads(llm) == 3
+    w, att = llm_attention
+    net, T, hs = llm.net, w.T, 576 // 9
+    with torch.no_grad():
+        x = net.wte(torch.tensor([w.ids]))  # (1, T, C)
+        qkv = net.blocks[0].attn.c_attn(net.blocks[0].ln_1(x))[0]  # (T, (9 + 2 * 3) * hs)
+        qk = apply_rope(qkv[None, :, : 12 * hs].view(1, T, 12, hs), net.rope_cos[:T], net.rope_sin[:T])[0]
+        q, k = qk[:, :9], qk[:, 9:]  # (T, 9, hs), (T, 3, hs)
+        future = torch.ones(T, T).triu(1).bool()
+
+        def head_weights(h, g):
+            s = (q[:, h] @ k[:, g].T / math.sqrt(hs)).masked_fill(future, -math.inf)
+            return torch.softmax(s.double(), dim=-1).numpy()
+
+        for h in range(9):
+            assert np.allclose(att[0, h], head_weights(h, h // 3), atol=2e-3), h
+        assert any(not np.allclose(att[0, h], head_weights(h, h % 3), atol=2e-3) for h in range(9))
+
+
+def test_head_statistics_on_uniform_causal_weights():
+    T = 5
+    uniform = np.tril(np.ones((T, T))) / np.arange(1, T + 1)[:, None]  # row i reads 0..i evenly
+    rows = range(1, T)
+    assert mean_distance(uniform) == pytest.approx(np.mean([i / 2 for i in rows]))
+    assert mean_entropy(uniform) == pytest.approx(np.mean([math.log(i + 1) for i in rows]))
+    assert first_position_weight(uniform) == pytest.approx(np.mean([1 / (i + 1) for i in rows]))
+    itself = np.eye(T)  # every row reads only itself
+    assert mean_distance(itself) == 0.0 and mean_entropy(itself) == 0.0 and first_position_weight(itself) == 0.0
+    stacked = np.stack([[uniform, itself]] * 3)  # (3 layers, 2 heads, T, T): one number per head
+    for stat in HEAD_STATISTICS.values():
+        assert stat.compute(stacked).shape == (3, 2)
+
+
+def test_llm_head_statistics_are_in_range(llm_attention):
+    w, att = llm_attention
+    dist, ent, first = mean_distance(att), mean_entropy(att), first_position_weight(att)
+    assert dist.shape == ent.shape == first.shape == (30, 9)
+    assert (dist >= 0).all() and (dist <= w.T - 1).all()
+    assert (ent >= -1e-9).all() and (ent <= math.log(w.T) + 1e-9).all()
+    assert (first >= 0).all() and (first <= 1).all()
+    i, j = 3, 2  # spot-check one head by a plain loop
+    assert dist[i, j] == pytest.approx(
+        np.mean([sum(att[i, j, r, c] * (r - c) for c in range(r + 1)) for r in range(1, w.T)])
+    )
+
+
+@torch.no_grad()
+def test_replacement_candidates_are_the_models_likeliest_other_tokens(llm):
+    ids = context_ids(llm, "The cat sat")
+    cands = replacement_candidates(llm, ids, k=3)
+    assert len(cands) == len(ids) and all(len(c) == 3 for c in cands)
+    for j, c in enumerate(cands):
+        assert ids[j] not in c
+        logits = logits_for_context(llm, ids[: max(j, 1)])  # another code path: the prediction before j
+        top = [t for t in logits.topk(4).indices.tolist() if t != ids[j]][:3]
+        assert c == top
+
+
+@torch.no_grad()
+def test_llm_dependence_matches_single_replacements_and_is_causal(llm):
+    ids = context_ids(llm, "The cat sat on")
+    dep, cands = llm_dependence(llm, ids, k=2)
+    T = len(ids)
+    upper = np.triu(np.ones((T, T), dtype=bool), k=1)
+    assert (dep.values[upper] == 0.0).all()  # exactly: SmolLM2 never reads a later token
+    assert (np.diag(dep.values) > 1e-3).all()
+    base = torch.softmax(llm.net(torch.tensor([ids]))[0][0].double(), dim=-1)  # (T, V)
+    for j in (1, T - 1):  # brute force: one forward pass per replacement
+        expected = np.zeros(T)
+        for v in cands[j]:
+            changed = list(ids)
+            changed[j] = v
+            p = torch.softmax(llm.net(torch.tensor([changed]))[0][0].double(), dim=-1)
+            expected = np.maximum(expected, (0.5 * (p - base).abs().sum(-1)).numpy())
+        assert np.allclose(dep.values[j:, j], expected[j:], atol=5e-3)  # batched vs single: bf16 rounding
+        assert set(dep.best_replacement[j:, j]) <= set(cands[j])
+
+
+def test_dependence_with_given_replacements_matches_brute_force(names):
+    ids = text_window(names, "ava").ids
+    replacements = [[1, 2], [3], [4, 5, 6], [7]]
+    dep = dependence_matrix(names, ids, replacements)
+    full = dependence_matrix(names, ids)
+    assert (dep.values <= full.values + 1e-12).all()  # a max over fewer replacements
+    with torch.no_grad():
+        base = torch.softmax(names.net(torch.tensor([ids]))[0][0].double(), dim=-1)
+        for j, vs in enumerate(replacements):
+            expected = np.zeros(len(ids))
+            for v in vs:
+                changed = list(ids)
+                changed[j] = v
+                p = torch.softmax(names.net(torch.tensor([changed]))[0][0].double(), dim=-1)
+                expected = np.maximum(expected, (0.5 * (p - base).abs().sum(-1)).numpy())
+            assert np.allclose(dep.values[:, j], expected, atol=1e-6)
+    with pytest.raises(InputError, match="replacements"):
+        dependence_matrix(names, ids, replacements[:2])
+
+
+def test_crop_note_says_the_limits(llm):
+    short = text_window(llm, LLM_TEXT, MAX_SHOWN_TOKENS)
+    assert crop_note(short, llm.block_size, len(LLM_TEXT)) is None
+    pasted = "word " * 400  # 2000 characters: what the text box keeps of a 100k paste
+    w = text_window(llm, pasted, MAX_SHOWN_TOKENS)
+    note = crop_note(w, llm.block_size, len(pasted))
+    assert w.T == 32 and "at most 2,000 characters" in note and "legible up to 32 tokens" in note
+    assert f"make {w.T + w.n_dropped} tokens" in note and f"could read up to {llm.block_size:,}" in note
+
+
+def test_gqa_sentence_names_every_group():
+    s = gqa_sentence(9, 3)
+    assert "heads 1–3 share key/value head 1" in s and "heads 7–9 share key/value head 3" in s
+
+
+def test_layer_heads_grid_puts_each_kv_group_on_one_row():
+    T, groups = 4, kv_groups(9, 3)
+    w = np.random.default_rng(0).dirichlet(np.ones(T), size=(9, T)) * np.tril(np.ones((T, T)))
+    fig = layer_heads_grid(w, list("abcd"), 4, groups, np.tril(np.ones((T, T), dtype=bool)), selected_head=5)
+    values = [t for t in fig.data if t.name != "masked (future)"]
+    assert len(values) == 9 and sum(t.name == "masked (future)" for t in fig.data) == 9
+    titles = [a.text for a in fig.layout.annotations]
+    assert titles[:4] == ["head 1 · kv 1", "head 2 · kv 1", "head 3 · kv 1", "head 4 · kv 2"]
+    for k, t in enumerate(values):  # panel k draws head k's weights (masked cells as NaN)
+        assert np.allclose(np.nan_to_num(np.array(t.z, dtype=float)), w[k])
+    row_of = [fig.layout[f"yaxis{k + 1 if k else ''}"].domain for k in range(9)]
+    assert row_of[0] == row_of[1] == row_of[2] != row_of[3]  # one row per kv group
+    (outline,) = fig.layout.shapes
+    assert outline.xref == "x6 domain"  # head 6
+
+
+def test_head_summary_heatmap_reads_layer_down_and_head_across():
+    values = np.arange(30 * 9, dtype=float).reshape(30, 9) / 270
+    fig = head_summary_heatmap(values, "t", "weight", selected=(4, 7), group_size=3)
+    (trace,) = fig.data
+    assert np.array_equal(np.array(trace.z), values) and list(trace.y) == list(range(1, 31))
+    assert fig.layout.yaxis.autorange == "reversed" and list(fig.layout.xaxis.ticktext)[0] == "head 1"
+    lines = [s for s in fig.layout.shapes if s.type == "line"]
+    assert [s.x0 for s in lines] == [3.5, 6.5]  # between heads 3|4 and 6|7
+    (box,) = [s for s in fig.layout.shapes if s.type == "rect"]
+    assert (box.x0, box.y0) == (7.5, 4.5)  # head 8, layer 5
+    assert "layer 5, head 8" in trace.customdata[4][7]
