@@ -30,50 +30,15 @@ from core.lessons.chain_rule import (
     worked_example,
 )
 from core.lessons.ledger import (
-    CLASSIFIER_EXAMPLES,
     LEDGER_EXAMPLES,
-    bits_difference,
-    build_ledger,
-    candidate,
-    classify,
     context_note,
-    describe_chars,
     display_token,
 )
 from core.text.language_model import TEXT_MODELS
+from pages.chain_rule_compare import cached_ledger, fmt, models_section, prompts_section, text_with_examples
 from pages.common import model_or_error
 
-LEDGER_MODELS = ["names", "names-bigram", "shakespeare"]
-CLASSIFIER_MODELS = ["names", "shakespeare"]
-MAX_TEXT_CHARS = 1000  # bounds the work of one rerun (a 1000-char text is ~16 windows of 128)
-
-
-def fmt(value: float, digits: int = 3) -> str:
-    """A number of nats or bits for display; ∞ for an impossible event."""
-    return "∞" if math.isinf(value) else f"{value:.{digits}f}"
-
-
-def use_example(pill_key: str, text_key: str) -> None:
-    """Pill callback: copy the clicked example into the text box, then clear the pill (acts as a button)."""
-    choice = st.session_state[pill_key]
-    if choice is not None:
-        st.session_state[text_key] = choice
-    st.session_state[pill_key] = None
-
-
-def text_with_examples(label: str, text_key: str, pill_key: str, examples: list[str], default: str) -> str:
-    if text_key not in st.session_state:
-        st.session_state[text_key] = default
-    text = st.text_input(label, key=text_key, max_chars=MAX_TEXT_CHARS)
-    st.pills(
-        "Examples (click to use)",
-        examples,
-        key=pill_key,
-        on_change=use_example,
-        args=(pill_key, text_key),
-        format_func=lambda s: s if len(s) <= 30 else s[:27] + "…",
-    )
-    return text
+LEDGER_MODELS = ["names", "names-bigram", "shakespeare", "smollm2"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -211,7 +176,7 @@ text = text_with_examples(
 lm = model_or_error(model_name)
 if lm is not None:
     try:
-        ledger = build_ledger(lm, text)
+        ledger = cached_ledger(model_name, text)
     except ChainRuleError as e:
         st.error(escape_markdown(str(e)), icon="🚫")
         ledger = None
@@ -252,82 +217,5 @@ if lm is not None:
         )
 
 # ---------------------------------------------------------------------------------------------
-st.header("4. Likelihood scores are meaningful", divider="gray")
-st.markdown(
-    "Because the chain rule is exact, a model's NLL of a text is a fair score of how well its learned "
-    "conditionals explain it: fewer bits means more likely. Compare two models on one string, or let "
-    "the names and Shakespeare models compete to claim it (in bits, whatever the unit above)."
-)
-compare_text = text_with_examples(
-    "A string to judge", "cr_compare_text", "cr_compare_examples", CLASSIFIER_EXAMPLES, default="olivia"
-)
-left, right = st.columns(2, gap="large")
-with left:
-    st.subheader("Two models, one text")
-    a_col, b_col = st.columns(2)
-    model_a = a_col.selectbox("Model A", LEDGER_MODELS, index=0, key="cr_compare_a")
-    model_b = b_col.selectbox("Model B", LEDGER_MODELS, index=1, key="cr_compare_b")
-    if compare_text == "":
-        st.error("The text is empty: type at least one character to compare the models.", icon="🚫")
-    else:
-        verdicts = []
-        for col, name in ((a_col, model_a), (b_col, model_b)):
-            with col:
-                model = model_or_error(name)
-            if model is not None:
-                verdicts.append(candidate(model, compare_text))
-                col.metric(name, f"{fmt(verdicts[-1].bits)} bits", help=f"−log₂ p(text) under {name}")
-        for verdict in verdicts:
-            if verdict.ledger is None:
-                st.warning(
-                    f"**{verdict.model}** gives this text probability 0: "
-                    f"{escape_markdown(describe_chars(verdict.missing_chars))} not in its vocabulary "
-                    f"(allowed: {escape_markdown(verdict.allowed)}).",
-                    icon="🚫",
-                )
-        if len(verdicts) == 2:
-            diff = bits_difference(*verdicts)
-            if math.isnan(diff):
-                st.error("Neither model can produce this text: both give it probability 0.", icon="🚫")
-            elif diff == 0:
-                st.info("Both models give this text the same probability.")
-            else:
-                better, worse = (verdicts[0], verdicts[1]) if diff > 0 else (verdicts[1], verdicts[0])
-                gap = abs(diff)
-                # 2**gap overflows a float past ~1024 bits: go through log10 instead
-                times = (
-                    "infinitely"
-                    if math.isinf(gap)
-                    else f"2^{gap:.2f} ≈ {scientific_from_log10(gap * math.log10(2))} times"
-                )
-                st.success(
-                    f"**{better.model}** explains “{escape_markdown(compare_text)}” better, by **{fmt(gap, 2)} bits**: "
-                    f"it finds it {times} more likely than **{worse.model}** does."
-                )
-with right:
-    st.subheader("Which model wrote it?")
-    st.markdown(
-        "The model that finds the string more likely per character wins: −log₂ p(text) divided by "
-        "the number of characters (the names model's total includes its end-of-name factor)."
-    )
-    models = [model_or_error(name) for name in CLASSIFIER_MODELS]
-    if any(m is None for m in models):
-        st.info("The classifier needs both models; the rest of the page works without it.")
-    elif compare_text == "":
-        st.error("The text is empty: type at least one character to classify.", icon="🚫")
-    else:
-        result = classify(models, compare_text)
-        cols = st.columns(len(result.candidates))
-        for col, c in zip(cols, result.candidates, strict=True):
-            col.metric(f"{c.model} (bits/char)", fmt(c.bits_per_char), help=f"−log₂ p(text) / characters, {c.model}")
-            if c.ledger is None:
-                col.caption(f"Probability 0: {escape_markdown(describe_chars(c.missing_chars))} not in its vocabulary.")
-        if result.winner is None:
-            st.error("Neither model can produce this text (characters outside both vocabularies).", icon="🚫")
-        else:
-            margin = (
-                "an infinite margin (the other gives it probability 0)"
-                if math.isinf(result.margin)
-                else (f"a margin of **{fmt(result.margin)} bits per character**")
-            )
-            st.success(f"**{result.winner}** finds “{escape_markdown(compare_text)}” more likely, by {margin}.")
+models_section(LEDGER_MODELS)
+prompts_section()

@@ -37,6 +37,25 @@ LEDGER_EXAMPLES = {
         "or, if thou wilt not, be but sworn my love, and I'll no longer be a Capulet.",
     ],
 }
+LEDGER_EXAMPLES["smollm2"] = [
+    "The capital of France is Paris.",
+    "The capital of France is Rome.",
+    "Colorless green ideas sleep furiously.",
+    "Ünïcödé, emoji 🍕 and العربية are bytes to it",
+    "def add(a, b): return a + b",
+]
+LLM_MAX_TOKENS = 256  # a ledger of the 135M-parameter LLM scores at most this many tokens (seconds on a CPU)
+# Two prompts, one text: which context makes the text more likely (the lesson's spam classifier).
+PROMPT_PAIRS = {
+    "spam or not": ("Here is a spam email:\n", "Here is an email from a colleague:\n"),
+    "poem or recipe": ("A line from a poem:\n", "A step from a recipe:\n"),
+}
+PROMPT_TEXT_EXAMPLES = [
+    "Congratulations! You have been selected to win a free cruise. Click here to claim your prize now.",
+    "Hi, could you send me the slides from Tuesday's meeting before lunch? Thanks.",
+    "Whisk the eggs with the sugar until pale, then fold in the flour.",
+    "The moon is a ghostly galleon tossed upon cloudy seas.",
+]
 # Strings for the names-vs-Shakespeare classifier, from clearly one side to clearly the other.
 CLASSIFIER_EXAMPLES = ["olivia", "jackson", "romeo", "thou art", "To be, or not to be"]
 
@@ -112,12 +131,20 @@ def top_alternatives(probs: torch.Tensor, lm: TextModel, k: int = TOP_K_ALTERNAT
     return tuple((lm.vocab.token_text(int(i)), float(v)) for v, i in zip(values, ids, strict=True))
 
 
-def build_ledger(lm: TextModel, text: str) -> Ledger:
-    """Score ``text`` with ``core.text.language_model.score`` and lay it out row by row with running totals.
+def build_ledger(lm: TextModel, text: str, prompt: str | None = None, max_tokens: int | None = None) -> Ledger:
+    """Score ``text`` (given ``prompt``, if any) with ``core.text.language_model.score`` and lay it out
+    row by row with running totals.
 
-    Raises InputError for empty text and VocabError for characters outside the vocabulary.
+    Raises InputError for empty text or more than ``max_tokens`` tokens, VocabError for characters
+    outside the vocabulary.
     """
-    s = score(lm, text)
+    if max_tokens is not None and len(lm.vocab.encode(text)) > max_tokens:
+        n = len(lm.vocab.encode(text))
+        raise InputError(
+            f"The text is {n:,} tokens long; the ledger of {lm.name} scores at most {max_tokens} tokens "
+            "(each costs a pass through the model on this CPU). Shorten the text."
+        )
+    s = score(lm, text, prompt)
     neglogs = [-lp for lp in s.logprobs]
     rows = tuple(
         LedgerRow(

@@ -286,8 +286,44 @@ def test_classifier_margin_and_out_of_vocabulary(tmp_path, monkeypatch):
     # Typed text is shown literally: no emphasis or $LaTeX$ made from it.
     at.text_input(key="cr_compare_text").set_value("*thou* $art$")
     rerun(at)
-    (success,) = at.success
+    (success,) = [s for s in at.success if "finds" in s.value]  # the classifier's verdict
     assert "“\\*thou\\* \\$art\\$”" in success.value
     at.text_input(key="cr_compare_text").set_value("")
     rerun(at)
     assert "The text is empty" in texts(at.error)
+
+
+# ---------------------------------------------------------------------------------------------
+# The real LLM
+
+
+@pytest.mark.slow
+def test_llm_ledger_and_two_prompt_classifier_equal_core_score():
+    llm = core.load_text_model("smollm2")
+    at = run_page()
+    at.segmented_control(key="cr_ledger_model").set_value("smollm2")
+    rerun(at)
+    at.text_input(key="cr_ledger_text").set_value("The capital of France is Paris.")
+    rerun(at)
+    s = core.score(llm, "The capital of France is Paris.")
+    assert metric(at, "NLL (nats)") == f"{s.nll:.4f}"
+    table = at.dataframe[-1].value  # the ledger is the last table on the page
+    assert list(table["token"])[:2] == ["The", "␣capital"]  # real sub-word tokens, the leading space visible
+    # two prompts, one text: the bits shown are p(text | prompt) from core.score
+    at.toggle(key="cr_pair_on").set_value(True)
+    rerun(at)
+    text = at.text_input(key="cr_pair_text").value
+    bits = [
+        core.score(llm, text, prompt=at.text_input(key=k).value).bits
+        for k in ("cr_prompt_a_spam or not", "cr_prompt_b_spam or not")
+    ]
+    assert metric(at, "−log₂ p(text | prompt A)") == f"{bits[0]:.2f} bits"
+    assert metric(at, "−log₂ p(text | prompt B)") == f"{bits[1]:.2f} bits"
+    winner = "A" if bits[1] > bits[0] else "B"
+    assert f"Prompt **{winner}** explains the text better, by **{abs(bits[1] - bits[0]):.2f} bits**" in texts(
+        at.success
+    )
+    # too long for the LLM's ledger: a clear message with the limit, the rest of the page still there
+    at.text_input(key="cr_ledger_text").set_value("a " * 400)  # 400 tokens in 800 characters
+    rerun(at)
+    assert "scores at most 256 tokens" in texts(at.error) and metric(at, "joint p(B, A, C)")

@@ -17,6 +17,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from core.checkpoint import MODELS_DIR_ENV
+from core.lessons.settings import SAMPLING_MODELS
 from tests.fault_models import FAULTS, broken_models_dir
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,7 +48,7 @@ WORKING = {
 STILL_USABLE = {
     "chain_rule": lambda at: any(m.label == "joint p(B, A, C)" for m in at.metric),
     "attention": lambda at: any("Largest weight above the diagonal" in c.value for c in at.caption),
-    "sampling": lambda at: at.selectbox(key="sampling_model").options == ["names", "shakespeare"],
+    "sampling": lambda at: at.selectbox(key="sampling_model").options == list(SAMPLING_MODELS),
     "pixelcnn": lambda at: any(m.label == "Bits per dimension" for m in at.metric),
 }
 

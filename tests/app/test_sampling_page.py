@@ -426,3 +426,15 @@ def test_switching_to_a_smaller_vocabulary_turns_a_large_top_k_off(tmp_path, mon
     assert "top-k = 50 is more than the 27 symbols of names" in texts(at.info).replace("\\", "")
     assert at.select_slider(key="sampling_top_k").value == 0
     assert str(at.query_params.get("top_k", "0")).strip("[]'") == "0"
+
+
+@pytest.mark.slow
+def test_the_llm_samples_the_same_tokens_as_generate():
+    llm = core.load_text_model("smollm2")
+    at = open_page(model="smollm2", prompt="The capital of France is", seed=3, tokens=3)
+    assert at.select_slider(key="sampling_top_k").options[:3] == ["off", "1", "2"]  # steps, not 49,153 choices
+    click(at, "sampling_finish")
+    expected = [s.token_id for s in generate(llm, "The capital of France is", 3, seed=3)]
+    assert at.session_state["sampling"].history.generated_ids == expected
+    spec = chart(at, "sampling_distribution")
+    assert spec["data"][0]["customdata"][-1].startswith("rest (49,1")  # top 20 and the rest of 49,152
