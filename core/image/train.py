@@ -211,7 +211,7 @@ def main(argv: list[str] | None = None) -> None:
 
     clock = RunClock.for_cli("core.train_image", argv, args.threads)
     state, card = train(args.model, tc, log)
-    card = {"name": args.model, "description": IMAGE_MODELS[args.model], **card, **clock.details(tc.seed)}
+    card = {"name": args.model, "description": IMAGE_MODELS[args.model].description, **card, **clock.details(tc.seed)}
     path = save_checkpoint(state, card, Path(args.out), args.model)
     log(
         f"wrote {path} and its card; test NLL {card['metrics']['heldout_nll']:.2f} nats/image in {card['wall_time_s']:.0f} s"
