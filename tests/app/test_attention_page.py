@@ -1,5 +1,6 @@
 """The attention page driven through Streamlit's AppTest: every number shown is checked against core."""
 
+import html
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,9 @@ from streamlit.testing.v1 import AppTest
 
 import core
 from core.checkpoint import MODELS_DIR
+from core.lessons.attention_lesson import ATTENTION_MODELS, first_position_weight, llm_dependence, mean_distance
 from core.lessons.causality import (
+    MAX_SHOWN_TOKENS,
     attention_weights,
     dependence_matrix,
     max_above_diagonal,
@@ -264,3 +267,109 @@ def test_bad_probe_name_is_reported(names):
     assert "not in the model's vocabulary" in error.value and "abcdefghijklmnopqrstuvwxyz" in error.value
     assert all("Traceback" not in e.value for e in at.error)
     assert chart(at, "attention_head_fig")  # the rest of the page keeps working
+
+
+# ---------------------------------------------------------------------------------------------
+# The real LLM
+
+
+@pytest.fixture(scope="module")
+def llm():
+    return core.load_text_model("smollm2")  # once per test process
+
+
+def run_llm_page() -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=180)
+    at.run()
+    at.radio(key="attention_model").set_value("smollm2").run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    return at
+
+
+def test_llm_heatmap_is_the_models_attention_for_the_chosen_layer_and_head(llm):
+    at = run_llm_page()
+    text = at.text_area(key="attention_text").value
+    assert text == ATTENTION_MODELS["smollm2"].examples[0]
+    layer_box = at.selectbox(key="attention_layer")
+    assert layer_box.options == [str(k) for k in range(1, 31)] and layer_box.label == "Layer (of 30)"
+    assert at.selectbox(key="attention_head").options == [str(k) for k in range(1, 10)]
+    layer_box.set_value(17)
+    at.selectbox(key="attention_head").set_value(5).run()
+    assert not at.exception
+    w = text_window(llm, text, MAX_SHOWN_TOKENS)
+    with torch.no_grad():  # the network's own weights, straight from forward_detailed
+        out = llm.net.forward_detailed(torch.tensor([w.ids]), need_weights=True)
+    expected = out.attention[16][0, 4].double().numpy()  # layer 17, head 5
+    fig = chart(at, "attention_head_fig")
+    assert fig["layout"]["title"]["text"] == "smollm2: layer 17, head 5 (kv head 2)"
+    assert fig["layout"]["xaxis"]["ticktext"] == [html.escape(t, quote=False) for t in w.labels]  # plotly reads HTML
+    assert w.labels[:3] == ["<|endoftext|>", "The", "␣capital"] and "␣Paris" in w.labels
+    z = arr(fig["data"][0]["z"])
+    lower = np.tril(np.ones((w.T, w.T), dtype=bool))
+    assert np.allclose(z[lower], expected[lower], atol=1e-6) and np.isnan(z[~lower]).all()
+    # the 3x3 grid is layer 17's nine heads, head 5 outlined; the overview has one cell per head
+    grid = chart(at, "attention_grid_fig")
+    panels = [t for t in grid["data"] if t.get("name") != "masked (future)"]
+    assert len(panels) == 9 and grid["layout"]["shapes"][0]["xref"] == "x5 domain"
+    assert np.allclose(np.nan_to_num(arr(panels[8]["z"])), out.attention[16][0, 8].double().numpy(), atol=1e-6)
+    summary = chart(at, "attention_summary_fig")
+    att = np.stack([a[0].double().numpy() for a in out.attention])  # (30, 9, T, T)
+    assert np.allclose(arr(summary["data"][0]["z"]), first_position_weight(att), atol=1e-6)
+    assert "heads 1–3 share key/value head 1" in " ".join(m.value for m in at.markdown)
+    assert metric(at, "Max weight above the diagonal") == "0 (exactly)"
+    assert any("are exactly 0.0" in s.value and "30 layers × 9 heads" in s.value for s in at.success)
+
+
+def test_llm_overview_statistic_can_be_switched(llm):
+    at = run_llm_page()
+    at.radio(key="attention_statistic").set_value("Mean distance back").run()
+    assert not at.exception
+    w = text_window(llm, at.text_area(key="attention_text").value, MAX_SHOWN_TOKENS)
+    expected = mean_distance(attention_weights(llm, w))
+    assert np.allclose(arr(chart(at, "attention_summary_fig")["data"][0]["z"]), expected, atol=1e-6)
+
+
+def test_llm_causality_check_runs_on_request_and_matches_the_lesson(llm):
+    at = run_llm_page()
+    at.text_area(key="attention_text").set_value("The cat sat on the").run()
+    assert not at.exception
+    assert not [c for c in at.get("plotly_chart") if c.key == "attention_dependence_smollm2"]  # not before the click
+    at.button(key="attention_llm_check_button").click().run()
+    assert not at.exception
+    ids = text_window(llm, "The cat sat on the", MAX_SHOWN_TOKENS).ids
+    dep, cands = llm_dependence(llm, ids)
+    z = arr(chart(at, "attention_dependence_smollm2")["data"][0]["z"])
+    assert np.array_equal(np.isnan(z), dep.values == 0.0)
+    assert np.allclose(np.nan_to_num(z), dep.values, atol=1e-9)
+    assert metric(at, "smollm2: max above the diagonal") == "0 (exactly)"
+    (table,) = [d.value for d in at.dataframe if "replaced by" in d.value.columns]
+    assert table["replaced by"].tolist()[1] == "  ·  ".join(llm.vocab.token_text(t) for t in cands[1])
+    # the result stays on screen while the layer changes
+    at.selectbox(key="attention_layer").set_value(2).run()
+    assert chart(at, "attention_dependence_smollm2")
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "words"),
+    [
+        ("", "error", ["The text is empty"]),
+        ("x" * 100_000, "info", ["at most 2,000 characters", "legible up to 32 tokens"]),
+        ("<|im_end|><|endoftext|>", None, []),
+    ],
+    ids=["empty", "100k", "special-token-strings"],
+)
+def test_llm_bad_input_keeps_the_page_usable(llm, text, kind, words):
+    at = run_llm_page()
+    at.text_area(key="attention_text").set_value(text).run()
+    assert not at.exception
+    if kind is not None:
+        messages = " ".join(m.value for m in getattr(at, kind))
+        assert all(w in messages for w in words), messages
+    else:
+        assert not at.error
+        labels = chart(at, "attention_head_fig")["layout"]["xaxis"]["ticktext"]
+        assert labels.count("&lt;|endoftext|&gt;") == 1  # only the start token; the typed one is plain text
+    assert chart(at, "attention_mask_fig")
+    at.text_area(key="attention_text").set_value("Hello world").run()
+    assert not at.exception and not at.error
