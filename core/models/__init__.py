@@ -11,6 +11,7 @@ import torch.nn as nn
 
 from core.models.bigram import BigramConfig, BigramLM
 from core.models.gated_pixelcnn import GatedPixelCNN, GatedPixelCNNConfig
+from core.models.llama import Llama, LlamaConfig
 from core.models.pixelcnn import PixelCNN, PixelCNNConfig
 from core.models.transformer import GPT, GPTConfig
 
@@ -18,6 +19,7 @@ from core.models.transformer import GPT, GPTConfig
 MODEL_KINDS: dict[str, tuple[str, type, type[nn.Module]]] = {
     "transformer": ("text", GPTConfig, GPT),
     "bigram": ("text", BigramConfig, BigramLM),
+    "llama": ("text", LlamaConfig, Llama),  # SmolLM2, read from its GGUF file (core.text.gguf_llm), never trained here
     "pixelcnn": ("image", PixelCNNConfig, PixelCNN),
     "gated-pixelcnn": ("image", GatedPixelCNNConfig, GatedPixelCNN),
 }
@@ -32,8 +34,3 @@ def build(kind: str, config: dict, modality: str | None = None) -> nn.Module:
         raise ValueError(f"unknown {modality + ' ' if modality else ''}model kind {kind!r}")
     _, config_class, net_class = MODEL_KINDS[kind]
     return net_class(config_class.from_dict(config))
-
-
-def num_params(net: nn.Module) -> int:
-    """Number of parameters (buffers such as masks not counted)."""
-    return sum(p.numel() for p in net.parameters())

@@ -29,15 +29,17 @@ per request is stored on the module: one loaded model serves every session, from
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
 from torch.nn import functional as F
 
+from core.models.config import ModelConfig
+
 
 @dataclass
-class LlamaConfig:
+class LlamaConfig(ModelConfig):
     block_size: int = 2048  # longest context we allow (SmolLM2 was trained to 8192; 2048 is CPU-sane)
     vocab_size: int = 49152  # BPE tokens, the 17 control tokens included
     n_layer: int = 30  # transformer blocks
@@ -48,13 +50,6 @@ class LlamaConfig:
     rope_theta: float = 100000.0  # base of the rotary angles: position p, pair i turns by p / theta^(2i/hs)
     norm_eps: float = 1e-5  # added to the mean square in RMSNorm
     causal: bool = True  # always True: a Llama only ever reads the past
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> LlamaConfig:
-        return cls(**d)
 
 
 def causal_mask(t: int) -> torch.Tensor:
