@@ -5,6 +5,7 @@ Not a page itself. Everything here is small; the maths lives in ``core``.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,6 +62,29 @@ PAGES = [
 ]
 
 
+THREADS_ENV = "CHAIN_RULE_LAB_THREADS"  # torch threads per request (default 1)
+
+
+def configure_torch_threads() -> int:
+    """One torch thread per request, set once per server process.
+
+    A server answers many small requests at once, from a laptop that also runs a browser and a
+    video call: with torch's default of one thread per core, two requests (or one request and
+    the browser) oversubscribe the CPU and every rerun slows down many times over; with one
+    thread each, two sessions compute side by side on two cores. The LLM's decoding is bound by
+    reading its weights, so a second thread gains it little (see BENCHMARKS.md).
+    """
+    import torch
+
+    n = int(os.environ.get(THREADS_ENV, "1"))
+    torch.set_num_threads(n)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:  # already set, or parallel work already ran in this process
+        pass
+    return n
+
+
 def leave_legacy_pages_mode() -> None:
     """Make a deep link on a fresh server open the page inside the app, not as a bare script.
 
@@ -105,4 +129,5 @@ def model_or_error(name: str):
         return None
 
 
+configure_torch_threads()
 leave_legacy_pages_mode()
