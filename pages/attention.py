@@ -330,7 +330,7 @@ if model_name in LLM_MODELS and window is not None:
     if st.session_state.get("attention_llm_check") == ids:
         with st.spinner(f"Running {lm.name} on {n * (lesson.LLM_REPLACEMENTS + 1)} variants of your text…"):
             dep, candidates = cached_llm_dependence(lm, _model_key(lm), ids)
-        left, right = st.columns([3, 2])
+        left, right = st.columns([5, 4])  # room for the replacement tokens
         title = f"{lm.name}: {lesson.LLM_REPLACEMENTS} replacements per token"
         _show_dependence(left, dep.values, window.labels[:n], title, lm.name)
         replaced = ["  ·  ".join(lm.vocab.token_text(t) for t in c) for c in candidates]

@@ -106,3 +106,21 @@ def test_shakespeare_heatmaps_stay_legible(page: Page, request: pytest.FixtureRe
     screenshot(page, f"attention-shakespeare-{theme}", full_page=False)
     _scroll_to(page, "All heads of shakespeare")
     screenshot(page, f"attention-shakespeare-grid-{theme}", full_page=False)
+
+
+@pytest.mark.slow
+def test_smollm2_attention_renders_in_the_browser(page: Page, server: str):
+    _open_attention(page, server)
+    page.get_by_text("SmolLM2-135M (a real LLM)", exact=True).click()
+    wait_idle(page, timeout=120000)  # first load of the LLM in this server: ~10 s
+    assert_no_streamlit_errors(page)
+    expect(page.get_by_label("Text the model reads")).to_have_value(re.compile(r"^The capital of France"))
+    _scroll_to(page, "2. Learned attention")
+    head_map = page.locator(".js-plotly-plot").filter(has_text="smollm2: layer 1, head 1 (kv head 1)")
+    expect(head_map).to_have_count(1)
+    expect(head_map.locator(".hm, .heatmaplayer image, image").first).to_be_attached()  # the heatmap is drawn
+    expect(head_map).to_contain_text("␣Paris")  # BPE tokens with their leading space made visible
+    expect(page.get_by_text("All 9 heads of layer 1", exact=True)).to_be_visible()
+    expect(page.get_by_text("All 270 heads at a glance", exact=True)).to_be_visible()
+    screenshot(page, "attention-smollm2-light", full_page=False)
+    assert_no_streamlit_errors(page)
