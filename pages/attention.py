@@ -18,7 +18,7 @@ from pages.common import model_or_error
 
 TOY_TOKENS = 6  # the toy example uses the first few tokens so every number fits in its cell
 N_SAMPLES = 8
-GRID_HEADS = 16  # models with more heads than this show one layer's heads at a time
+GRID_HEADS = 32  # models with more heads than this (SmolLM2: 270) show one layer's heads at a time
 MAX_TOKENS = causality.MAX_SHOWN_TOKENS
 
 
