@@ -181,12 +181,14 @@ def context_note(ledger: Ledger) -> str | None:
     stride = max(1, ledger.block_size // 2)
     cut = [r for r in ledger.rows if r.context_length < r.position]
     return (
-        f"This text needs {ledger.n_tokens} predictions, more than the model's context of "
-        f"{ledger.block_size} tokens. It is scored with overlapping windows of {ledger.block_size} tokens "
-        f"that advance by half a block ({stride} tokens): the first {ledger.block_size} predictions read "
-        f"their whole history; the {len(cut)} later ones read between {min(r.context_length for r in cut)} "
-        f"and {max(r.context_length for r in cut)} tokens of context (start token included), "
-        f"not the whole history. Overall the context length ranged from {min(lengths)} to {max(lengths)}."
+        f"This text needs {ledger.n_tokens} predictions, more than the model's context of {ledger.block_size} "
+        f"tokens (the start token counts as one). The first {ledger.block_size} predictions read their whole "
+        f"history; after that, windows of {ledger.block_size} tokens advance by half a block ({stride} tokens), "
+        f"each starting {stride} tokens after the last, so the {len(cut)} later predictions read between "
+        f"{min(r.context_length for r in cut)} and {max(r.context_length for r in cut)} tokens of context, not "
+        "the whole history. The Live sampling page generates with exactly these windows: its log p(generated) "
+        f"equals this ledger's total for the same text. Overall the context length ranged from {min(lengths)} "
+        f"to {max(lengths)}."
     )
 
 

@@ -107,10 +107,26 @@ def context_ids(lm: TextModel, text: str) -> list[int]:
     return [lm.vocab.bos_id] + lm.vocab.encode(text)
 
 
+def window_start(t: int, block_size: int) -> int:
+    """The first token the prediction at position ``t`` reads (it predicts token t + 1; position 0 is
+    the start token). The one convention past the context, for scoring and generating alike.
+
+    Up to the block, every prediction reads its whole history. Past it, windows of ``block_size``
+    tokens start every half block: predictions t = B .. B + B/2 - 1 read from token B/2, the next
+    half block from token B, and so on, so every prediction reads at least B/2 + 1 tokens and the
+    start depends on t alone (never on how long the text grows). A key/value cache stays valid for
+    half a block at a time.
+    """
+    if t < block_size:
+        return 0
+    stride = max(1, block_size // 2)
+    return ((t - block_size) // stride + 1) * stride
+
+
 @torch.no_grad()
 def logits_for_context(lm: TextModel, ids: list[int]) -> torch.Tensor:
-    """(V,) logits of the next token after ``ids``, reading at most the last block_size tokens."""
-    window = ids[-lm.block_size :]
+    """(V,) logits of the next token after ``ids``, reading the window ``window_start`` gives."""
+    window = ids[window_start(len(ids) - 1, lm.block_size) :]
     logits, _ = lm.net(torch.tensor([window]))
     return logits[0, -1]
 
@@ -154,27 +170,23 @@ class Score:
 
 @torch.no_grad()
 def conditional_logprobs(lm: TextModel, ids: list[int]) -> tuple[torch.Tensor, list[int]]:
-    """Log p(ids[t+1] | ids[..t]) distributions for every t: ((len(ids)-1, V), context lengths).
+    """Log p(ids[t+1] | ids[window_start(t)..t]) distributions for every t: ((len(ids)-1, V), context lengths).
 
-    Up to block_size predictions come from one forward pass. Longer sequences are scored with
-    overlapping windows that advance by half a block, so each later token is predicted from at
-    least block_size // 2 + 1 previous tokens.
+    Predictions that share a window come from one forward pass (all of them, up to the block).
     """
-    B = lm.block_size
     n = len(ids) - 1
-    stride = max(1, B // 2)
     rows: list[torch.Tensor] = []
     ctx: list[int] = []
-    covered = 0  # predictions made so far
-    start = 0
-    while covered < n:
-        end = min(start + B, n)  # this window predicts targets start .. end-1
-        logits, _ = lm.net(torch.tensor([ids[start:end]]))  # (1, end-start, V)
-        logp = torch.log_softmax(logits[0].double(), dim=-1)
-        rows.append(logp[covered - start :])
-        ctx.extend(t - start + 1 for t in range(covered, end))
-        covered = end
-        start = min(covered + stride, n) - B
+    t = 0
+    while t < n:
+        start = window_start(t, lm.block_size)
+        end = t + 1  # grow the group while the next prediction reads the same window
+        while end < n and window_start(end, lm.block_size) == start:
+            end += 1
+        logits, _ = lm.net(torch.tensor([ids[start:end]]))  # (1, end-start, V): predictions start .. end-1
+        rows.append(torch.log_softmax(logits[0, t - start :].double(), dim=-1))
+        ctx.extend(u - start + 1 for u in range(t, end))
+        t = end
     return torch.cat(rows, dim=0), ctx
 
 
@@ -238,15 +250,14 @@ class Step:
 def cached_logits(lm: TextModel, ids: list[int], cache: KVCache) -> torch.Tensor:
     """(V,) next-token logits after ``ids`` using ``cache``; exactly what logits_for_context gives.
 
-    The cache holds the keys and values of a prefix of the current window. While the sequence
-    fits in the block, only the new tokens are run. Past the block size the window slides, every
-    position embedding changes, and the window is recomputed (so the cache only helps up to it).
+    The cache holds the keys and values of the window's tokens so far. While the window's start
+    (``window_start``) stays put, only the new token is run; when it moves on (every half block,
+    past the block size) every position changes, and the window is recomputed once.
     """
-    B = lm.block_size
-    window = ids[-B:]
-    if len(ids) > B:
-        cache.clear()  # the window slid: cached keys were computed at other positions
-    new = window[cache.length :]
+    start = window_start(len(ids) - 1, lm.block_size)
+    if cache.length != len(ids) - 1 - start:
+        cache.clear()  # the window moved on: cached keys were computed at other positions
+    new = ids[start + cache.length :]
     out = lm.net.forward_detailed(torch.tensor([new]), cache=cache)
     return out.logits[0, -1]
 

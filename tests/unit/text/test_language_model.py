@@ -286,3 +286,26 @@ def test_score_given_a_prompt_is_the_chain_rule_remainder():
     rest = core.score(lm, text, prompt=prompt)
     assert rest.tokens == list(text) and rest.context_lengths[0] == len(prompt) + 1
     assert rest.nll == pytest.approx(whole.nll - first.nll, abs=1e-5)  # float32 passes of other lengths
+
+
+def test_one_convention_past_the_block_score_equals_the_generated_steps():
+    # float64 copy of a tiny model: the ledger of a generated text equals the sum of its steps' log p
+    torch.manual_seed(0)
+    vocab = text_vocab("abcdefghij")
+    net = GPT(GPTConfig(block_size=8, vocab_size=11, n_layer=2, n_head=2, n_embd=16, input_only_ids=(0,)))
+    lm = TextModel(name="tiny", vocab=vocab, net=net.eval().double(), card={})
+    for use_cache in (False, True):
+        steps = list(core.generate(lm, "abc", 40, seed=1, use_cache=use_cache))  # 44 tokens: the window moves 9 times
+        text = "".join(s.token for s in steps)
+        ledger = core.score(lm, text, prompt="abc")
+        assert ledger.logprobs == pytest.approx([s.logprob for s in steps], abs=1e-10)
+    # every prediction reads the window window_start gives: at least half a block, never more than one
+    ctx = ledger.context_lengths
+    assert ctx[:5] == [4, 5, 6, 7, 8] and min(ctx[5:]) == 5 and max(ctx) == 8
+
+
+@pytest.mark.slow
+def test_the_shipped_shakespeare_ledger_of_a_long_generation_equals_its_log_p(shakespeare_lm):
+    steps = list(core.generate(shakespeare_lm, "ROMEO:\n", 180, seed=4))  # past the block of 128
+    ledger = core.score(shakespeare_lm, "".join(s.token for s in steps), prompt="ROMEO:\n")
+    assert ledger.nll == pytest.approx(-math.fsum(s.logprob for s in steps), abs=1e-3)  # float32 passes
