@@ -1,9 +1,10 @@
-"""What every model config shares: a typed dataclass that round-trips through a JSON card."""
+"""What every model shares: a typed config that round-trips through a JSON card, and the text models' output."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, fields
+from dataclasses import asdict, dataclass, fields
 
+import torch
 import torch.nn as nn
 
 
@@ -30,3 +31,11 @@ class ModelConfig:
 def count_parameters(module: nn.Module) -> int:
     """Number of learned parameters (buffers such as masks are not counted)."""
     return sum(p.numel() for p in module.parameters())
+
+
+@dataclass
+class ForwardOutput:
+    """What a text model's ``forward_detailed`` returns: every position's logits, and attention on request."""
+
+    logits: torch.Tensor  # (B, T, V)
+    attention: list[torch.Tensor] | None  # per layer (B, n_head, T, T_all), if asked for

@@ -35,7 +35,7 @@ import torch
 import torch.nn as nn
 from torch.nn import functional as F
 
-from core.models.config import ModelConfig
+from core.models.config import ForwardOutput, ModelConfig
 
 
 @dataclass
@@ -208,12 +208,6 @@ class Block(nn.Module):
         x = x + a
         x = x + self.mlp(self.ln_2(x))
         return x, att
-
-
-@dataclass
-class ForwardOutput:
-    logits: torch.Tensor  # (B, T, V)
-    attention: list[torch.Tensor] | None  # per layer (B, n_head, T, T_all), if asked for
 
 
 class Llama(nn.Module):

@@ -21,7 +21,7 @@ import torch
 import torch.nn as nn
 from torch.nn import functional as F
 
-from core.models.config import ModelConfig, count_parameters
+from core.models.config import ForwardOutput, ModelConfig, count_parameters
 
 
 @dataclass
@@ -122,12 +122,6 @@ class Block(nn.Module):
         x = x + a
         x = x + self.mlp(self.ln_2(x))
         return x, att, kv
-
-
-@dataclass
-class ForwardOutput:
-    logits: torch.Tensor  # (B, T, V)
-    attention: list[torch.Tensor] | None  # per layer (B, n_head, T, T_all), if asked for
 
 
 class GPT(nn.Module):

@@ -34,16 +34,6 @@ from core.text.language_model import Step
 from core.text.sampling import next_token_distribution
 from core.text.vocab import names_vocab, text_vocab
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny models run fastest on one thread; on a busy 2-core machine two threads are ~50x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 NAMES = names_vocab()
 TEXT = text_vocab("abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ\n.,;:!?'&-<>3$")  # 66 symbols with <s>
 
