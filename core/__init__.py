@@ -1,7 +1,8 @@
 """Chain Rule Lab's core: the maths and the tiny models. Never imports streamlit."""
 
 from core.errors import ChainRuleError, CheckpointError, InputError, ModelNotFoundError, VocabError
-from core.models.transformer import GPT, GPTConfig, KVCache, causal_mask
+from core.models.kv_cache import KVCache, causal_mask
+from core.models.transformer import GPT, GPTConfig
 from core.text import sampling  # core.sampling: the pure sampling rules
 from core.text.language_model import (
     TEXT_MODELS,

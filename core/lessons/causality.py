@@ -30,7 +30,7 @@ import torch
 
 from core.display import visible
 from core.errors import InputError
-from core.models.transformer import causal_mask
+from core.models.kv_cache import causal_mask
 from core.text.language_model import TextModel, context_ids, generate
 
 # Longest window drawn as a heatmap: more rows than this are unreadable on a projector.

@@ -22,6 +22,7 @@ import torch.nn as nn
 from torch.nn import functional as F
 
 from core.models.config import ForwardOutput, ModelConfig, count_parameters
+from core.models.kv_cache import KVCache, causal_mask
 
 
 @dataclass
@@ -36,29 +37,6 @@ class GPTConfig(ModelConfig):
     input_only_ids: tuple[int, ...] = ()  # tokens read but never predicted (a start token)
 
 
-def causal_mask(t: int) -> torch.Tensor:
-    """(t, t) booleans, True where row i (the predicting position) may read column j: j <= i."""
-    return torch.ones(t, t, dtype=torch.bool).tril()
-
-
-class KVCache:
-    """Keys and values of every layer for the tokens decoded so far, owned by one request.
-
-    Each entry is a pair of tensors of shape (B, n_head, T_cached, head_size).
-    """
-
-    def __init__(self, n_layer: int):
-        self.layers: list[tuple[torch.Tensor, torch.Tensor] | None] = [None] * n_layer
-
-    @property
-    def length(self) -> int:
-        first = self.layers[0]
-        return 0 if first is None else first[0].size(2)
-
-    def clear(self) -> None:
-        self.layers = [None] * len(self.layers)
-
-
 class CausalSelfAttention(nn.Module):
     def __init__(self, config: GPTConfig):
         super().__init__()
@@ -71,20 +49,19 @@ class CausalSelfAttention(nn.Module):
         self.attn_dropout = nn.Dropout(config.dropout)
         self.resid_dropout = nn.Dropout(config.dropout)
 
-    def forward(self, x, past=None, need_weights=False):
-        """x: (B, T, C); past: cached (k, v) or None. Returns y (B, T, C), weights or None, (k, v)."""
+    def forward(self, x, cache=None, layer=0, need_weights=False):
+        """x: (B, T, C); cache: a KVCache (this is its ``layer``) or None. Returns y (B, T, C), weights or None."""
         B, T, C = x.size()
         hs = C // self.n_head
         q, k, v = self.c_attn(x).split(C, dim=2)
         q = q.view(B, T, self.n_head, hs).transpose(1, 2)  # (B, nh, T, hs)
         k = k.view(B, T, self.n_head, hs).transpose(1, 2)  # (B, nh, T, hs)
         v = v.view(B, T, self.n_head, hs).transpose(1, 2)  # (B, nh, T, hs)
-        if past is not None:
-            k = torch.cat([past[0], k], dim=2)  # (B, nh, T_past + T, hs)
-            v = torch.cat([past[1], v], dim=2)
+        if cache is not None:
+            k, v = cache.append(layer, k, v)  # (B, nh, T_past + T, hs)
         T_all = k.size(2)
 
-        if need_weights or (self.causal and past is not None and T > 1):
+        if need_weights or (self.causal and T_all > T and T > 1):
             # The explicit form: scores -> mask -> softmax, so the weights can be returned.
             att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(hs))  # (B, nh, T, T_all)
             if self.causal:
@@ -99,7 +76,7 @@ class CausalSelfAttention(nn.Module):
             y = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=self.causal and T > 1)
             att = None
         y = y.transpose(1, 2).contiguous().view(B, T, C)  # (B, T, C): re-assemble the heads
-        return self.resid_dropout(self.c_proj(y)), att, (k, v)
+        return self.resid_dropout(self.c_proj(y)), att
 
 
 class Block(nn.Module):
@@ -117,11 +94,11 @@ class Block(nn.Module):
             nn.Dropout(config.dropout),
         )
 
-    def forward(self, x, past=None, need_weights=False):
-        a, att, kv = self.attn(self.ln_1(x), past=past, need_weights=need_weights)
+    def forward(self, x, cache=None, layer=0, need_weights=False):
+        a, att = self.attn(self.ln_1(x), cache=cache, layer=layer, need_weights=need_weights)
         x = x + a
         x = x + self.mlp(self.ln_2(x))
-        return x, att, kv
+        return x, att
 
 
 class GPT(nn.Module):
@@ -178,10 +155,7 @@ class GPT(nn.Module):
         x = self.wte(idx) + self.wpe(pos)  # (B, T, C)
         attention = [] if need_weights else None
         for i, block in enumerate(self.blocks):
-            past = cache.layers[i] if cache is not None else None
-            x, att, kv = block(x, past=past, need_weights=need_weights)
-            if cache is not None:
-                cache.layers[i] = kv
+            x, att = block(x, cache=cache, layer=i, need_weights=need_weights)
             if need_weights:
                 attention.append(att)
         # the output layer reuses the token embeddings (weight tying, as in GPT-2 and nanoGPT)

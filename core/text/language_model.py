@@ -24,7 +24,7 @@ from core.checkpoint import MODELS_DIR, load_checkpoint, load_state_into
 from core.checkpoint import models_dir as default_models_dir
 from core.errors import CheckpointError, InputError, ModelNotFoundError
 from core.models import build
-from core.models.transformer import KVCache
+from core.models.kv_cache import KVCache
 from core.text.sampling import SamplingStages, next_token_distribution, sample_token, validate_settings
 from core.text.vocab import Vocab
 from core.validation import check_seed
