@@ -44,16 +44,6 @@ from core.text.sampling import next_token_distribution, sample_token, validate_s
 from core.text.vocab import names_vocab, text_vocab
 from core.validation import MAX_SEED
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny models run fastest on one thread; on a busy 2-core machine two threads are ~50x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 # ---------------------------------------------------------------------------------------------
 # Small untrained models: the maths under test does not depend on training, and they load instantly.
 
