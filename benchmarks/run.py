@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 import core
-from benchmarks import browser, generation, pages, pixelcnn_sampling, quality, sampling_page
+from benchmarks import browser, generation, live_feel, pages, pixelcnn_sampling, quality, sampling_page
 from benchmarks.common import machine, md_table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,6 +86,12 @@ def run(quick: bool = False) -> str:
             f"fragment asked for 20 updates/s made {ceiling:.1f}/s.\n"
         )
         targets.append(["auto-play, tokens displayed per second", "≥ 10", f"{rate:.1f}", verdict(rate >= 10)])
+
+    # Live feel: auto-play, clicks and page opens in the browser, idle and under a fixed background load
+    rows = live_feel.run(quick=quick)
+    about = live_feel.__doc__.split("\n\n    python -m")[0].strip()
+    sections.append("## Live feel (browser, idle and under load)\n\n" + about + "\n\n" + live_feel.report(rows))
+    targets += live_feel.summary(rows)
 
     # 4. PixelCNN sampling, fast path vs naive recomputation
     from core.image.model import IMAGE_MODELS, load_image_model
