@@ -80,6 +80,46 @@ def test_autoplay_grows_the_text_token_by_token(page: Page, server: str):
     assert_no_streamlit_errors(page)
 
 
+# Recorded in the page: every 25 ms, whether the token strip (or anything in it) is marked stale,
+# and how many tiles it shows.
+_WATCH_STRIP_JS = """() => {
+  window.__strip = [];
+  window.__stripTimer = setInterval(() => {
+    const strip = document.querySelector('.st-key-sampling_strip');
+    const stale = !!(strip && (strip.closest('[data-stale="true"]') || strip.querySelector('[data-stale="true"]')));
+    window.__strip.push([stale, strip ? strip.querySelectorAll('span.tile').length : 0]);
+  }, 25);
+}"""
+
+
+def test_play_and_pause_answer_and_the_strip_never_goes_stale_while_playing(page: Page, server: str):
+    open_sampling(page, server, "?model=shakespeare&prompt=ROMEO%3A&seed=2&tokens=200")
+    speed = page.get_by_test_id("stSidebar").get_by_role("slider").last  # the auto-play speed
+    speed.focus()
+    page.keyboard.press("End")
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("ArrowLeft")  # 10 tokens/s
+    wait_idle(page)
+    page.evaluate(_WATCH_STRIP_JS)
+    page.get_by_role("button", name="Play").click()
+    expect(page.get_by_role("button", name="Pause")).to_be_visible(timeout=5000)
+    page.wait_for_timeout(3000)  # playing
+    page.get_by_role("button", name="Pause").click()
+    expect(page.get_by_role("button", name="Play")).to_be_visible(timeout=5000)
+    wait_idle(page)
+    samples = page.evaluate("() => { clearInterval(window.__stripTimer); return window.__strip; }")
+    counts = [n for _, n in samples]
+    grew = [i for i in range(1, len(counts)) if counts[i] > counts[i - 1]]
+    assert len(grew) >= 5, f"the text should have grown token by token while playing; tile counts {counts[::10]}"
+    playing = samples[grew[0] : grew[-1] + 1]  # from the first new token to the last
+    assert not any(stale for stale, _ in playing), "the token strip was greyed out (stale) while playing"
+    # after Pause nothing more is drawn
+    n = page.locator(".st-key-sampling_strip span.tile").count()
+    page.wait_for_timeout(1000)
+    assert page.locator(".st-key-sampling_strip span.tile").count() == n
+    assert_no_streamlit_errors(page)
+
+
 def test_a_shared_link_reproduces_the_same_text(page: Page, server: str, names):
     settings = dict(temperature=1.2, top_k=10, top_p=0.9)
     seed = long_name_seed(names, "ma", 4, **settings)
