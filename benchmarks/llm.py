@@ -166,6 +166,17 @@ def run() -> list[dict]:
             "target": "≥ 40",
         }
     )
+    torch.set_num_threads(1)  # what the app's server uses per request (pages/common.configure_torch_threads)
+    speed_1, _ = cached_speed(served, ids)
+    torch.set_num_threads(2)
+    rows.append(
+        {
+            "name": f"served ({info['format']}) cached tokens/s at {CONTEXT} context, 1 thread (the server's setting)",
+            "value": speed_1,
+            "unit": "tokens/s",
+            "target": "",
+        }
+    )
     hf = transformers_speed(ids)
     if hf is not None:
         rows.append(
