@@ -83,11 +83,23 @@ def on_force(lm: TextModel, sampling: SamplingSettings) -> None:
 
 @dataclass
 class LivePanel:
-    """The parts of the page a step changes, each one element replaced in place (never greyed out)."""
+    """The slots a step changes, created once per run in a fixed order, each holding one element.
 
-    status: object  # st.empty: tokens drawn, log p, perplexity
-    strip: object  # st.empty: the text as coloured tiles
-    step: object  # st.empty: the current step's distribution and its numbers
+    Every run (paused or playing, slow or fast) creates the same slots, and auto-play replaces
+    their content in place: no element is ever left over from an earlier run, so nothing on the
+    page is marked stale (greyed out) while the loop runs.
+    """
+
+    def __init__(self):
+        self.status = st.empty()  # the text ended / reached its length
+        with st.container(key="sampling_strip"):
+            self.strip = st.empty()  # the text as coloured tiles
+            self.strip_caption = st.empty()
+        self.title = st.empty()  # "Step n: token drawn · kept"
+        self.chart = st.empty()  # the distribution (a note instead while auto-play is fast)
+        self.metrics = [col.empty() for col in st.columns(3)]  # tokens drawn, log p, perplexity
+        self.note = st.empty()  # a redrawn step, a single survivor
+        self.history = st.empty()  # history and branching (paused) or a one-line note (playing)
 
 
 def live_panel(lm: TextModel, sampling: SamplingSettings, limit: int) -> LivePanel:
@@ -124,44 +136,55 @@ def live_panel(lm: TextModel, sampling: SamplingSettings, limit: int) -> LivePan
     )  # fmt: skip
     if s.last_error:
         show_error(escape_markdown(s.last_error), icon="🚫")
-    panel = LivePanel(status=st.empty(), strip=st.container(key="sampling_strip").empty(), step=st.empty())
+    panel = LivePanel()
     draw_step(panel, lm, sampling, limit)
-    if not playing:
-        history_section(lm, sampling, h)
+    if playing:
+        panel.history.caption("The history and branching controls appear on Pause.")
+    else:
+        with panel.history.container():
+            history_section(lm, sampling, h)
     return panel
 
 
 def draw_step(panel: LivePanel, lm: TextModel, sampling: SamplingSettings, limit: int, first: bool = True) -> None:
-    """Fill the panel from the session's current state: once per run (``first``), then once per auto-played token."""
+    """Fill the panel's slots from the session's state: once per run (``first``), then once per auto-played token."""
     s = session()
     h = s.history
     n = len(h)
-    playing = s.clock.playing
-    with panel.status.container():
-        if h.finished:
-            st.caption("**The text ended:** the end token was drawn. Rewind, resample or start over.")
-        elif n >= limit:
-            st.caption(f"**{n} tokens drawn**, the number asked for ({limit}). Raise *Number of tokens* to go on.")
+    if h.finished:
+        panel.status.caption("**The text ended:** the end token was drawn. Rewind, resample or start over.")
+    elif n >= limit:
+        panel.status.caption(
+            f"**{n} tokens drawn**, the number asked for ({limit}). Raise *Number of tokens* to go on."
+        )
+    else:
+        panel.status.empty()
     if h.entries or len(h.prompt_ids) > 1:
-        with panel.strip.container():
-            st.markdown(token_strip_html(history_strip(h, lm.vocab)), unsafe_allow_html=True)
-            st.caption(
-                "Grey: prompt. Colour: p under the model, orange ≈ 0 · yellow ≈ 0.5 · blue ≈ 1 (hover for numbers)."
-            )
+        panel.strip.markdown(token_strip_html(history_strip(h, lm.vocab)), unsafe_allow_html=True)
+        panel.strip_caption.caption(
+            "Grey: prompt. Colour: p under the model, orange ≈ 0 · yellow ≈ 0.5 · blue ≈ 1 (hover for numbers)."
+        )
     else:
         panel.strip.empty()
-    with panel.step.container():
-        if playing and s.clock.speed > SHOW_CHART_UP_TO:
-            # fast auto-play: the text only (a chart per token would throttle the browser)
-            ledger = f"log p(generated) = **{h.logprob:.2f}** · perplexity **{h.perplexity:.2f}**" if n else ""
-            st.markdown(f"**{n} of {limit}** tokens drawn · {ledger}")
-            st.caption(f"Above {SHOW_CHART_UP_TO} tokens/s the chart and the history wait for Pause.")
-            return
-        step_view(lm, sampling, limit, h, chart_key="sampling_distribution" if first else None)
+        panel.strip_caption.empty()
+    panel.metrics[0].metric("Tokens drawn", f"{n} of {limit}")
+    panel.metrics[1].metric(
+        "log p(generated)", f"{h.logprob:.2f}" if n else "–", help="Sum of log p(token | context) in nats, at T = 1."
+    )
+    panel.metrics[2].metric(
+        "Perplexity", f"{h.perplexity:.2f}" if n else "–", help="exp(−log p / number of drawn tokens)."
+    )
+    if s.clock.playing and s.clock.speed > SHOW_CHART_UP_TO:
+        # fast auto-play: the text and the totals only (a chart per token would throttle the browser)
+        panel.title.markdown(f"**{n} of {limit}** tokens drawn")
+        panel.chart.caption(f"Above {SHOW_CHART_UP_TO} tokens/s the distribution chart waits for Pause.")
+        panel.note.empty()
+        return
+    step_view(panel, lm, sampling, h, chart_key="sampling_distribution" if first else None)
 
 
-def step_view(lm: TextModel, sampling: SamplingSettings, limit: int, h: History, chart_key: str | None) -> None:
-    """The current step: its distribution, reshaped by the current knobs (no new draw), and the totals."""
+def step_view(panel: LivePanel, lm: TextModel, sampling: SamplingSettings, h: History, chart_key: str | None) -> None:
+    """The current step: its distribution, reshaped by the current knobs (no new draw)."""
     s = session()
     n = len(h)
     if n:
@@ -181,49 +204,44 @@ def step_view(lm: TextModel, sampling: SamplingSettings, limit: int, h: History,
     top_n = SHAKESPEARE_TOP if n_predictable > SHAKESPEARE_TOP + 10 else None
     view = distribution_view(stages, lm.vocab, sampled, top_n)
     survivors = kept_count(stages)
-    st.markdown(
+    panel.title.markdown(
         f"{title} · **{survivors:,} of {n_predictable:,}** candidates kept · "
         f"**{stages.kept_mass:.1%}** of the mass kept"
     )
-    st.plotly_chart(distribution_figure(view, lm.vocab), key=chart_key, config=CHART_CONFIG)  # one key per run
-    cols = st.columns(3)
-    cols[0].metric("Tokens drawn", f"{n} of {limit}")
-    cols[1].metric(
-        "log p(generated)", f"{h.logprob:.2f}" if n else "–", help="Sum of log p(token | context) in nats, at T = 1."
-    )
-    cols[2].metric("Perplexity", f"{h.perplexity:.2f}" if n else "–", help="exp(−log p / number of drawn tokens).")
+    panel.chart.plotly_chart(distribution_figure(view, lm.vocab), key=chart_key, config=CHART_CONFIG)  # one key a run
     if not same:
-        st.info(
+        panel.note.info(
             f"Step {n} redrawn under the current settings; it was {how} under {describe_settings(entry.settings)}. "
             + ("" if stages.final[sampled] > 0 else "Its token would not survive these settings. ")
             + "**Resample this step** draws it again.",
             icon="🎛️",
         )
-    if survivors == 1 and sampling.top_p is not None and sampling.temperature > 0:
-        st.caption("Only one candidate survives: top-p always keeps at least the most probable token.")
-    if s.clock.playing:
-        st.caption("The history and branching controls appear on Pause.")
+    elif survivors == 1 and sampling.top_p is not None and sampling.temperature > 0:
+        panel.note.caption("Only one candidate survives: top-p always keeps at least the most probable token.")
+    else:
+        panel.note.empty()
 
 
 def play(panel: LivePanel, lm: TextModel, sampling: SamplingSettings, limit: int) -> None:
-    """Auto-play: draw each token when the clock says it is due and replace the panel in place.
+    """Auto-play: draw each token when the clock says it is due and replace the panel's slots in place.
 
     Runs at the end of the page script, for as long as playing lasts. It sleeps in short slices
-    and touches a placeholder after each one: that is a point where Streamlit checks for a
-    pending rerun, so a click anywhere (Pause, a slider) interrupts the loop within POLL_S.
+    and touches a placeholder after each one and before each draw: those are points where
+    Streamlit checks for a pending rerun, so a click anywhere (Pause, a slider) stops the loop
+    within POLL_S, and no token is drawn after the click has arrived.
     """
     s = session()
     if not s.clock.playing:
         return
     heartbeat = st.empty()
     while s.clock.playing:
+        heartbeat.empty()  # a rerun point: a pending click stops this run here, before drawing
         if s.play_tick(lm, sampling, limit, time.monotonic()):
             draw_step(panel, lm, sampling, limit, first=False)
         if not s.clock.playing:
             break
         wait = s.clock.next_due_at(len(s.history)) - time.monotonic()
         time.sleep(min(max(wait, 0.0), POLL_S))
-        heartbeat.empty()  # a rerun point: a pending click stops this run here
     st.rerun()  # the text ended or reached its length: redraw the controls stopped
 
 
