@@ -261,6 +261,34 @@ def run() -> list[dict]:
     return rows
 
 
+def _met(value: float, target: str) -> bool | None:
+    """A row's verdict from its target text ("≥ 40", "≤ 0.01"); None where there is no number to meet."""
+    for sign, ok in (("≥", lambda a, b: a >= b), ("≤", lambda a, b: a <= b)):
+        if target.startswith(sign):
+            return ok(round(value, 4), float(target[1:].strip()))
+    return None
+
+
+def report(rows: list[dict]) -> str:
+    """The rows as a markdown table, each target judged."""
+    lines = ["| figure | value | unit | target | |", "|---|---|---|---|---|"]
+    for r in rows:
+        met = _met(r["value"], r["target"])
+        verdict = "" if met is None else ("met" if met else "**missed**")
+        lines.append(f"| {r['name'].strip()} | {r['value']:.4g} | {r['unit']} | {r['target']} | {verdict} |")
+    return "\n".join(lines) + "\n"
+
+
+def summary(rows: list[dict]) -> list[list[str]]:
+    """Target rows for BENCHMARKS.md's summary table."""
+    out = []
+    for r in rows:
+        met = _met(r["value"], r["target"])
+        if met is not None:
+            out.append([f"SmolLM2: {r['name'].strip()}", f"{r['target']} {r['unit']}", f"{r['value']:.4g}",
+                        "met" if met else "**missed**"])  # fmt: skip
+    return out
+
+
 if __name__ == "__main__":
-    for r in run():
-        print(f"{r['name']:64s} {r['value']:10.4g} {r['unit']:11s} {r['target']}")
+    print(report(run()))

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 import core
-from benchmarks import browser, generation, live_feel, pages, pixelcnn_sampling, quality, sampling_page
+from benchmarks import browser, generation, live_feel, llm, pages, pixelcnn_sampling, quality, sampling_page
 from benchmarks.common import machine, md_table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -120,6 +120,13 @@ def run(quick: bool = False) -> str:
                     verdict(r["heldout_nll"] <= r["target"]),
                 ]
             )
+
+    # 7. The real LLM
+    rows = llm.run()
+    sections.append(
+        "## 7. The real LLM: SmolLM2-135M served by our own Llama\n\n" + llm.__doc__.strip() + "\n\n" + llm.report(rows)
+    )
+    targets += llm.summary(rows)
 
     info = machine()
     head = [
