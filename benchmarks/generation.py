@@ -2,8 +2,9 @@
 
 Without the cache every step runs the whole context through the network, so a step costs more
 the longer the text; with the cache a step runs one token against stored keys and values.
-Past the block size the window slides, every position embedding changes and both paths
-recompute the window: the cache only helps up to the block size (see core.text.language_model.cached_logits).
+Past the block size both paths read the same windows (core.text.language_model.window_start: a
+block's worth that starts every half block); the cache is rebuilt once each time the window moves
+on and helps for the rest of that half block.
 """
 
 from __future__ import annotations
