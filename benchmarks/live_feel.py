@@ -12,7 +12,7 @@ that input event to the DOM change (the next frame paints it), so Playwright's o
 not counted.
 
 * **auto-play** at 10 tokens/s on the sampling page (shakespeare, prompt ``ROMEO:``, 120 tokens): the
-  tiles of the token strip (``.st-key-sampling_strip .tile``) are counted while it plays for 10 s
+  tiles of the token strip (``.st-key-sampling_strip .stMarkdownColoredBackground``, one per token) are counted while it plays for 10 s
   (4 s with ``--quick``). Tokens shown per second: the steady rate, from the first new tile to the
   last before Pause (the wait for the first is "Play → first new tile"). Gaps: between successive
   visible updates of the strip over the same stretch (p95, linear interpolation). Stale share: the
@@ -293,7 +293,7 @@ SAMPLING_PROBE = (
     + _VISIBLE_JS
     + """;
   const strip = document.querySelector('.st-key-sampling_strip');
-  const n = strip ? strip.querySelectorAll('.tile').length : -1;
+  const n = strip ? strip.querySelectorAll('.stMarkdownColoredBackground').length : -1;
   const button = document.querySelector('.st-key-sampling_play button');
   const label = button ? button.textContent.trim() : '';
   const stale = [...document.querySelectorAll('[data-stale="true"]')].filter(visible);

@@ -20,12 +20,13 @@ from core.display import escape_markdown
 from core.errors import ChainRuleError
 from core.figures.sampling import (
     SHAKESPEARE_TOP,
+    STRIP_LEGEND,
     distribution_figure,
     distribution_view,
     history_strip,
     kv_timing_figure,
     token_name,
-    token_strip_html,
+    token_strip_markdown,
 )
 from core.lessons.kv_timing import time_kv_cache, tokens_to_block
 from core.lessons.sampling_session import (
@@ -160,10 +161,8 @@ def draw_step(panel: LivePanel, lm: TextModel, sampling: SamplingSettings, limit
     else:
         panel.status.empty()
     if h.entries or len(h.prompt_ids) > 1:
-        panel.strip.markdown(token_strip_html(history_strip(h, lm.vocab)), unsafe_allow_html=True)
-        panel.strip_caption.caption(
-            "Grey: prompt. Colour: p under the model, orange ≈ 0 · yellow ≈ 0.5 · blue ≈ 1 (hover for numbers)."
-        )
+        panel.strip.markdown(token_strip_markdown(history_strip(h, lm.vocab)))
+        panel.strip_caption.caption(STRIP_LEGEND + " Bold: forced. The numbers are in the history table.")
     else:
         panel.strip.empty()
         panel.strip_caption.empty()

@@ -3,19 +3,19 @@ coloured by probability, and the time per token with and without the key/value c
 
 Plain functions: data in, ``plotly.graph_objects.Figure`` out; the data each figure draws is built
 by a separate function (``distribution_view``, ``strip_cells``) that a test can check number by number.
-Bar and line colours are mid-tones that read on both Streamlit themes; the token tiles carry their
-own light background and black text, so they read the same on a dark theme and on a projector.
+Bar and line colours are mid-tones that read on both Streamlit themes; the token strip is plain
+markdown in Streamlit's own background colours, which follow the theme.
 """
 
 from __future__ import annotations
 
-import html
+import math
 from dataclasses import dataclass
 
 import plotly.graph_objects as go
 import torch
 
-from core.display import VISIBLE, visible
+from core.display import VISIBLE, escape_markdown, visible
 from core.lessons.kv_timing import KVTimingResult
 from core.lessons.sampling_session import History
 from core.text.sampling import SamplingStages
@@ -27,10 +27,6 @@ FINAL_COLOUR = "#E8804A"  # after top-k and top-p: what is actually sampled from
 SAMPLED_BAND = "rgba(250, 200, 40, 0.30)"  # behind the sampled token's bars
 CACHED_COLOUR = "#4C8BD6"
 UNCACHED_COLOUR = "#E8804A"
-PROMPT_TILE = "#D0D0D0"  # given text: not sampled, no probability
-TILE_TEXT = "#111111"  # black on every (light) tile, in both themes
-# Tiles: low probability warm, high probability cool; light enough for black text at every value.
-TILE_SCALE = [[0.0, "#F59A7A"], [0.25, "#FCCB8F"], [0.5, "#FDF2B0"], [0.75, "#CDE8C4"], [1.0, "#8FCFE8"]]
 SHAKESPEARE_TOP = 20  # bars shown before the "rest" bar when the vocabulary is large
 
 SPACE_MARK = VISIBLE[" "]
@@ -203,10 +199,15 @@ class StripToken:
     newline: bool = False  # the row breaks after this tile
 
 
+def _ends_line(vocab: Vocab, token_id: int) -> bool:
+    """The token's own text ends with a newline (a character "\n", or a sub-word token such as ".\n\n")."""
+    return token_id not in vocab.input_only_ids and vocab.decode([token_id]).endswith("\n")
+
+
 def history_strip(history: History, vocab: Vocab) -> list[StripToken]:
     """The prompt (without the start token) and every generated token, ready for the strip."""
     tokens = [
-        StripToken(text=tile_text(vocab, i), p_model=None, p_sampled=None, newline=vocab.token_text(i) == "\n")
+        StripToken(text=tile_text(vocab, i), p_model=None, p_sampled=None, newline=_ends_line(vocab, i))
         for i in history.prompt_ids[1:]
     ]
     for n, e in enumerate(history.entries, start=1):
@@ -218,66 +219,50 @@ def history_strip(history: History, vocab: Vocab) -> list[StripToken]:
                 p_sampled=e.p_sampled,
                 forced=e.forced,
                 step=n,
-                newline=vocab.token_text(i) == "\n",
+                newline=_ends_line(vocab, i),
             )
         )
     return tokens
 
 
-def tile_colour(p: float) -> str:
-    """The strip's colour for a probability: TILE_SCALE interpolated, as an rgb() string."""
-    p = min(max(p, 0.0), 1.0)
-    for (x0, c0), (x1, c1) in zip(TILE_SCALE, TILE_SCALE[1:], strict=False):
-        if p <= x1:
-            f = (p - x0) / (x1 - x0)
-            a, b = _rgb(c0), _rgb(c1)
-            return "rgb({}, {}, {})".format(*(round(u + f * (v - u)) for u, v in zip(a, b, strict=True)))
-    return "rgb({}, {}, {})".format(*_rgb(TILE_SCALE[-1][1]))
-
-
-def _rgb(hex_colour: str) -> tuple[int, int, int]:
-    return tuple(int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
-
-
-def _title(tok: StripToken) -> str:
-    """The tile's hover text (an HTML title attribute)."""
-    if tok.p_model is None:
-        return f"prompt: {tok.text}"
-    how = "forced (not sampled)" if tok.forced else f"p it was sampled with = {tok.p_sampled:.4f}"
-    return f"step {tok.step}: {tok.text} · p under the model = {tok.p_model:.4f} · {how}"
-
-
-TILE_STYLE = (
-    "display:inline-block;margin:2px 1px;padding:1px 4px;border-radius:4px;color:{text};background:{bg};"
-    "font-family:monospace;font-size:1.25rem;line-height:1.6rem;white-space:pre;{extra}"
+# The strip's backgrounds: Streamlit's own markdown colours (they follow the light and dark theme),
+# one per band of p under the model; the prompt is grey.
+TILE_BANDS = ((0.25, "orange"), (0.5, "yellow"), (0.75, "green"), (math.inf, "blue"))
+PROMPT_BAND = "gray"
+STRIP_LEGEND = (
+    "Grey: prompt. Background: p under the model — orange < 0.25 · yellow < 0.5 · green < 0.75 · blue ≥ 0.75."
 )
 
 
-def token_strip_html(tokens: list[StripToken]) -> str:
-    """The text as tiles in one HTML block: prompt grey, each generated token coloured by p under the model.
+def tile_band(p: float | None) -> str:
+    """The markdown colour of one tile: grey for the prompt (None), else the band p falls in."""
+    if p is None:
+        return PROMPT_BAND
+    return next(colour for upper, colour in TILE_BANDS if p < upper)
 
-    Tiles flow like text and wrap between words (the tiles of one word never split across lines)
-    and after every newline; a forced token is underlined. Token text is HTML-escaped. One block,
-    replaced in place on every step, is what keeps auto-play from flickering.
+
+def token_strip_markdown(tokens: list[StripToken]) -> str:
+    """The text as tiles in one markdown block: prompt grey, each generated token's background its band of p.
+
+    Plain markdown (no HTML): every token is escaped and wrapped in Streamlit's
+    ``:colour-background[:colour[...]]`` (a tint behind text of the same colour, as the theme draws
+    them); a forced token is bold. Lines break after each newline token and
+    may wrap only between words (a zero-width space before each token that starts with a space),
+    never inside one. One block, replaced in place on every step, keeps auto-play from flickering.
     """
-    words: list[list[str]] = [[]]
-    for tok in tokens:
-        bg = PROMPT_TILE if tok.p_model is None else tile_colour(tok.p_model)
-        extra = f"border-bottom:3px solid {TILE_TEXT};" if tok.forced else ""
-        style = TILE_STYLE.format(text=TILE_TEXT, bg=bg, extra=extra)
-        tile = f'<span class="tile" title="{html.escape(_title(tok))}" style="{style}">{html.escape(tok.text)}</span>'
-        words[-1].append(tile)
+    out = []
+    for i, tok in enumerate(tokens):
+        text = escape_markdown(tok.text)
+        if tok.forced:
+            text = f"**{text}**"
+        starts_word = tok.text.startswith(SPACE_MARK) and tok.text != SPACE_MARK  # a sub-word token " Paris"
+        if i and (starts_word or tokens[i - 1].text.endswith(SPACE_MARK)):
+            out.append("\u200b")  # the line may break here, between words
+        band = tile_band(tok.p_model)
+        out.append(f":{band}-background[:{band}[{text}]]")  # the text in the band's colour too: readable on a projector
         if tok.newline:
-            words.append(["<br>"])
-            words.append([])
-        elif tok.text.startswith(SPACE_MARK) or tok.text.endswith(SPACE_MARK):
-            words.append([])  # a space: the line may break here
-    spans = "".join(
-        "".join(w) if w == ["<br>"] else f'<span class="word" style="white-space:nowrap">{"".join(w)}</span>'
-        for w in words
-        if w
-    )
-    return f'<div class="token-strip" style="line-height:2rem">{spans}</div>'
+            out.append("  \n")
+    return "".join(out)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -15,18 +15,19 @@ import torch
 
 from core.figures.sampling import (
     NEWLINE_MARK,
-    PROMPT_TILE,
+    PROMPT_BAND,
     SPACE_MARK,
-    TILE_SCALE,
+    STRIP_LEGEND,
+    TILE_BANDS,
     StripToken,
     distribution_figure,
     distribution_view,
     history_strip,
     kv_timing_figure,
-    tile_colour,
+    tile_band,
     tile_text,
     token_name,
-    token_strip_html,
+    token_strip_markdown,
 )
 from core.lessons.kv_timing import KVTimingResult
 from core.lessons.sampling_session import History, SamplingSettings
@@ -114,12 +115,22 @@ def test_distribution_figure_without_a_draw_has_no_band():
     assert spec["layout"].get("shapes", []) == [] and "title" not in spec["layout"]
 
 
+TILE = re.compile(r":(\w+)-background\[:\w+\[((?:\\.|[^\]\\])*)\]\]")  # one tile: its colour and its (escaped) text
+
+
 def test_strip_wraps_after_each_newline_and_never_inside_a_word():
     toks = [StripToken(c, None, None, newline=c == "\n") for c in ["ab", "c", "␣", "de", "\n", "f"]]
-    out = token_strip_html(toks)
-    words = [re.findall(r'class="tile"[^>]*>([^<]*)</span>', chunk) for chunk in out.split('<span class="word"')[1:]]
-    assert words == [["ab", "c", "␣"], ["de", "\n"], ["f"]]
-    assert out.count("<br>") == 1  # a line break after the newline tile only
+    out = token_strip_markdown(toks)
+    lines = out.split("  \n")  # a markdown line break after the newline tile only
+    assert len(lines) == 2
+    words = [[text for _, text in TILE.findall(w)] for line in lines for w in line.split("\u200b")]
+    assert words == [["ab", "c", "␣"], ["de", "\n"], ["f"]]  # a break opportunity only after the space
+    sub_words = token_strip_markdown([StripToken(w, 0.5, 0.5, step=1) for w in ["The", "␣capital", "␣of"]])
+    assert [[text for _, text in TILE.findall(w)] for w in sub_words.split("\u200b")] == [
+        ["The"],
+        ["␣capital"],
+        ["␣of"],
+    ]
 
 
 def _step(vocab, ids, token_id, position):
@@ -145,31 +156,24 @@ def test_history_strip_colours_each_token_by_its_model_probability():
         assert t.p_sampled == float(step.stages.final[step.token_id])
     assert [t.forced for t in toks] == [False, False, False, False, True]
 
-    out = token_strip_html(toks)
-    tiles = re.findall(r'<span class="tile" title="([^"]*)" style="([^"]*)">([^<]*)</span>', out)
-    assert [text for _, _, text in tiles] == ["a", "b", "c", "d", "."]
-    colours = [re.search(r"background:([^;]*);", style).group(1) for _, style, _ in tiles]
-    assert colours[:2] == [PROMPT_TILE, PROMPT_TILE]  # the prompt is grey, not coloured by probability
-    assert colours[2:] == [tile_colour(t.p_model) for t in toks[2:]]
-    assert "p under the model = " in tiles[2][0] and "forced" in tiles[4][0]
-    assert "border-bottom" in tiles[4][1] and "border-bottom" not in tiles[3][1]  # only the forced tile is marked
+    tiles = TILE.findall(token_strip_markdown(toks))
+    assert [text for _, text in tiles] == ["a", "b", "c", "d", "**\\.**"]  # the forced end token is bold
+    assert [colour for colour, _ in tiles[:2]] == [PROMPT_BAND, PROMPT_BAND]  # the prompt is grey
+    assert [colour for colour, _ in tiles[2:]] == [tile_band(t.p_model) for t in toks[2:]]
 
 
-def test_tile_colour_follows_the_scale_at_its_stops_and_between():
-    for x, colour in TILE_SCALE:
-        assert tile_colour(x) == "rgb({}, {}, {})".format(*(int(colour[i : i + 2], 16) for i in (1, 3, 5)))
-    assert tile_colour(-1) == tile_colour(0) and tile_colour(2) == tile_colour(1)
-    mid = tile_colour(0.125)  # halfway between the first two stops
-    a, b = (
-        (int(TILE_SCALE[0][1][i : i + 2], 16) for i in (1, 3, 5)),
-        (int(TILE_SCALE[1][1][i : i + 2], 16) for i in (1, 3, 5)),
-    )
-    assert mid == "rgb({}, {}, {})".format(*(round((u + v) / 2) for u, v in zip(a, b, strict=True)))
+def test_tile_bands_cover_every_probability_once():
+    assert tile_band(None) == PROMPT_BAND
+    assert [tile_band(p) for p in (0.0, 0.2499, 0.25, 0.4999, 0.5, 0.7499, 0.75, 1.0)] == [
+        "orange", "orange", "yellow", "yellow", "green", "green", "blue", "blue",
+    ]  # fmt: skip
+    for upper, colour in TILE_BANDS[:-1]:
+        assert colour in STRIP_LEGEND and f"{upper:g}" in STRIP_LEGEND  # the legend states the bands
 
 
 def test_strip_escapes_markup_in_tokens():
-    out = token_strip_html([StripToken("<", None, None), StripToken("&", 0.5, 0.5, step=1)])
-    assert ">&lt;</span>" in out and ">&amp;</span>" in out and "<</span>" not in out
+    out = token_strip_markdown([StripToken("]*<x>", None, None), StripToken("$1", 0.5, 0.5, step=1)])
+    assert [text for _, text in TILE.findall(out)] == ["\\]\\*\\<x\\>", "\\$1"]  # literal, never markup
 
 
 def test_kv_timing_figure_plots_both_runs():
