@@ -84,6 +84,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def stop_process_group(proc: subprocess.Popen, timeout_s: float = 10) -> None:
+    """Terminate a process started with ``start_new_session=True`` and all its children; kill them
+    if they do not exit within ``timeout_s``. A process that already ended is left alone."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=timeout_s)
+    except ProcessLookupError:
+        return
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=timeout_s)
+
+
 @contextmanager
 def streamlit_server(script: Path, cwd: Path, start_timeout_s: float = 90) -> Iterator[tuple[str, int]]:
     """``streamlit run script`` on 127.0.0.1 and a free port, healthy; yields (base URL, pid), stops it on exit."""
@@ -106,8 +121,4 @@ def streamlit_server(script: Path, cwd: Path, start_timeout_s: float = 90) -> It
                 time.sleep(0.5)
         yield base, proc.pid
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop_process_group(proc, timeout_s=20)

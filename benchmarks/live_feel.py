@@ -44,7 +44,6 @@ import json
 import math
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -53,7 +52,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.common import md_table, streamlit_server
+from benchmarks.common import md_table, stop_process_group, streamlit_server
 
 ROOT = Path(__file__).resolve().parent.parent
 VIEWPORT = {"width": 1280, "height": 720}
@@ -237,14 +236,7 @@ def background_load(seconds: float = 900) -> Iterator[str]:
         time.sleep(1.0)  # let it spin up before anything is timed
         yield what
     finally:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=10)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        stop_process_group(proc)
 
 
 # ---------------------------------------------------------------------------------------------
