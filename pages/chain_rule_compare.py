@@ -163,9 +163,7 @@ def prompts_section() -> None:
     pair_text = text_with_examples(
         "Text to classify", "cr_pair_text", "cr_pair_examples", PROMPT_TEXT_EXAMPLES, default=PROMPT_TEXT_EXAMPLES[0]
     )
-    on = st.toggle(
-        "Score with SmolLM2 (135M parameters: loading takes a few seconds the first time)", key="cr_pair_on"
-    )
+    on = st.toggle("Score with SmolLM2 (135M parameters: loading takes a few seconds the first time)", key="cr_pair_on")
     if on and model_or_error("smollm2") is not None:
         try:
             scored = [cached_ledger("smollm2", pair_text, prompt or None) for prompt in (prompt_a, prompt_b)]
