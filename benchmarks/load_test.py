@@ -33,7 +33,7 @@ from urllib.parse import quote
 from benchmarks.common import streamlit_server
 
 # the same readiness test as the browser tests: the script run finished, connected, nothing stale
-from tests.e2e.helpers import _COUNT_RUNS_JS, _IDLE_JS
+from tests.e2e.helpers import _IDLE_JS, Wire
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -41,7 +41,9 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 MAX_SESSIONS = 40  # a hard bound: the tool refuses more
 MAX_SECONDS = 300
 MODEL, PROMPT, TOKENS = "shakespeare", "ROMEO:\n", 300  # no end token: a session can draw for its whole time
-ACTION_TIMEOUT_MS = 90_000  # one click to finished rerun, on a loaded 2-core machine
+ACTION_TIMEOUT_MS = int(
+    os.environ.get("LOAD_ACTION_TIMEOUT_MS", "90000")
+)  # one click to finished rerun, on a loaded 2-core machine
 QUIET_MS = 300
 
 _PROBLEMS_JS = """
@@ -69,6 +71,7 @@ class SessionResult:
     text: str | None = None  # sampling: the text the page shows at the end
     expected: str | None = None  # sampling: core.generate for the same seed and settings, alone
     branches: bool = False  # sampling: the page recorded an abandoned branch (a resample or rewind happened)
+    unseen_runs: int = 0  # answered runs the root element's script state never showed as "running"
 
     @property
     def matches(self) -> bool:
@@ -103,10 +106,13 @@ class LoadResult:
 
     def summary(self) -> str:
         actions = sum(r.actions for r in self.results)
-        tokens = sum(len(r.text or "") - len(PROMPT) for r in self.results if r.role == "sampling")
+        # a session that failed before reading its text drew an unknown number: counted as none, not negative
+        tokens = sum(max(0, len(r.text) - len(PROMPT)) for r in self.results if r.role == "sampling" and r.text)
+        unseen = sum(r.unseen_runs for r in self.results)
         return (
             f"{self.held}/{self.sessions} sessions held for {self.seconds:g} s (wall {self.wall_s:.0f} s); "
-            f"{actions} answered interactions ({actions / self.seconds:.1f}/s), {tokens} tokens drawn; "
+            f"{actions} answered interactions ({actions / self.seconds:.1f}/s, {unseen} never shown as running "
+            f"by the page's script state), {tokens} tokens drawn; "
             f"{len(self.errors)} errors; {len(self.mismatches)} texts differing from core.generate; "
             f"server RSS {self.rss_before_mb:.0f} MB before, {self.rss_peak_mb:.0f} MB peak, "
             f"{self.rss_after_mb:.0f} MB after ({self.rss_after_mb - self.rss_before_mb:+.0f} MB)"
@@ -143,20 +149,44 @@ async def _open(page, url: str) -> None:
     await _idle(page)
 
 
-async def _act(page, action) -> None:
-    """Run ``action`` (a coroutine function) and wait until the rerun it triggers has finished."""
+# Diagnostic only (the wire decides): did the root element's script state show this run at all?
+_WATCH_STATE_JS = """
+() => {
+  window.__e2eSawRunning = false;
+  if (window.__e2eStateObserver) window.__e2eStateObserver.disconnect();
+  const app = document.querySelector('[data-testid="stApp"]');
+  window.__e2eStateObserver = new MutationObserver(() => {
+    if (app.getAttribute('data-test-script-state') === 'running') window.__e2eSawRunning = true;
+  });
+  window.__e2eStateObserver.observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+}
+"""
+
+
+async def _act(page, action, wire: Wire, result: SessionResult) -> None:
+    """Run ``action`` (a coroutine function) and wait until the rerun it triggers has finished.
+
+    Answered means: the browser sent a rerun request after the action and the server finished a
+    script run after it (``Wire``); then the page must settle (``_idle``).
+    """
     from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
-    await page.evaluate(_COUNT_RUNS_JS)
+    await page.evaluate(_WATCH_STATE_JS)
+    mark = wire.mark()
     await action()
-    try:
-        await page.wait_for_function("() => window.__e2eRuns > 0", timeout=ACTION_TIMEOUT_MS, polling=50)
-    except PlaywrightTimeoutError:
-        raise TimeoutError(f"no rerun started within {ACTION_TIMEOUT_MS / 1000:.0f} s of the interaction") from None
+    deadline = time.monotonic() + ACTION_TIMEOUT_MS / 1000
+    while not wire.answered(mark):
+        if time.monotonic() > deadline:
+            raise TimeoutError(
+                f"no answer within {ACTION_TIMEOUT_MS / 1000:.0f} s of the interaction: {wire.describe(mark)}"
+            )
+        await asyncio.sleep(0.02)
     try:
         await _idle(page)
     except PlaywrightTimeoutError:
         raise TimeoutError(f"the rerun did not finish within {ACTION_TIMEOUT_MS / 1000:.0f} s") from None
+    if not await page.evaluate("() => window.__e2eSawRunning"):
+        result.unseen_runs += 1
 
 
 async def _check(page, result: SessionResult, js_errors: list[str]) -> None:
@@ -165,7 +195,7 @@ async def _check(page, result: SessionResult, js_errors: list[str]) -> None:
     js_errors.clear()
 
 
-async def _sampling_session(page, base: str, result: SessionResult, seconds: float, js_errors) -> None:
+async def _sampling_session(page, base: str, result: SessionResult, seconds: float, js_errors, wire) -> None:
     query = f"model={MODEL}&prompt={quote(PROMPT)}&seed={result.seed}&tokens={TOKENS}"
     await _open(page, f"{base}/sampling?{query}")
     await _check(page, result, js_errors)
@@ -174,14 +204,14 @@ async def _sampling_session(page, base: str, result: SessionResult, seconds: flo
     # dispatch the click event to the button itself: a mouse click at coordinates could land on a
     # neighbouring button (Resample) if the layout moved between Playwright's checks and the click
     while time.monotonic() < deadline and not result.errors and await next_token.is_enabled():
-        await _act(page, lambda: next_token.dispatch_event("click"))
+        await _act(page, lambda: next_token.dispatch_event("click"), wire, result)
         result.actions += 1
         await _check(page, result, js_errors)
     result.text = await page.get_by_test_id("stCode").first.text_content()
     result.branches = await page.locator(".st-key-sampling_branches_table").count() > 0
 
 
-async def _chain_rule_session(page, base: str, result: SessionResult, seconds: float, js_errors) -> None:
+async def _chain_rule_session(page, base: str, result: SessionResult, seconds: float, js_errors, wire) -> None:
     await _open(page, f"{base}/chain_rule")
     await _check(page, result, js_errors)
     deadline = time.monotonic() + seconds
@@ -194,12 +224,12 @@ async def _chain_rule_session(page, base: str, result: SessionResult, seconds: f
         page.get_by_role("radio", name="nats", exact=True).click,
     ]
     while time.monotonic() < deadline and not result.errors:
-        await _act(page, actions[result.actions % len(actions)])
+        await _act(page, actions[result.actions % len(actions)], wire, result)
         result.actions += 1
         await _check(page, result, js_errors)
 
 
-async def _attention_session(page, base: str, result: SessionResult, seconds: float, js_errors) -> None:
+async def _attention_session(page, base: str, result: SessionResult, seconds: float, js_errors, wire) -> None:
     await _open(page, f"{base}/attention")
     await _check(page, result, js_errors)
     deadline = time.monotonic() + seconds
@@ -216,7 +246,7 @@ async def _attention_session(page, base: str, result: SessionResult, seconds: fl
         toy_seed.get_by_test_id("stNumberInputStepUp").click,
     ]
     while time.monotonic() < deadline and not result.errors:
-        await _act(page, actions[result.actions % len(actions)])
+        await _act(page, actions[result.actions % len(actions)], wire, result)
         result.actions += 1
         await _check(page, result, js_errors)
 
@@ -258,6 +288,7 @@ async def _one_session(browser, base: str, result: SessionResult, ready, seconds
     js_errors: list[str] = []
     try:
         page = await context.new_page()
+        wire = Wire(page)
         page.on("pageerror", lambda e: js_errors.append(f"javascript: {e}"))
         try:
             await _open(page, f"{base}/")  # a visitor arrives at home; deep links then resolve normally
@@ -265,10 +296,10 @@ async def _one_session(browser, base: str, result: SessionResult, ready, seconds
             ready.release()  # also on failure: the others must not wait for this session
         async with ready:  # every session starts its work once all of them are connected
             pass
-        await ROLES[result.role](page, base, result, seconds, js_errors)
+        await ROLES[result.role](page, base, result, seconds, js_errors, wire)
         await _check(page, result, js_errors)
     except Exception as e:  # a timeout or a vanished element is this session's failure, not the run's
-        result.errors.append(f"{type(e).__name__}: {str(e).splitlines()[0][:300]}")
+        result.errors.append(f"{type(e).__name__}: {str(e).splitlines()[0][:2000]}")
     finally:
         await context.close()
 

@@ -7,12 +7,15 @@ Streamlit marks its root element ``[data-testid=stApp]`` with ``data-test-script
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from playwright.sync_api import Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -67,37 +70,90 @@ def wait_idle(page: Page, timeout: float = 30000) -> None:
         ) from None
 
 
-_COUNT_RUNS_JS = """
-() => {
-  window.__e2eRuns = 0;
-  if (window.__e2eRunObserver) window.__e2eRunObserver.disconnect();
-  const app = document.querySelector('[data-testid="stApp"]');
-  window.__e2eRunObserver = new MutationObserver((records) => {
-    for (const r of records) {
-      if (r.target.getAttribute('data-test-script-state') === 'running') window.__e2eRuns += 1;
-    }
-  });
-  window.__e2eRunObserver.observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
-}
-"""
+class Wire:
+    """What went over a page's websocket, decoded with Streamlit's own protobuf classes.
+
+    The exact signal that an interaction was answered: the browser sent a ``rerun_script`` request
+    after it, and the server then finished a script run. The root element's
+    ``data-test-script-state`` is not enough: when the run is short or the browser busy, React
+    commits "running" and "notRunning" in one render and the attribute never changes (seen in the
+    load test: the server ran the click's rerun in 100 ms, the attribute stayed ``notRunning``).
+    Works with the sync and the async Playwright API (the handlers are plain functions). Attach it
+    before the page opens its websocket.
+    """
+
+    def __init__(self, page) -> None:
+        self.reruns_sent = 0
+        self.runs_finished = 0
+        self.requests_before_last_finish = 0  # rerun requests sent before the latest finished run
+        self.recent: list[str] = []  # the latest message kinds (not deltas or heartbeats), timed
+        page.on("websocket", self._attach)
+
+    def _attach(self, ws) -> None:
+        ws.on("framesent", self._sent)
+        ws.on("framereceived", self._received)
+
+    def _note(self, text: str) -> None:
+        self.recent = [*self.recent[-11:], f"{time.monotonic():.2f} {text}"]
+
+    def _sent(self, payload) -> None:
+        if not isinstance(payload, bytes):
+            return
+        kind = BackMsg.FromString(payload).WhichOneof("type")
+        if kind == "rerun_script":
+            self.reruns_sent += 1
+        if kind != "app_heartbeat":
+            self._note(f"sent {kind}")
+
+    def _received(self, payload) -> None:
+        if not isinstance(payload, bytes):
+            return
+        msg = ForwardMsg.FromString(payload)
+        kind = msg.WhichOneof("type")
+        if kind == "script_finished" and msg.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+            self.runs_finished += 1
+            self.requests_before_last_finish = self.reruns_sent
+        if kind == "session_status_changed":
+            kind += f"(running={msg.session_status_changed.script_is_running})"
+        if kind not in ("delta", "heartbeat_ack"):
+            self._note(f"got {kind}")
+
+    def mark(self) -> int:
+        """Call before an interaction; pass the result to ``answered``."""
+        return self.reruns_sent
+
+    def answered(self, mark: int) -> bool:
+        """A rerun was requested after ``mark`` and a script run finished after that request."""
+        return self.requests_before_last_finish > mark
+
+    def describe(self, mark: int) -> str:
+        sent = self.reruns_sent - mark
+        return (
+            f"{sent} rerun request(s) sent since the interaction, "
+            f"{'a' if self.answered(mark) else 'no'} script run finished after one; "
+            f"last messages: {'; '.join(self.recent) or 'none'}"
+        )
 
 
 @contextmanager
-def expect_rerun(page: Page, timeout: float = 30000) -> Iterator[None]:
+def expect_rerun(page: Page, wire: Wire, timeout: float = 30000) -> Iterator[None]:
     """Wrap an interaction that must rerun the script; on exit, wait until that run has finished.
 
     Stricter than wait_idle alone, which cannot tell "the rerun has not started yet" from "done"
     when the server is slow to answer:
 
-        with expect_rerun(page):
+        with expect_rerun(page, wire):
             page.get_by_label("Temperature").fill("2")
     """
-    page.evaluate(_COUNT_RUNS_JS)
+    mark = wire.mark()
     yield
-    try:
-        page.wait_for_function("() => window.__e2eRuns > 0", timeout=timeout, polling=50)
-    except PlaywrightTimeoutError:
-        raise AssertionError(f"the interaction did not rerun the script within {timeout / 1000:.0f} s") from None
+    deadline = time.monotonic() + timeout / 1000
+    while not wire.answered(mark):
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"the interaction was not answered within {timeout / 1000:.0f} s: {wire.describe(mark)}"
+            )
+        page.wait_for_timeout(50)  # lets Playwright deliver the websocket events
     wait_idle(page, timeout=timeout)
 
 
