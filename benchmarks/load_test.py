@@ -72,6 +72,7 @@ class SessionResult:
     expected: str | None = None  # sampling: core.generate for the same seed and settings, alone
     branches: bool = False  # sampling: the page recorded an abandoned branch (a resample or rewind happened)
     unseen_runs: int = 0  # answered runs the root element's script state never showed as "running"
+    latencies_s: list[float] = field(default_factory=list)  # each interaction to its finished script run
 
     @property
     def matches(self) -> bool:
@@ -90,6 +91,21 @@ class LoadResult:
     rss_peak_mb: float
     rss_after_mb: float  # after every session closed and the server settled
     results: list[SessionResult]
+    server_cpu_s: float = 0.0  # CPU seconds the server used while the sessions ran
+    browser_cpu_s: float = 0.0  # CPU seconds every Chromium process used meanwhile
+
+    @property
+    def latencies_s(self) -> list[float]:
+        return sorted(t for r in self.results for t in r.latencies_s)
+
+    def latency_percentile(self, q: float) -> float:
+        """Interaction to finished rerun, seconds (nearest rank); nan without interactions."""
+        xs = self.latencies_s
+        return xs[min(len(xs) - 1, int(q * len(xs)))] if xs else float("nan")
+
+    @property
+    def answered_per_s(self) -> float:
+        return sum(r.actions for r in self.results) / self.seconds
 
     @property
     def errors(self) -> list[str]:
@@ -114,9 +130,54 @@ class LoadResult:
             f"{actions} answered interactions ({actions / self.seconds:.1f}/s, {unseen} never shown as running "
             f"by the page's script state), {tokens} tokens drawn; "
             f"{len(self.errors)} errors; {len(self.mismatches)} texts differing from core.generate; "
+            f"interaction to finished rerun p50 {self.latency_percentile(0.5) * 1000:.0f} ms, "
+            f"p95 {self.latency_percentile(0.95) * 1000:.0f} ms; CPU over the wall time: server "
+            f"{self.server_cpu_s / self.wall_s:.2f} cores, browsers {self.browser_cpu_s / self.wall_s:.2f} cores; "
             f"server RSS {self.rss_before_mb:.0f} MB before, {self.rss_peak_mb:.0f} MB peak, "
             f"{self.rss_after_mb:.0f} MB after ({self.rss_after_mb - self.rss_before_mb:+.0f} MB)"
         )
+
+
+class CpuMeter:
+    """CPU seconds used by the server's process tree and by every Chromium process since start.
+
+    Sampled repeatedly, because Chromium's renderer processes come and go with the sessions: each
+    process counts with the last CPU time seen for it.
+    """
+
+    def __init__(self, server_pid: int) -> None:
+        import psutil
+
+        self.server = psutil.Process(server_pid)
+        self.start: dict[int, float] = {}
+        self.last: dict[int, float] = {}
+        self.kind: dict[int, str] = {}
+        self.sample(first=True)
+
+    def _processes(self):
+        import psutil
+
+        server_tree = {self.server.pid} | {c.pid for c in self.server.children(recursive=True)}
+        for proc in psutil.process_iter(["pid", "name"]):
+            name = proc.info["name"] or ""
+            kind = "server" if proc.pid in server_tree else "browser" if "chrom" in name else None
+            if kind:
+                yield proc, kind
+
+    def sample(self, first: bool = False) -> None:
+        import psutil
+
+        for proc, kind in self._processes():
+            try:
+                t = sum(proc.cpu_times()[:2])
+            except psutil.Error:
+                continue
+            self.kind[proc.pid] = kind
+            self.start.setdefault(proc.pid, t if first else 0.0)
+            self.last[proc.pid] = t
+
+    def used(self, kind: str) -> float:
+        return sum(self.last[p] - self.start[p] for p in self.last if self.kind[p] == kind)
 
 
 def rss_mb(pid: int) -> float:
@@ -173,6 +234,7 @@ async def _act(page, action, wire: Wire, result: SessionResult) -> None:
 
     await page.evaluate(_WATCH_STATE_JS)
     mark = wire.mark()
+    t0 = time.monotonic()
     await action()
     deadline = time.monotonic() + ACTION_TIMEOUT_MS / 1000
     while not wire.answered(mark):
@@ -181,6 +243,7 @@ async def _act(page, action, wire: Wire, result: SessionResult) -> None:
                 f"no answer within {ACTION_TIMEOUT_MS / 1000:.0f} s of the interaction: {wire.describe(mark)}"
             )
         await asyncio.sleep(0.02)
+    result.latencies_s.append(time.monotonic() - t0)
     try:
         await _idle(page)
     except PlaywrightTimeoutError:
@@ -329,13 +392,16 @@ async def _run(base: str, server_pid: int, sessions: int, seconds: float, settle
             await asyncio.sleep(1)
             before = rss_mb(server_pid)
             peak = before
+            cpu = CpuMeter(server_pid)
             t0 = time.monotonic()
             ready = _Barrier(sessions)
             tasks = [asyncio.create_task(_one_session(browser, base, r, ready, seconds)) for r in results]
             while not all(t.done() for t in tasks):
                 peak = max(peak, rss_mb(server_pid))
+                cpu.sample()
                 await asyncio.sleep(0.5)
             wall = time.monotonic() - t0
+            cpu.sample()
         finally:
             await browser.close()
     # closed sessions: give the server time to notice the closed websockets and drop their state
@@ -344,7 +410,7 @@ async def _run(base: str, server_pid: int, sessions: int, seconds: float, settle
     while time.monotonic() < end:
         await asyncio.sleep(1)
         after = min(after, rss_mb(server_pid))
-    return LoadResult(sessions, seconds, wall, before, peak, after, results)
+    return LoadResult(sessions, seconds, wall, before, peak, after, results, cpu.used("server"), cpu.used("browser"))
 
 
 def expected_text(seed: int, n_tokens: int) -> str:
