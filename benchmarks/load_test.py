@@ -103,6 +103,21 @@ class LoadResult:
         xs = self.latencies_s
         return xs[min(len(xs) - 1, int(q * len(xs)))] if xs else float("nan")
 
+    def problems(self, rss_growth_bound_mb: float) -> list[str]:
+        """Why this run does not count as a held classroom (empty when it does): the load test's checks."""
+        out = list(self.errors)
+        sampling = [r for r in self.results if r.role == "sampling"]
+        if len({r.seed for r in sampling}) != len(sampling):
+            out.append("two sampling sessions shared a seed")
+        for r in sampling:  # each text is what its seed gives alone: no shared random state, no leakage
+            if r.text is not None and not r.matches:
+                out.append(f"session {r.index} (seed {r.seed}) shows {r.text!r}, core.generate gives {r.expected!r}")
+        out += [f"session {r.index} ({r.role}) had no interaction answered" for r in self.results if r.actions < 1]
+        growth = self.rss_after_mb - self.rss_before_mb
+        if growth > rss_growth_bound_mb:
+            out.append(f"server memory grew by {growth:.0f} MB (bound {rss_growth_bound_mb:.0f} MB)")
+        return out
+
     @property
     def answered_per_s(self) -> float:
         return sum(r.actions for r in self.results) / self.seconds

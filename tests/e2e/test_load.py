@@ -38,13 +38,8 @@ def test_concurrent_sessions_keep_their_own_state(server: str):
         pytest.fail("the shipped model 'shakespeare' is missing: the load test samples from it", pytrace=False)
     result = run_load(server, server_pid(server), SESSIONS, SECONDS, settle_s=5)
     print(result.summary())
-    assert not result.errors, "\n".join(result.errors)
     sampling = [r for r in result.results if r.role == "sampling"]
-    assert len(sampling) == (SESSIONS + 1) // 2 and len({r.seed for r in sampling}) == len(sampling)
-    for r in sampling:  # each text is what its seed gives alone: no shared random state, no leakage
-        assert r.actions >= 1, f"session {r.index} drew no token"
-        assert r.matches, f"session {r.index} (seed {r.seed}) shows {r.text!r}, core.generate gives {r.expected!r}"
-    assert all(r.actions >= 1 for r in result.results), [(r.index, r.role, r.actions) for r in result.results]
-    assert result.held == SESSIONS
-    growth = result.rss_after_mb - result.rss_before_mb
-    assert growth <= RSS_GROWTH_BOUND_MB, f"server memory grew by {growth:.0f} MB: {result.summary()}"
+    assert len(sampling) == (SESSIONS + 1) // 2
+    problems = result.problems(RSS_GROWTH_BOUND_MB)
+    assert not problems, "\n".join(problems)
+    assert result.held == SESSIONS, result.summary()
