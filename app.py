@@ -8,9 +8,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages.common import existing_pages
+from pages.common import existing_pages, llm_queue_notice, notice_lost_session
 
 st.set_page_config(page_title="Chain Rule Lab", page_icon="🔗", layout="wide")
+notice_lost_session()
 
 home = st.Page("pages/home.py", title="Home", icon="🏠", url_path="home", default=True)
 sections: dict[str, list] = {"": [home]}
@@ -18,4 +19,6 @@ for info in existing_pages(Path(__file__).parent):
     sections.setdefault(info.section, []).append(
         st.Page(info.path, title=info.title, icon=info.icon, url_path=info.url_path)
     )
-st.navigation(sections, expanded=True).run()
+page = st.navigation(sections, expanded=True)
+with llm_queue_notice():  # above the page: shown only while this session waits for the shared LLM
+    page.run()

@@ -160,10 +160,8 @@ class CpuMeter:
     process counts with the last CPU time seen for it.
     """
 
-    def __init__(self, server_pid: int) -> None:
-        import psutil
-
-        self.server = psutil.Process(server_pid)
+    def __init__(self, server_pids: tuple[int, ...]) -> None:
+        self.server_pids = server_pids
         self.start: dict[int, float] = {}
         self.last: dict[int, float] = {}
         self.kind: dict[int, str] = {}
@@ -172,7 +170,9 @@ class CpuMeter:
     def _processes(self):
         import psutil
 
-        server_tree = {self.server.pid} | {c.pid for c in self.server.children(recursive=True)}
+        server_tree = set(self.server_pids)
+        for pid in self.server_pids:
+            server_tree |= {c.pid for c in psutil.Process(pid).children(recursive=True)}
         for proc in psutil.process_iter(["pid", "name"]):
             name = proc.info["name"] or ""
             kind = "server" if proc.pid in server_tree else "browser" if "chrom" in name else None
@@ -195,12 +195,11 @@ class CpuMeter:
         return sum(self.last[p] - self.start[p] for p in self.last if self.kind[p] == kind)
 
 
-def rss_mb(pid: int) -> float:
-    """Resident memory of the server process and its children, MB."""
+def rss_mb(pids: tuple[int, ...]) -> float:
+    """Resident memory of the server processes and their children, MB."""
     import psutil
 
-    proc = psutil.Process(pid)
-    procs = [proc, *proc.children(recursive=True)]
+    procs = [q for pid in pids for proc in [psutil.Process(pid)] for q in (proc, *proc.children(recursive=True))]
     total = 0
     for p in procs:
         try:
@@ -394,7 +393,7 @@ async def _warm_up(browser, base: str) -> None:
         await context.close()
 
 
-async def _run(base: str, server_pid: int, sessions: int, seconds: float, settle_s: float) -> LoadResult:
+async def _run(base: str, server_pid: tuple[int, ...], sessions: int, seconds: float, settle_s: float) -> LoadResult:
     from playwright.async_api import async_playwright
 
     results = [
@@ -439,8 +438,16 @@ def expected_text(seed: int, n_tokens: int) -> str:
     return PROMPT + "".join(s.token for s in core.generate(lm, PROMPT, n_tokens, seed=seed))
 
 
-def run_load(base: str, server_pid: int, sessions: int, seconds: float, settle_s: float = 10) -> LoadResult:
-    """Drive the load against a running server (bounded) and check every sampling session's text."""
+def run_load(
+    base: str, server_pid: int | tuple[int, ...], sessions: int, seconds: float, settle_s: float = 10
+) -> LoadResult:
+    """Drive the load against a running server (bounded) and check every sampling session's text.
+
+    ``server_pid``: the server's process, or every replica's behind a load balancer (memory and CPU
+    are summed over them).
+    """
+    if isinstance(server_pid, int):
+        server_pid = (server_pid,)
     if not 1 <= sessions <= MAX_SESSIONS or not 0 < seconds <= MAX_SECONDS:
         raise ValueError(f"sessions must be 1..{MAX_SESSIONS} and seconds in (0, {MAX_SECONDS}]")
     if not base.startswith(("http://127.0.0.1:", "http://localhost:")):

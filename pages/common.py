@@ -6,6 +6,9 @@ Not a page itself. Everything here is small; the maths lives in ``core``.
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,6 +113,56 @@ def show_error(message: str, error: Exception | None = None, icon: str = "⚠️
     """The pages' one way to show a problem: ``message`` (page markdown) then the error's own words,
     escaped so that user text inside an error can never become markup or a link."""
     st.error(message + (f" {escape_markdown(str(error))}" if error is not None else ""), icon=icon)
+
+
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def previous_session_id(websocket_protocol: str) -> str | None:
+    """The session id a reconnecting browser names in its websocket's ``Sec-WebSocket-Protocol``.
+
+    Streamlit's browser code opens the websocket with the protocols ``streamlit``, an XSRF token,
+    and, when it reconnects after losing the server, the id of the session it had. A fresh visit
+    names none.
+    """
+    entries = [e.strip() for e in websocket_protocol.split(",")]
+    return next((e for e in entries[2:] if _UUID.match(e)), None)
+
+
+RESTART_NOTICE = (
+    "**The server restarted, so this page started again.** Tokens you drew, text you typed and "
+    "choices that are not in the address bar were reset; the settings in the address bar were kept."
+)
+
+
+def notice_lost_session() -> None:
+    """On a session's first run, say so if the browser had a session this server no longer holds
+    (the server restarted or this replica replaced another): the page shows its state afresh."""
+    if "crl_session_started" in st.session_state:
+        return
+    st.session_state.crl_session_started = True
+    if previous_session_id(st.context.headers.get("Sec-Websocket-Protocol", "")):
+        st.info(RESTART_NOTICE, icon="🔄")
+
+
+@contextmanager
+def llm_queue_notice() -> Iterator[None]:
+    """Inside, a page that waits for the shared LLM (core.serving) says how many sessions are ahead."""
+    from core.text.language_model import LLM_TURNSTILE
+
+    slot = st.empty()
+
+    def show(ahead: int) -> None:
+        if ahead:
+            slot.caption(
+                f"⏳ The real LLM is shared by everyone on this server and runs one pass at a time: "
+                f"**{ahead}** {'request' if ahead == 1 else 'requests'} ahead of yours."
+            )
+        else:
+            slot.empty()
+
+    with LLM_TURNSTILE.reporting(show):
+        yield
 
 
 @st.cache_resource(show_spinner="Loading the model…")

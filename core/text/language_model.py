@@ -25,6 +25,7 @@ from core.checkpoint import models_dir as default_models_dir
 from core.errors import CheckpointError, InputError, ModelNotFoundError
 from core.models import build
 from core.models.kv_cache import KVCache
+from core.serving import Turnstile, gate_forward
 from core.text.sampling import SamplingStages, next_token_distribution, sample_token, validate_settings
 from core.text.vocab import Vocab
 from core.validation import check_seed
@@ -79,12 +80,16 @@ def load_text_model(name: str, models_dir: Path | None = None) -> TextModel:
     return TextModel(name=name, vocab=vocab, net=net, card=card)
 
 
+LLM_TURNSTILE = Turnstile()  # shared by every session of this process: the LLM's passes take turns
+
+
 @functools.cache
 def load_llm(name: str = "smollm2") -> TextModel:
     """The real LLM in its served format, read once per process (135M weights: never twice)."""
     from core.text.gguf_llm import load_smollm2
 
     net, vocab, info = load_smollm2()
+    gate_forward(net, LLM_TURNSTILE, ("forward", "forward_detailed"))  # one pass at a time, server-wide (core.serving)
     vocab.eos_id = None  # plain continuation: a score appends no end token; generation stops at vocab.stop_ids
     card = {
         "name": name,

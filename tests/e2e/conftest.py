@@ -48,10 +48,15 @@ def _log_tail(path: Path, lines: int = 40) -> str:
 _stop = stop_process_group  # the server's whole process group, killed if it does not exit within 10 s
 
 
-def _run_server(theme: str) -> Iterator[str]:
+def start_server(theme: str = "light", port: int | None = None, env: dict | None = None, name: str | None = None):
+    """``streamlit run app.py`` on 127.0.0.1 (``port``, or a free one), healthy; returns (process, base URL).
+
+    ``env`` is added to this process's environment; the log goes to test-artifacts/server-<name>.log.
+    Stop it with ``stop_process_group``; it is also stopped when pytest exits.
+    """
     ARTIFACTS.mkdir(exist_ok=True)
-    port = _free_port()
-    log_path = ARTIFACTS / f"server-{theme}.log"
+    port = port or _free_port()
+    log_path = ARTIFACTS / f"server-{name or theme}.log"
     cmd = [
         sys.executable, "-m", "streamlit", "run", "app.py",
         "--server.port", str(port),
@@ -61,38 +66,50 @@ def _run_server(theme: str) -> Iterator[str]:
         # Tests must see the files as they were at start, and not spend CPU watching them.
         "--server.fileWatcherType", "none",
     ]  # fmt: skip
-    env = dict(os.environ)
+    full_env = dict(os.environ)
     # The machine is shared; one torch thread per server keeps the browser tests from starving it.
-    env.setdefault("OMP_NUM_THREADS", "1")
-    env.setdefault("MKL_NUM_THREADS", "1")
+    full_env.setdefault("OMP_NUM_THREADS", "1")
+    full_env.setdefault("MKL_NUM_THREADS", "1")
+    full_env.update(env or {})
     base_url = f"http://127.0.0.1:{port}"
-    with open(log_path, "wb") as log:
+    with open(log_path, "ab") as log:
         # Own process group (start_new_session) so teardown can stop streamlit and anything it spawned.
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=full_env, start_new_session=True
+        )
     atexit.register(_stop, proc)  # last resort if pytest dies before teardown
-    SERVER_LOGS.append(log_path)
+    if log_path not in SERVER_LOGS:
+        SERVER_LOGS.append(log_path)
     try:
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         while True:
             if proc.poll() is not None:
                 pytest.fail(
-                    f"streamlit ({theme}) exited with code {proc.returncode} before it was healthy.\n"
+                    f"streamlit ({name or theme}) exited with code {proc.returncode} before it was healthy.\n"
                     f"Log {log_path}:\n{_log_tail(log_path)}",
                     pytrace=False,
                 )
             try:
                 with urllib.request.urlopen(f"{base_url}/_stcore/health", timeout=2) as r:
                     if r.status == 200:
-                        break
+                        return proc, base_url
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass
             if time.monotonic() > deadline:
                 pytest.fail(
-                    f"streamlit ({theme}) not healthy at {base_url}/_stcore/health after {STARTUP_TIMEOUT_S:.0f} s.\n"
-                    f"Log {log_path}:\n{_log_tail(log_path)}",
+                    f"streamlit ({name or theme}) not healthy at {base_url}/_stcore/health after "
+                    f"{STARTUP_TIMEOUT_S:.0f} s.\nLog {log_path}:\n{_log_tail(log_path)}",
                     pytrace=False,
                 )
             time.sleep(0.25)
+    except BaseException:
+        _stop(proc)
+        raise
+
+
+def _run_server(theme: str) -> Iterator[str]:
+    proc, base_url = start_server(theme)
+    try:
         yield base_url
     finally:
         _stop(proc)
