@@ -127,7 +127,8 @@ def run_cluster(replicas: int, sessions: int, seconds: float, fresh_visitors: in
                    for _ in range(replicas)]  # fmt: skip
         ports = [int(base.rsplit(":", 1)[1]) for base, _ in servers]
         base, access_log = stack.enter_context(nginx(ports))
-        load = run_load(base, tuple(pid for _, pid in servers), sessions, seconds, settle_s=5)
+        pids, direct = tuple(pid for _, pid in servers), tuple(url for url, _ in servers)
+        load = run_load(base, pids, sessions, seconds, settle_s=5, warm=direct)  # each replica loads its models first
         browsers = read_log(access_log)
         for _ in range(fresh_visitors):  # cookie-less visitors: where does nginx send each one?
             with urllib.request.urlopen(f"{base}/_stcore/health", timeout=10):

@@ -393,7 +393,9 @@ async def _warm_up(browser, base: str) -> None:
         await context.close()
 
 
-async def _run(base: str, server_pid: tuple[int, ...], sessions: int, seconds: float, settle_s: float) -> LoadResult:
+async def _run(
+    base: str, server_pid: tuple[int, ...], sessions: int, seconds: float, settle_s: float, warm: tuple[str, ...]
+) -> LoadResult:
     from playwright.async_api import async_playwright
 
     results = [
@@ -402,7 +404,8 @@ async def _run(base: str, server_pid: tuple[int, ...], sessions: int, seconds: f
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
-            await _warm_up(browser, base)
+            for url in warm or (base,):
+                await _warm_up(browser, url)
             await asyncio.sleep(1)
             before = rss_mb(server_pid)
             peak = before
@@ -439,12 +442,18 @@ def expected_text(seed: int, n_tokens: int) -> str:
 
 
 def run_load(
-    base: str, server_pid: int | tuple[int, ...], sessions: int, seconds: float, settle_s: float = 10
+    base: str,
+    server_pid: int | tuple[int, ...],
+    sessions: int,
+    seconds: float,
+    settle_s: float = 10,
+    warm: tuple[str, ...] = (),
 ) -> LoadResult:
     """Drive the load against a running server (bounded) and check every sampling session's text.
 
     ``server_pid``: the server's process, or every replica's behind a load balancer (memory and CPU
-    are summed over them).
+    are summed over them). ``warm``: the base URLs whose pages are visited first so that every
+    model is loaded before memory is measured (default: ``base``; behind a balancer, each replica).
     """
     if isinstance(server_pid, int):
         server_pid = (server_pid,)
@@ -456,7 +465,7 @@ def run_load(
 
     def target() -> None:  # its own thread and event loop: safe next to Playwright's sync API (pytest)
         try:
-            box["result"] = asyncio.run(_run(base, server_pid, sessions, seconds, settle_s))
+            box["result"] = asyncio.run(_run(base, server_pid, sessions, seconds, settle_s, warm))
         except BaseException as e:  # re-raised in the caller
             box["error"] = e
 

@@ -155,8 +155,7 @@ def main() -> None:
     out = Path(args.out)
     old = out.read_text() if out.exists() else ""
     if classroom.SECTION in old:  # measured by its own command (~30 min): kept as it was
-        kept = old[old.index(classroom.SECTION) :]
-        text = classroom.replace_section(text, kept.split("\n## ", 1)[0])
+        text = classroom.replace_section(text, classroom.current_section(old))
     out.write_text(text)
     print(f"wrote {args.out}")
 

@@ -1,0 +1,239 @@
+"""Server capacity without browsers: sessions that speak Streamlit's websocket protocol directly.
+
+    python -m benchmarks.ws_load --sessions 10 --seconds 20
+
+On one 2-core machine the browser-driven load test measures the browsers as much as the server:
+Chromium used 1.3-1.5 cores while the server it drove used 0.2-0.3 (BENCHMARKS.md, "Classroom").
+This driver costs almost nothing per session: each one opens the websocket the browser would
+open, asks for the sampling page with its own seed in the query string (a ``rerun_script``
+message, as the browser sends), finds the "Next token" button in the reply, and presses it (a
+``rerun_script`` with that button's trigger) as fast as the server answers. The time from a press
+to the run's ``script_finished`` is the server's latency; at the end each session's text (read
+from the page's code block) must equal ``core.generate`` for its seed, computed alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+from benchmarks.common import md_table, streamlit_server
+from benchmarks.load_test import MODEL, PROMPT, TOKENS, expected_text
+
+ROOT = Path(__file__).resolve().parent.parent
+TIMEOUT_S = 120  # one run, on a loaded machine
+
+
+@dataclass
+class WsSession:
+    index: int
+    seed: int
+    latencies_s: list[float] = field(default_factory=list)
+    text: str | None = None
+    expected: str | None = None
+    error: str | None = None
+
+
+class Protocol:
+    """One websocket session: request runs, read what they drew."""
+
+    def __init__(self, ws, query: str) -> None:
+        self.ws, self.query = ws, query
+        self.buttons: dict[str, str] = {}  # label -> widget id, from the latest run
+        self.sliders: dict[str, str] = {}  # select-slider label -> widget id
+        self.code: str | None = None  # the latest code block's text
+
+    async def request(self, trigger: str | None = None, indices: dict[str, int] | None = None) -> None:
+        """Ask for a run of the sampling page, pressing the button ``trigger`` and setting select sliders
+        (widget id -> option index), as the browser's rerun request does."""
+        msg = BackMsg()
+        msg.rerun_script.query_string = self.query
+        msg.rerun_script.page_name = "sampling"
+        if trigger is not None:
+            state = msg.rerun_script.widget_states.widgets.add()
+            state.id = trigger
+            state.trigger_value = True
+        for widget, index in (indices or {}).items():
+            state = msg.rerun_script.widget_states.widgets.add()
+            state.id = widget
+            state.int_array_value.data.append(index)
+        await self.ws.send(msg.SerializeToString())
+
+    async def run(self, trigger: str | None = None) -> None:
+        """Ask for a run (pressing ``trigger``) and read it to the end."""
+        await self.request(trigger)
+        while True:
+            fwd = ForwardMsg.FromString(await asyncio.wait_for(self.ws.recv(), TIMEOUT_S))
+            kind = fwd.WhichOneof("type")
+            if kind == "delta" and fwd.delta.WhichOneof("type") == "new_element":
+                element = fwd.delta.new_element
+                which = element.WhichOneof("type")
+                if which == "button":
+                    self.buttons[element.button.label] = element.button.id
+                elif which == "slider":
+                    self.sliders[element.slider.label] = element.slider.id
+                elif which == "code":
+                    self.code = element.code.code_text
+            elif kind == "script_finished" and fwd.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+                return
+
+
+class _Gate:
+    """Opens when every session has arrived (drawn its page, or failed): the load starts together."""
+
+    def __init__(self, n: int) -> None:
+        self.n, self.event = n, asyncio.Event()
+
+    def arrive(self) -> None:
+        self.n -= 1
+        if self.n <= 0:
+            self.event.set()
+
+
+async def _session(base: str, s: WsSession, seconds: float, gate: _Gate) -> None:
+    import websockets
+
+    query = f"model={MODEL}&prompt={quote(PROMPT)}&seed={s.seed}&tokens={TOKENS}"
+    url = base.replace("http://", "ws://") + "/_stcore/stream"
+    arrived = False
+    try:
+        async with websockets.connect(url, subprotocols=["streamlit"], max_size=2**26) as ws:
+            page = Protocol(ws, query)
+            await page.run()
+            if "Next token" not in page.buttons:
+                raise RuntimeError(f"no 'Next token' button on the page (buttons: {sorted(page.buttons)})")
+            gate.arrive()
+            arrived = True
+            await gate.event.wait()
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline:
+                t0 = time.monotonic()
+                await page.run(trigger=page.buttons["Next token"])
+                s.latencies_s.append(time.monotonic() - t0)
+            s.text = page.code
+    except Exception as e:  # this session's failure, reported with the others
+        s.error = f"{type(e).__name__}: {e}"
+    finally:
+        if not arrived:
+            gate.arrive()
+
+
+LLM_QUERY = "model=smollm2&prompt=" + quote("Once upon a time") + "&seed=1&tokens=2000"
+SPEED_LABEL = "Auto-play speed (tokens per second)"
+
+
+async def _llm_player(base: str, seconds: float, gate: _Gate, speed_index: int, errors: list[str]) -> int:
+    """A teacher's session: auto-play on the real LLM for the whole run; returns the messages it got."""
+    import websockets
+
+    url = base.replace("http://", "ws://") + "/_stcore/stream"
+    received = 0
+    try:
+        async with websockets.connect(url, subprotocols=["streamlit"], max_size=2**26) as ws:
+            page = Protocol(ws, LLM_QUERY)
+            await page.run()
+            speed = {page.sliders[SPEED_LABEL]: speed_index} if SPEED_LABEL in page.sliders else {}
+            gate.arrive()
+            await gate.event.wait()
+            await page.request(trigger=page.buttons["Play"], indices=speed)
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline:  # playing: the server's script keeps drawing and sending
+                try:
+                    await asyncio.wait_for(ws.recv(), max(0.01, deadline - time.monotonic()))
+                    received += 1
+                except TimeoutError:
+                    break
+    except Exception as e:
+        errors.append(f"LLM player: {type(e).__name__}: {e}")
+        gate.arrive()
+    return received
+
+
+async def _drive(
+    base: str, sessions: int, seconds: float, llm_players: int = 0, speed_index: int = 2
+) -> tuple[list[WsSession], float, list[str]]:
+    runs = [WsSession(i, seed=2000 + i) for i in range(sessions)]
+    gate = _Gate(sessions + llm_players)
+    errors: list[str] = []
+    players = [asyncio.create_task(_llm_player(base, seconds, gate, speed_index, errors)) for _ in range(llm_players)]
+    tasks = [asyncio.create_task(_session(base, s, seconds, gate)) for s in runs]
+    await gate.event.wait()
+    t0 = time.monotonic()
+    await asyncio.gather(*tasks)
+    wall = time.monotonic() - t0
+    await asyncio.gather(*players)
+    return runs, wall, errors
+
+
+@dataclass
+class Capacity:
+    sessions: int
+    seconds: float
+    wall_s: float
+    runs: list[WsSession]
+    llm_players: int = 0
+    llm_errors: list[str] = field(default_factory=list)
+
+    @property
+    def answered(self) -> int:
+        return sum(len(s.latencies_s) for s in self.runs)
+
+    def percentile(self, q: float) -> float:
+        xs = sorted(t for s in self.runs for t in s.latencies_s)
+        return xs[min(len(xs) - 1, int(q * len(xs)))] if xs else float("nan")
+
+    @property
+    def problems(self) -> list[str]:
+        out = list(self.llm_errors) + [f"session {s.index}: {s.error}" for s in self.runs if s.error]
+        out += [f"session {s.index}: text differs from core.generate" for s in self.runs if s.text != s.expected]
+        return out
+
+
+def measure(base: str, sessions: int, seconds: float, llm_players: int = 0, speed_index: int = 2) -> Capacity:
+    """``sessions`` pressing "Next token" for ``seconds``, beside ``llm_players`` auto-playing the LLM
+    (at ``SPEEDS[speed_index]`` tokens/s, the page's default 4 unless told)."""
+    runs, wall, errors = asyncio.run(_drive(base, sessions, seconds, llm_players, speed_index))
+    for s in runs:
+        if s.text is not None:
+            s.expected = expected_text(s.seed, len(s.latencies_s)).rstrip("\n")
+            s.text = s.text.rstrip("\n")
+    return Capacity(sessions, seconds, wall, runs, llm_players, errors)
+
+
+def report(results: list[Capacity]) -> str:
+    rows = [
+        [
+            r.sessions if not r.llm_players else f"{r.sessions} + {r.llm_players} auto-playing the LLM",
+            f"{r.answered / r.wall_s:.1f}",
+            f"{r.percentile(0.5) * 1000:.0f}",
+            f"{r.percentile(0.95) * 1000:.0f}",
+            "ok" if not r.problems else "; ".join(r.problems)[:200],
+        ]
+        for r in results
+    ]
+    return md_table(["sessions", "answered presses/s", "press to finished run p50 (ms)", "p95 (ms)", ""], rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--sessions", type=int, action="append", help="sessions at once (repeatable); default 1 4 10 20")
+    p.add_argument("--seconds", type=float, default=20)
+    args = p.parse_args(argv)
+    results = []
+    for n in args.sessions or [1, 4, 10, 20]:
+        with streamlit_server(ROOT / "app.py", ROOT, start_timeout_s=120) as (base, _pid):
+            results.append(measure(base, n, args.seconds))
+        print(f"{n} sessions: {results[-1].answered} presses answered, problems {results[-1].problems[:2]}", flush=True)
+    print(report(results))
+    return 0 if not any(r.problems for r in results) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
