@@ -47,12 +47,10 @@ class Protocol:
     def __init__(self, ws, query: str) -> None:
         self.ws, self.query = ws, query
         self.buttons: dict[str, str] = {}  # label -> widget id, from the latest run
-        self.sliders: dict[str, str] = {}  # select-slider label -> widget id
         self.code: str | None = None  # the latest code block's text
 
-    async def request(self, trigger: str | None = None, indices: dict[str, int] | None = None) -> None:
-        """Ask for a run of the sampling page, pressing the button ``trigger`` and setting select sliders
-        (widget id -> option index), as the browser's rerun request does."""
+    async def request(self, trigger: str | None = None) -> None:
+        """Ask for a run of the sampling page, pressing the button ``trigger``, as the browser's rerun request does."""
         msg = BackMsg()
         msg.rerun_script.query_string = self.query
         msg.rerun_script.page_name = "sampling"
@@ -60,10 +58,6 @@ class Protocol:
             state = msg.rerun_script.widget_states.widgets.add()
             state.id = trigger
             state.trigger_value = True
-        for widget, index in (indices or {}).items():
-            state = msg.rerun_script.widget_states.widgets.add()
-            state.id = widget
-            state.int_array_value.data.append(index)
         await self.ws.send(msg.SerializeToString())
 
     async def run(self, trigger: str | None = None) -> None:
@@ -77,8 +71,6 @@ class Protocol:
                 which = element.WhichOneof("type")
                 if which == "button":
                     self.buttons[element.button.label] = element.button.id
-                elif which == "slider":
-                    self.sliders[element.slider.label] = element.slider.id
                 elif which == "code":
                     self.code = element.code.code_text
             elif kind == "script_finished" and fwd.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
@@ -126,11 +118,10 @@ async def _session(base: str, s: WsSession, seconds: float, gate: _Gate) -> None
 
 
 LLM_QUERY = "model=smollm2&prompt=" + quote("Once upon a time") + "&seed=1&tokens=2000"
-SPEED_LABEL = "Auto-play speed (tokens per second)"
 
 
-async def _llm_player(base: str, seconds: float, gate: _Gate, speed_index: int, errors: list[str]) -> int:
-    """A teacher's session: auto-play on the real LLM for the whole run; returns the messages it got."""
+async def _llm_player(base: str, seconds: float, gate: _Gate, errors: list[str]) -> int:
+    """A teacher's session: auto-play on the real LLM for the whole run; returns the tokens it was shown."""
     import websockets
 
     url = base.replace("http://", "ws://") + "/_stcore/stream"
@@ -139,17 +130,20 @@ async def _llm_player(base: str, seconds: float, gate: _Gate, speed_index: int, 
         async with websockets.connect(url, subprotocols=["streamlit"], max_size=2**26) as ws:
             page = Protocol(ws, LLM_QUERY)
             await page.run()
-            speed = {page.sliders[SPEED_LABEL]: speed_index} if SPEED_LABEL in page.sliders else {}
             gate.arrive()
             await gate.event.wait()
-            await page.request(trigger=page.buttons["Play"], indices=speed)
+            await page.request(trigger=page.buttons["Play"])  # at the page's default speed, 4 tokens/s
             deadline = time.monotonic() + seconds
             while time.monotonic() < deadline:  # playing: the server's script keeps drawing and sending
                 try:
-                    await asyncio.wait_for(ws.recv(), max(0.01, deadline - time.monotonic()))
-                    received += 1
+                    fwd = ForwardMsg.FromString(
+                        await asyncio.wait_for(ws.recv(), max(0.01, deadline - time.monotonic()))
+                    )
                 except TimeoutError:
                     break
+                # at up to 4 tokens/s the page redraws its distribution chart once per drawn token
+                if fwd.WhichOneof("type") == "delta" and fwd.delta.new_element.WhichOneof("type") == "plotly_chart":
+                    received += 1
     except Exception as e:
         errors.append(f"LLM player: {type(e).__name__}: {e}")
         gate.arrive()
@@ -157,19 +151,20 @@ async def _llm_player(base: str, seconds: float, gate: _Gate, speed_index: int, 
 
 
 async def _drive(
-    base: str, sessions: int, seconds: float, llm_players: int = 0, speed_index: int = 2
-) -> tuple[list[WsSession], float, list[str]]:
+    base: str, sessions: int, seconds: float, llm_players: int = 0
+) -> tuple[list[WsSession], float, list[str], list[int]]:
     runs = [WsSession(i, seed=2000 + i) for i in range(sessions)]
     gate = _Gate(sessions + llm_players)
     errors: list[str] = []
-    players = [asyncio.create_task(_llm_player(base, seconds, gate, speed_index, errors)) for _ in range(llm_players)]
+    players = [asyncio.create_task(_llm_player(base, seconds, gate, errors)) for _ in range(llm_players)]
     tasks = [asyncio.create_task(_session(base, s, seconds, gate)) for s in runs]
     await gate.event.wait()
     t0 = time.monotonic()
     await asyncio.gather(*tasks)
     wall = time.monotonic() - t0
-    await asyncio.gather(*players)
-    return runs, wall, errors
+    received = await asyncio.gather(*players)
+    errors += [f"LLM player {i} was shown no token while playing" for i, n in enumerate(received) if n == 0]
+    return runs, wall, errors, list(received)
 
 
 @dataclass
@@ -180,6 +175,7 @@ class Capacity:
     runs: list[WsSession]
     llm_players: int = 0
     llm_errors: list[str] = field(default_factory=list)
+    llm_tokens: list[int] = field(default_factory=list)  # tokens each LLM player was shown while playing
 
     @property
     def answered(self) -> int:
@@ -196,15 +192,15 @@ class Capacity:
         return out
 
 
-def measure(base: str, sessions: int, seconds: float, llm_players: int = 0, speed_index: int = 2) -> Capacity:
+def measure(base: str, sessions: int, seconds: float, llm_players: int = 0) -> Capacity:
     """``sessions`` pressing "Next token" for ``seconds``, beside ``llm_players`` auto-playing the LLM
-    (at ``SPEEDS[speed_index]`` tokens/s, the page's default 4 unless told)."""
-    runs, wall, errors = asyncio.run(_drive(base, sessions, seconds, llm_players, speed_index))
+    at the page's default speed (4 tokens/s)."""
+    runs, wall, errors, received = asyncio.run(_drive(base, sessions, seconds, llm_players))
     for s in runs:
         if s.text is not None:
             s.expected = expected_text(s.seed, len(s.latencies_s)).rstrip("\n")
             s.text = s.text.rstrip("\n")
-    return Capacity(sessions, seconds, wall, runs, llm_players, errors)
+    return Capacity(sessions, seconds, wall, runs, llm_players, errors, received)
 
 
 def report(results: list[Capacity]) -> str:
@@ -214,11 +210,13 @@ def report(results: list[Capacity]) -> str:
             f"{r.answered / r.wall_s:.1f}",
             f"{r.percentile(0.5) * 1000:.0f}",
             f"{r.percentile(0.95) * 1000:.0f}",
+            ", ".join(f"{n / r.seconds:.1f}" for n in r.llm_tokens) or "–",
             "ok" if not r.problems else "; ".join(r.problems)[:200],
         ]
         for r in results
     ]
-    return md_table(["sessions", "answered presses/s", "press to finished run p50 (ms)", "p95 (ms)", ""], rows)
+    header = ["sessions", "answered presses/s", "press to finished run p50 (ms)", "p95 (ms)", "LLM tokens/s shown"]
+    return md_table([*header, ""], rows)
 
 
 def main(argv: list[str] | None = None) -> int:
