@@ -25,7 +25,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.common import free_port, stop_process_group, streamlit_server
+from benchmarks.common import free_port, stop_process_group, streamlit_server, wait_healthy
 from benchmarks.load_test import LoadResult, run_load
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,15 +78,7 @@ def nginx(replica_ports: list[int]) -> Iterator[tuple[str, Path]]:
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)  # fmt: skip
         base = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2):
-                        break
-                except OSError:
-                    if time.monotonic() > deadline or proc.poll() is not None:
-                        raise RuntimeError(f"nginx did not answer: {(prefix / 'error.log').read_text()}") from None
-                    time.sleep(0.2)
+            wait_healthy(base, proc, 30, lambda: f"nginx did not answer: {(prefix / 'error.log').read_text()}")
             yield base, prefix / "access.log"
         finally:
             stop_process_group(proc)

@@ -99,6 +99,19 @@ def stop_process_group(proc: subprocess.Popen, timeout_s: float = 10) -> None:
         proc.wait(timeout=timeout_s)
 
 
+def wait_healthy(base: str, proc: subprocess.Popen, timeout_s: float, failure: Callable[[], str]) -> None:
+    """Poll ``base``/_stcore/health until it answers; RuntimeError(``failure()``) if ``proc`` exits or time runs out."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2):
+                return
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError(failure()) from None
+            time.sleep(0.25)
+
+
 @contextmanager
 def streamlit_server(script: Path, cwd: Path, start_timeout_s: float = 90) -> Iterator[tuple[str, int]]:
     """``streamlit run script`` on 127.0.0.1 and a free port, healthy; yields (base URL, pid), stops it on exit."""
@@ -110,15 +123,7 @@ def streamlit_server(script: Path, cwd: Path, start_timeout_s: float = 90) -> It
                             start_new_session=True)  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + start_timeout_s
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError(f"streamlit did not start for {script}") from None
-                time.sleep(0.5)
+        wait_healthy(base, proc, start_timeout_s, lambda: f"streamlit did not start for {script}")
         yield base, proc.pid
     finally:
         stop_process_group(proc, timeout_s=20)

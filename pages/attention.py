@@ -11,6 +11,7 @@ import streamlit as st
 from core import ChainRuleError, causal_mask, score
 from core.display import escape_markdown
 from core.figures import attention as figures
+from core.figures import attention_grid as grids
 from core.lessons import attention_lesson as lesson
 from core.lessons import causality
 from core.text.language_model import LLM_MODELS
@@ -139,7 +140,7 @@ def learned_attention(lm, window) -> None:
     ticks_note = "" if show_ticks else " Token labels are hidden in the small panels for texts over 16 tokens."
     if n_layer * n_head <= GRID_HEADS:
         st.subheader(f"All heads of {lm.name}")
-        grid = figures.attention_grid(
+        grid = grids.attention_grid(
             weights, window.labels, allowed=model_allowed, selected=(layer - 1, head - 1), show_ticks=show_ticks
         )
         st.plotly_chart(grid, key="attention_grid_fig")
@@ -152,7 +153,7 @@ def learned_attention(lm, window) -> None:
         if n_kv < n_head:
             st.markdown(lesson.gqa_sentence(n_head, n_kv))
         groups = lesson.kv_groups(n_head, n_kv)
-        grid = figures.layer_heads_grid(
+        grid = grids.layer_heads_grid(
             weights[layer - 1], window.labels, layer - 1, groups, model_allowed, head - 1, show_ticks=show_ticks
         )
         st.plotly_chart(grid, key="attention_grid_fig")
@@ -165,7 +166,7 @@ def learned_attention(lm, window) -> None:
             "One number per head", list(lesson.HEAD_STATISTICS), key="attention_statistic", horizontal=True
         )
         stat = lesson.HEAD_STATISTICS[stat_name]
-        summary = figures.head_summary_heatmap(
+        summary = grids.head_summary_heatmap(
             stat.compute(weights),  # (n_layer, n_head)
             f"{stat_name} of every head, for this text",
             stat.unit,

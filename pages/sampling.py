@@ -3,7 +3,7 @@
 Every token comes from ``core.text.language_model.sample_step`` and this session's own torch.Generator, seeded
 from the seed, so pressing "Next token" (or Play) without touching anything gives exactly what
 ``core.generate`` gives. Moving a slider redraws the current step without drawing again. The
-settings live in the URL, so a link reproduces the demo. Panels: ``pages/sampling_panels.py``.
+settings live in the URL, so a link reproduces the demo. Panels: ``pages/sampling_panels.py`` and ``pages/sampling_kv.py``.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ from core.lessons.settings import (
 from core.text.language_model import TEXT_MODELS, context_ids
 from core.validation import MAX_SEED
 from pages.common import model_or_error
-from pages.sampling_panels import kv_section, live_panel, on_speed, play, start_over
+from pages.sampling_kv import kv_section
+from pages.sampling_panels import live_panel, on_speed, play, start_over
 
 SPEEDS = [1, 2, 4, 6, 8, 10, 15, 20]  # auto-play, tokens per second
 

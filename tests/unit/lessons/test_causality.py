@@ -16,15 +16,13 @@ from core import InputError, VocabError, load_text_model
 from core.checkpoint import MODELS_DIR
 from core.figures.attention import (
     MASKED_COLOUR,
-    attention_grid,
     dependence_heatmap,
-    head_summary_heatmap,
-    layer_heads_grid,
     mask_figure,
     toy_matrix_figure,
     training_curves_figure,
     value_heatmap,
 )
+from core.figures.attention_grid import attention_grid, head_summary_heatmap, layer_heads_grid
 from core.lessons.attention_lesson import (
     HEAD_STATISTICS,
     crop_note,
