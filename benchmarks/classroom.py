@@ -142,12 +142,14 @@ ORDER = ("### Repeat", "### Full size", "### Capacity", "### The server alone")
 def run(parts: tuple[str, ...], runs: int) -> tuple[dict[str, str], list[list[str]]]:
     """The parts asked for: ({subsection title: body}, judged target rows)."""
     jobs = {
-        "repeat": (f"### Repeat: the CI-size load test ({CI_SESSIONS} sessions, {CI_SECONDS} s), {runs} in a row",
-                   lambda: repeat(runs)),
+        "repeat": (
+            f"### Repeat: the CI-size load test ({CI_SESSIONS} sessions, {CI_SECONDS} s), {runs} in a row",
+            lambda: repeat(runs),
+        ),
         "full": ("### Full size: 10 sessions for 30 s", full_size),
         "capacity": ("### Capacity: 1 to 20 sessions for 20 s each", lambda: (capacity(), [])),
         "server": ("### The server alone: websocket sessions, no browsers, 20 s each", server_alone),
-    }  # fmt: skip
+    }
     sections, targets = {}, []
     for part in parts:
         title, job = jobs[part]

@@ -74,8 +74,12 @@ def nginx(replica_ports: list[int]) -> Iterator[tuple[str, Path]]:
         check = subprocess.run([binary, "-t", "-p", str(prefix), "-c", str(conf)], capture_output=True, text=True)
         if check.returncode != 0:
             raise RuntimeError(f"nginx rejected the configuration:\n{check.stderr}")
-        proc = subprocess.Popen([binary, "-p", str(prefix), "-c", str(conf), "-g", "daemon off;"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)  # fmt: skip
+        proc = subprocess.Popen(
+            [binary, "-p", str(prefix), "-c", str(conf), "-g", "daemon off;"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
         base = f"http://127.0.0.1:{port}"
         try:
             wait_healthy(base, proc, 30, lambda: f"nginx did not answer: {(prefix / 'error.log').read_text()}")
@@ -115,8 +119,9 @@ class ClusterResult:
 
 def run_cluster(replicas: int, sessions: int, seconds: float, fresh_visitors: int = 20) -> ClusterResult:
     with ExitStack() as stack:
-        servers = [stack.enter_context(streamlit_server(ROOT / "app.py", ROOT, start_timeout_s=120))
-                   for _ in range(replicas)]  # fmt: skip
+        servers = [
+            stack.enter_context(streamlit_server(ROOT / "app.py", ROOT, start_timeout_s=120)) for _ in range(replicas)
+        ]
         ports = [int(base.rsplit(":", 1)[1]) for base, _ in servers]
         base, access_log = stack.enter_context(nginx(ports))
         pids, direct = tuple(pid for _, pid in servers), tuple(url for url, _ in servers)

@@ -185,8 +185,14 @@ def row(figure: str, condition: str, value: float) -> dict:
     target = load if condition == "under load" else idle
     shown = float(_fmt(value, unit)) if not math.isnan(value) else math.nan
     ok = not math.isnan(shown) and (shown >= target if op == "≥" else shown <= target)
-    return {"figure": figure, "condition": condition, "value": value, "unit": unit, "target": f"{op} {target:g}",
-            "met": ok}  # fmt: skip
+    return {
+        "figure": figure,
+        "condition": condition,
+        "value": value,
+        "unit": unit,
+        "target": f"{op} {target:g}",
+        "met": ok,
+    }
 
 
 def report(rows: list[dict]) -> str:
@@ -214,8 +220,14 @@ def summary(rows: list[dict]) -> list[list[str]]:
     for condition in CONDITIONS:
         judged = [r for r in rows if r["condition"] == condition and r["met"] is not None]
         met = sum(r["met"] for r in judged)
-        out.append([f"live feel in the browser, {condition}", "every figure's target", f"{met} of {len(judged)}",
-                    "met" if judged and met == len(judged) else "**missed**"])  # fmt: skip
+        out.append(
+            [
+                f"live feel in the browser, {condition}",
+                "every figure's target",
+                f"{met} of {len(judged)}",
+                "met" if judged and met == len(judged) else "**missed**",
+            ]
+        )
     return out
 
 
@@ -542,8 +554,18 @@ def measure_condition(browser, base: str, condition: str, quick: bool) -> list[d
     except Exception as e:
         notes.append(f"attention: failed ({type(e).__name__}: {str(e)[:200]})")
     context.close()
-    rows += [{"figure": "note", "condition": condition, "value": math.nan, "unit": "", "target": None,
-              "met": None, "note": n} for n in notes]  # fmt: skip
+    rows += [
+        {
+            "figure": "note",
+            "condition": condition,
+            "value": math.nan,
+            "unit": "",
+            "target": None,
+            "met": None,
+            "note": n,
+        }
+        for n in notes
+    ]
     return rows
 
 

@@ -285,8 +285,14 @@ def summary(rows: list[dict]) -> list[list[str]]:
     for r in rows:
         met = _met(r["value"], r["target"])
         if met is not None:
-            out.append([f"SmolLM2: {r['name'].strip()}", f"{r['target']} {r['unit']}", f"{r['value']:.4g}",
-                        "met" if met else "**missed**"])  # fmt: skip
+            out.append(
+                [
+                    f"SmolLM2: {r['name'].strip()}",
+                    f"{r['target']} {r['unit']}",
+                    f"{r['value']:.4g}",
+                    "met" if met else "**missed**",
+                ]
+            )
     return out
 
 

@@ -86,8 +86,15 @@ def run(repeats: int) -> tuple[str, list[list[str]]]:
         t = sampling_page.measure(model, repeats)
         for label, st in (("move the temperature slider", t.slider), ('click "Next token"', t.next_token)):
             ok = st.median * 1000 <= sampling_page.TARGET_RERUN_MS
-            rows.append(["sampling.py", f"{label} ({model})", st.fmt(1000, 0), f"≤ {sampling_page.TARGET_RERUN_MS}",
-                         "met" if ok else "**missed**"])  # fmt: skip
+            rows.append(
+                [
+                    "sampling.py",
+                    f"{label} ({model})",
+                    st.fmt(1000, 0),
+                    f"≤ {sampling_page.TARGET_RERUN_MS}",
+                    "met" if ok else "**missed**",
+                ]
+            )
     targets = [[f"rerun: {r[0]} — {r[1]}", r[3] + " ms", r[2].split(" ")[0] + " ms", r[4]] for r in rows]
     table = md_table(["page", "interaction", "rerun ms, median (min–max)", "target ms", ""], rows)
     return f"{repeats} timed reruns each after 2 untimed.\n\n{table}\n", targets

@@ -35,14 +35,30 @@ def image_rows() -> list[dict]:
             continue
         x = torch.from_numpy(digits.images)
         nll = nll_per_image(model.net, x, None).mean().item()
-        rows.append({"model": name, "params": model.net.num_params(), "heldout_nll": nll,
-                     "card_nll": model.card["metrics"]["heldout_nll"], "target": TARGETS[name],
-                     "anchor": ANCHORS[name], "unit": "nats/image"})  # fmt: skip
+        rows.append(
+            {
+                "model": name,
+                "params": model.net.num_params(),
+                "heldout_nll": nll,
+                "card_nll": model.card["metrics"]["heldout_nll"],
+                "target": TARGETS[name],
+                "anchor": ANCHORS[name],
+                "unit": "nats/image",
+            }
+        )
         if name == "gated-pixelcnn":  # told which digit to draw
             cond = nll_per_image(model.net, x, torch.from_numpy(digits.labels)).mean().item()
-            rows.append({"model": name + " (given the digit)", "params": model.net.num_params(), "heldout_nll": cond,
-                         "card_nll": model.card["metrics"]["heldout_nll_conditional"], "target": TARGETS[name],
-                         "anchor": ANCHORS[name], "unit": "nats/image"})  # fmt: skip
+            rows.append(
+                {
+                    "model": name + " (given the digit)",
+                    "params": model.net.num_params(),
+                    "heldout_nll": cond,
+                    "card_nll": model.card["metrics"]["heldout_nll_conditional"],
+                    "target": TARGETS[name],
+                    "anchor": ANCHORS[name],
+                    "unit": "nats/image",
+                }
+            )
     return rows
 
 

@@ -96,16 +96,32 @@ def run(quick: bool = False) -> str:
     # 4. PixelCNN sampling, fast path vs naive recomputation
     from core.image.model import IMAGE_MODELS, load_image_model
 
-    results = [pixelcnn_sampling.measure(load_image_model(n), 16, 2 if quick else 28, 0, 1 if quick else 3)
-               for n in IMAGE_MODELS]  # fmt: skip
-    sections.append("## 4. PixelCNN: 16 images, fast path vs naive recomputation, same seed\n\n"
-                    + pixelcnn_sampling.report(results) + "\n")  # fmt: skip
+    results = [
+        pixelcnn_sampling.measure(load_image_model(n), 16, 2 if quick else 28, 0, 1 if quick else 3)
+        for n in IMAGE_MODELS
+    ]
+    sections.append(
+        "## 4. PixelCNN: 16 images, fast path vs naive recomputation, same seed\n\n"
+        + pixelcnn_sampling.report(results)
+        + "\n"
+    )
     for r in results:
-        targets.append([f"{r.model}: 16 samples, fast path", "≤ 3 s", f"{r.fast.median:.2f} s",
-                        verdict(r.fast.median <= 3 and not quick)])  # fmt: skip
-        targets.append([f"{r.model}: fast vs naive, identical images", "≥ 5×, identical",
-                        f"{r.speedup:.1f}×, {'identical' if r.identical else 'DIFFERENT'}",
-                        verdict(r.speedup >= 5 and r.identical)])  # fmt: skip
+        targets.append(
+            [
+                f"{r.model}: 16 samples, fast path",
+                "≤ 3 s",
+                f"{r.fast.median:.2f} s",
+                verdict(r.fast.median <= 3 and not quick),
+            ]
+        )
+        targets.append(
+            [
+                f"{r.model}: fast vs naive, identical images",
+                "≥ 5×, identical",
+                f"{r.speedup:.1f}×, {'identical' if r.identical else 'DIFFERENT'}",
+                verdict(r.speedup >= 5 and r.identical),
+            ]
+        )
 
     # 6. Model quality
     rows = quality.quality_rows() + quality.image_rows()

@@ -190,10 +190,15 @@ def autoplay_rate(model: str = "shakespeare", tokens: int = 120) -> tuple[float,
 
 def report(times: list[PageTimes]) -> str:
     rows = [
-        [t.model, t.slider.fmt(1000), t.next_token.fmt(1000), t.slider.n,
-         "met" if t.slider.median * 1000 <= TARGET_RERUN_MS else "**missed**"]
+        [
+            t.model,
+            t.slider.fmt(1000),
+            t.next_token.fmt(1000),
+            t.slider.n,
+            "met" if t.slider.median * 1000 <= TARGET_RERUN_MS else "**missed**",
+        ]
         for t in times
-    ]  # fmt: skip
+    ]
     return md_table(
         ["model", "slider change, ms: median (min–max)", "Next token, ms: median (min–max)", "reruns", "≤ 150 ms"],
         rows,
@@ -223,8 +228,10 @@ def main() -> None:
         ceiling = fragment_ceiling()
         rate, n, secs = autoplay_rate()
         verdict = "met" if rate >= TARGET_TOKENS_PER_S else "missed"
-        print(f"auto-play at top speed: {rate:.1f} tokens/s displayed (up to {n} tokens, {secs:.1f} s), "
-              f"target >= {TARGET_TOKENS_PER_S}: {verdict}")  # fmt: skip
+        print(
+            f"auto-play at top speed: {rate:.1f} tokens/s displayed (up to {n} tokens, {secs:.1f} s), "
+            f"target >= {TARGET_TOKENS_PER_S}: {verdict}"
+        )
         print(f"ceiling on this machine now: a do-nothing fragment updates {ceiling:.1f} times/s (asked for 20/s)")
 
 

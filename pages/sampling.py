@@ -3,7 +3,7 @@
 Every token comes from ``core.text.language_model.sample_step`` and this session's own torch.Generator, seeded
 from the seed, so pressing "Next token" (or Play) without touching anything gives exactly what
 ``core.generate`` gives. Moving a slider redraws the current step without drawing again. The
-settings live in the URL, so a link reproduces the demo. Panels: ``pages/sampling_panels.py`` and ``pages/sampling_kv.py``.
+settings live in the URL, so a link reproduces the demo. Panels: ``pages/sampling_panels.py``, ``pages/sampling_history.py`` and ``pages/sampling_kv.py``.
 """
 
 from __future__ import annotations
@@ -65,9 +65,12 @@ top_k_options = top_k_choices(lm.vocab.size if lm is not None else max(state.sam
 
 with st.sidebar:
     prompt = st.text_area(
-        "Prompt", key="sampling_prompt", max_chars=PROMPT_MAX_CHARS, height=80,
+        "Prompt",
+        key="sampling_prompt",
+        max_chars=PROMPT_MAX_CHARS,
+        height=80,
         help="The text to continue (Ctrl+Enter applies it). Empty: start from the start token.",
-    )  # fmt: skip
+    )
     if not prompt:
         st.caption("Empty prompt: generation starts from the start token alone.")
     temperature = st.slider(
@@ -76,9 +79,12 @@ with st.sidebar:
     if temperature == 0:
         st.caption("Temperature 0 is greedy: always the most probable token (ties: the lower id), whatever the seed.")
     top_k = st.select_slider(
-        "Top-k", top_k_options, format_func=lambda k: "off" if k == 0 else str(k), key="sampling_top_k",
+        "Top-k",
+        top_k_options,
+        format_func=lambda k: "off" if k == 0 else str(k),
+        key="sampling_top_k",
         help="Keep only the k most probable tokens.",
-    )  # fmt: skip
+    )
     top_p = st.slider(
         "Top-p", TOP_P_MIN, 1.0, step=0.01, key="sampling_top_p", help="Keep the fewest tokens whose mass reaches p."
     )

@@ -37,6 +37,7 @@ from core.lessons.sampling_session import (
 )
 from core.text.language_model import TextModel
 from pages.common import show_error
+from pages.sampling_history import history_section
 
 SHOW_CHART_UP_TO = 4  # auto-play speeds (tokens/s) at which each step's chart is still drawn
 POLL_S = 0.05  # auto-play checks for a click this often (seconds)
@@ -64,14 +65,6 @@ def on_play() -> None:
 
 def on_speed() -> None:
     session().set_speed(state.sampling_speed, time.monotonic())
-
-
-def on_rewind() -> None:
-    session().rewind(state.sampling_rewind_step - 1)
-
-
-def on_force(lm: TextModel, sampling: SamplingSettings) -> None:
-    session().force(lm, sampling, state.sampling_force_step, state.sampling_force_token)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -111,26 +104,50 @@ def live_panel(lm: TextModel, sampling: SamplingSettings, limit: int) -> LivePan
     playing = s.clock.playing
     cols = st.columns([1, 1.15, 1.55, 1.2, 1.25])
     cols[0].button(
-        "Pause" if playing else "Play", key="sampling_play", on_click=on_play, type="primary",
-        icon="⏸️" if playing else "▶️", disabled=not (can_draw or playing), width="stretch",
+        "Pause" if playing else "Play",
+        key="sampling_play",
+        on_click=on_play,
+        type="primary",
+        icon="⏸️" if playing else "▶️",
+        disabled=not (can_draw or playing),
+        width="stretch",
         help="Draw tokens one after another at the speed set in the sidebar.",
-    )  # fmt: skip
+    )
     cols[1].button(
-        "Next token", key="sampling_next", on_click=s.next, args=(lm, sampling), disabled=not can_draw or playing,
-        type="primary", width="stretch",
-    )  # fmt: skip
+        "Next token",
+        key="sampling_next",
+        on_click=s.next,
+        args=(lm, sampling),
+        disabled=not can_draw or playing,
+        type="primary",
+        width="stretch",
+    )
     cols[2].button(
-        "Resample this step", key="sampling_resample", on_click=s.resample, args=(lm, sampling), icon="🎲",
-        disabled=len(h) == 0 or playing, width="stretch", help="Draw the current step again under the current settings.",
-    )  # fmt: skip
+        "Resample this step",
+        key="sampling_resample",
+        on_click=s.resample,
+        args=(lm, sampling),
+        icon="🎲",
+        disabled=len(h) == 0 or playing,
+        width="stretch",
+        help="Draw the current step again under the current settings.",
+    )
     cols[3].button(
-        f"Finish ({limit})", key="sampling_finish", on_click=s.finish, args=(lm, sampling, limit),
-        disabled=not can_draw, width="stretch", help=f"Draw tokens until there are {limit} or the text ends.",
-    )  # fmt: skip
+        f"Finish ({limit})",
+        key="sampling_finish",
+        on_click=s.finish,
+        args=(lm, sampling, limit),
+        disabled=not can_draw,
+        width="stretch",
+        help=f"Draw tokens until there are {limit} or the text ends.",
+    )
     cols[4].button(
-        "Start over", key="sampling_restart", on_click=s.start_over, width="stretch",
+        "Start over",
+        key="sampling_restart",
+        on_click=s.start_over,
+        width="stretch",
         help="Empty the text and re-seed the generator: the same seed gives the same text again.",
-    )  # fmt: skip
+    )
     if s.last_error:
         show_error(escape_markdown(s.last_error), icon="🚫")
     panel = LivePanel()
@@ -238,63 +255,3 @@ def play(panel: LivePanel, lm: TextModel, sampling: SamplingSettings, limit: int
         wait = s.clock.next_due_at(len(s.history)) - time.monotonic()
         time.sleep(min(max(wait, 0.0), POLL_S))
     st.rerun()  # the text ended or reached its length: redraw the controls stopped
-
-
-def history_section(lm: TextModel, sampling: SamplingSettings, h: History) -> None:
-    st.subheader("History and branching")
-    st.caption(
-        "Every step is kept. Rewind to a step and draw again from there, or force a token and watch the "
-        "continuation change: every later conditional reads it."
-    )
-    st.code(lm.vocab.decode(h.ids[1:]) or " ", language=None, wrap_lines=True)
-    if not h.entries:
-        return
-    rows = [
-        {
-            "step": i + 1,
-            "token": token_name(lm.vocab, e.step.token_id),
-            "p (model)": e.p_model,
-            "p (sampled from)": e.p_sampled,
-            "log p": e.step.logprob,
-            "how": "forced" if e.forced else "sampled",
-            "settings": describe_settings(e.settings),
-        }
-        for i, e in enumerate(h.entries)
-    ]
-    st.dataframe(rows, hide_index=True, height=min(35 * len(rows) + 38, 250), key="sampling_history_table")
-    steps = list(range(1, len(h) + 1))
-    grown = state.get("_sampling_steps_seen") != len(h)
-    state["_sampling_steps_seen"] = len(h)
-    for key in ("sampling_rewind_step", "sampling_force_step"):
-        if grown or state.get(key) not in steps:  # a new step (or a rewind): point at the latest one
-            state[key] = steps[-1]
-    options = session().force_choices(lm, state.sampling_force_step)
-    if state.get("sampling_force_token") not in options:
-        state.sampling_force_token = options[0]
-    rewind_col, force_col = st.columns(2)
-    with rewind_col.container(border=True):
-        st.selectbox("Rewind to step", steps, key="sampling_rewind_step")
-        st.button("Rewind", key="sampling_rewind", on_click=on_rewind, width="stretch", icon="⏪")
-    with force_col.container(border=True):
-        step_col, token_col = st.columns(2)
-        step_col.selectbox("At step", steps, key="sampling_force_step")
-        token_col.selectbox(
-            "Force token", options, key="sampling_force_token", format_func=lambda i: token_name(lm.vocab, i)
-        )
-        st.button(
-            "Force this token", key="sampling_force", on_click=on_force, args=(lm, sampling), width="stretch", icon="📌"
-        )
-    if h.branches:
-        st.markdown("**Earlier branches** (most recent first)")
-        st.dataframe(
-            [
-                {
-                    "branched after step": b.fork,
-                    "text": lm.vocab.decode(list(h.prompt_ids[1:]) + list(b.token_ids)),
-                    "log p": b.logprob,
-                }
-                for b in reversed(h.branches)
-            ],
-            hide_index=True,
-            key="sampling_branches_table",
-        )

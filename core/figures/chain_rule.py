@@ -84,9 +84,14 @@ def worked_waterfall(example: WorkedExample, unit: str = "nats") -> go.Figure:
     if not math.isfinite(example.nll_sum):
         for i, label in infinite_labels.items():  # written on the bar, just below the top of the plot
             fig.add_annotation(
-                x=x[i], y=1, yref="paper", yanchor="top", text=label, showarrow=False,
+                x=x[i],
+                y=1,
+                yref="paper",
+                yanchor="top",
+                text=label,
+                showarrow=False,
                 font=dict(size=18, color="white"),
-            )  # fmt: skip
+            )
     fig.update_layout(
         title=dict(text=title, font=dict(size=16)),
         yaxis=dict(title=dict(text=unit), range=[0, top]),

@@ -24,8 +24,10 @@ FUTURE = "#a6a6a6"  # pixels after it: never read
 NOT_REACHED = "#ececec"  # earlier pixels outside the receptive field
 # Spelled out as rgb(): Streamlit's chart theme swaps named colour scales for its own, and treats the
 # hex colours #000001-#0000ff as placeholders for theme colours (Inferno starts at #000004).
-INFERNO = [[i / (len(pc.sequential.Inferno) - 1), "rgb({}, {}, {})".format(*pc.hex_to_rgb(c))]
-           for i, c in enumerate(pc.sequential.Inferno)]  # fmt: skip
+INFERNO = [
+    [i / (len(pc.sequential.Inferno) - 1), "rgb({}, {}, {})".format(*pc.hex_to_rgb(c))]
+    for i, c in enumerate(pc.sequential.Inferno)
+]
 REACHED = "#4c78a8"  # in the receptive field
 BLIND = "#e45756"  # the blind spot
 ALLOWED = "#54a24b"  # a kernel tap the mask keeps

@@ -148,18 +148,38 @@ def distribution_figure(view: DistributionView, vocab: Vocab, title: str = "") -
     ]
     names = [_escape(n) for n in view.names]
     data = [
-        dict(type="bar", x=x, y=ys, name=name, marker=dict(color=colour), customdata=names,
-             hovertemplate=f"%{{customdata}}<br>{name}: %{{y:.4f}}<extra></extra>")
+        dict(
+            type="bar",
+            x=x,
+            y=ys,
+            name=name,
+            marker=dict(color=colour),
+            customdata=names,
+            hovertemplate=f"%{{customdata}}<br>{name}: %{{y:.4f}}<extra></extra>",
+        )
         for name, ys, colour in layers
-    ]  # fmt: skip
+    ]
     top = max(max(view.raw), max(view.tempered), max(view.final))
     shapes, annotations = [], []
     if view.sampled_index is not None:
         s = view.sampled_index
-        shapes.append(dict(type="rect", x0=s - 0.5, x1=s + 0.5, y0=0, y1=1, yref="paper", xref="x",
-                           fillcolor=SAMPLED_BAND, line=dict(width=0), layer="below"))  # fmt: skip
-        annotations.append(dict(x=s, y=top * 1.12, text="<b>sampled</b>", showarrow=False, font=dict(size=15),
-                                yanchor="bottom"))  # fmt: skip
+        shapes.append(
+            dict(
+                type="rect",
+                x0=s - 0.5,
+                x1=s + 0.5,
+                y0=0,
+                y1=1,
+                yref="paper",
+                xref="x",
+                fillcolor=SAMPLED_BAND,
+                line=dict(width=0),
+                layer="below",
+            )
+        )
+        annotations.append(
+            dict(x=s, y=top * 1.12, text="<b>sampled</b>", showarrow=False, font=dict(size=15), yanchor="bottom")
+        )
     layout = dict(
         barmode="group",
         bargap=0.18,
@@ -171,7 +191,7 @@ def distribution_figure(view: DistributionView, vocab: Vocab, title: str = "") -
             tickfont=dict(size=15),
             tickangle=-40 if words else 0,
             range=[-0.6, len(x) - 0.4],
-        ),  # fmt: skip
+        ),
         yaxis=dict(title=dict(text="probability", font=dict(size=15)), range=[0, top * 1.25], tickfont=dict(size=14)),
         legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0, font=dict(size=15)),
         margin=dict(l=70, r=10, t=80 if title else 30, b=90 if words else 50),
@@ -272,18 +292,26 @@ def token_strip_markdown(tokens: list[StripToken]) -> str:
 def kv_timing_figure(result: KVTimingResult) -> go.Figure:
     """Milliseconds per token against its position, with and without the key/value cache."""
     data = [
-        dict(type="scatter", x=xs, y=ys, name=name, mode="lines+markers", line=dict(color=colour, width=3),
-             marker=dict(size=5), hovertemplate="position %{x}: %{y:.2f} ms<extra>" + name + "</extra>")
+        dict(
+            type="scatter",
+            x=xs,
+            y=ys,
+            name=name,
+            mode="lines+markers",
+            line=dict(color=colour, width=3),
+            marker=dict(size=5),
+            hovertemplate="position %{x}: %{y:.2f} ms<extra>" + name + "</extra>",
+        )
         for name, xs, ys, colour in (
             ("without cache (recompute the prefix)", result.uncached_positions, result.uncached_ms, UNCACHED_COLOUR),
             ("with key/value cache", result.cached_positions, result.cached_ms, CACHED_COLOUR),
         )
-    ]  # fmt: skip
+    ]
     layout = dict(
         xaxis=dict(title=dict(text="position of the generated token", font=dict(size=15)), tickfont=dict(size=14)),
         yaxis=dict(
             title=dict(text="milliseconds per token", font=dict(size=15)), rangemode="tozero", tickfont=dict(size=14)
-        ),  # fmt: skip
+        ),
         legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0, font=dict(size=15)),
         margin=dict(l=70, r=20, t=40, b=60),
         height=340,

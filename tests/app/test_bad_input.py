@@ -93,29 +93,47 @@ def text_cases() -> list[Case]:
     # the same with the other vocabularies: shakespeare has spaces and punctuation, but no emoji
     shakespeare = [("cr_ledger_model", "shakespeare")]
     add(
-        "chain_rule", "text_input", "cr_ledger_text", "emoji", "error",
+        "chain_rule",
+        "text_input",
+        "cr_ledger_text",
+        "emoji",
+        "error",
         ["not in the model's vocabulary", "'😀'", "Allowed characters: !$&"],
         setup=[("segmented_control", *s) for s in shakespeare],
-    )  # fmt: skip
+    )
     add(
-        "attention", "text_area", "attention_text", "right-to-left", "error",
+        "attention",
+        "text_area",
+        "attention_text",
+        "right-to-left",
+        "error",
         ["not in the model's vocabulary", "'ש'", "Allowed characters: !$&"],
         setup=[("radio", "attention_model", "shakespeare")],
-    )  # fmt: skip
+    )
     # the PixelCNN page's typed image: 28 lines of 28 pixels
     pixel_setup = [("radio", "pcnn_l_source", "Edit pixels")]
     for name in TEXTS:
         add("pixelcnn", "text_area", "pcnn_l_text", name, "error", PIXELS, setup=pixel_setup)
     add(
-        "pixelcnn", "text_area", "pcnn_l_text", "emoji in a 28x28 grid", "error",
-        ["Line 1 contains '😀'", "use only '#' or '1' for ink"], value="\n".join(["." * 27 + "😀"] * 28),
+        "pixelcnn",
+        "text_area",
+        "pcnn_l_text",
+        "emoji in a 28x28 grid",
+        "error",
+        ["Line 1 contains '😀'", "use only '#' or '1' for ink"],
+        value="\n".join(["." * 27 + "😀"] * 28),
         setup=pixel_setup,
-    )  # fmt: skip
+    )
     add(
-        "pixelcnn", "text_area", "pcnn_l_text", "short line", "error",
-        ["Line 3 has 27 characters", "exactly 28"], value="\n".join(["." * 28] * 2 + ["." * 27] + ["." * 28] * 25),
+        "pixelcnn",
+        "text_area",
+        "pcnn_l_text",
+        "short line",
+        "error",
+        ["Line 3 has 27 characters", "exactly 28"],
+        value="\n".join(["." * 28] * 2 + ["." * 27] + ["." * 28] * 25),
         setup=pixel_setup,
-    )  # fmt: skip
+    )
     return cases
 
 
@@ -147,7 +165,7 @@ QUERY_CASES = [
             "Ignored seed='1.5'",
             "At least 1 token",
         ],
-    ),  # fmt: skip
+    ),
 ]
 # Prompts in a link that the model cannot read: an error naming the characters and the allowed set.
 QUERY_PROMPT_CASES = [

@@ -210,8 +210,9 @@ def test_query_params_reproduce_core_generate(names, query):
     for _ in range(len(expected) - len(query["prompt"])):
         click(at, "sampling_next")
     assert text_shown(at) == expected
-    uncached = generate(names, query["prompt"], query["tokens"], query["temperature"], top_k, top_p, query["seed"],
-                        use_cache=False)  # fmt: skip
+    uncached = generate(
+        names, query["prompt"], query["tokens"], query["temperature"], top_k, top_p, query["seed"], use_cache=False
+    )
     assert query["prompt"] + "".join(s.token for s in uncached) == expected
 
 

@@ -62,8 +62,17 @@ def test_rows_judge_the_shown_value_and_the_table_has_both_conditions():
     assert not lf.row("/: first paint", "idle", math.nan)["met"]
     assert lf.row("Play → first new tile", "idle", 120)["met"] is None
     rows = [lf.row(fig, "idle", 10.2), lf.row(fig, "under load", 8.1)]
-    rows.append({"figure": "note", "condition": "idle", "value": math.nan, "unit": "", "target": None,
-                 "met": None, "note": "something seen"})  # fmt: skip
+    rows.append(
+        {
+            "figure": "note",
+            "condition": "idle",
+            "value": math.nan,
+            "unit": "",
+            "target": None,
+            "met": None,
+            "note": "something seen",
+        }
+    )
     table = lf.report(rows)
     assert f"| {fig} | tok/s | 8.1 **missed** | ≥ 9 | 10.2 met | ≥ 10 |" in table
     assert "* idle: something seen" in table

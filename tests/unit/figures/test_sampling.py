@@ -165,8 +165,15 @@ def test_history_strip_colours_each_token_by_its_model_probability():
 def test_tile_bands_cover_every_probability_once():
     assert tile_band(None) == PROMPT_BAND
     assert [tile_band(p) for p in (0.0, 0.2499, 0.25, 0.4999, 0.5, 0.7499, 0.75, 1.0)] == [
-        "orange", "orange", "yellow", "yellow", "green", "green", "blue", "blue",
-    ]  # fmt: skip
+        "orange",
+        "orange",
+        "yellow",
+        "yellow",
+        "green",
+        "green",
+        "blue",
+        "blue",
+    ]
     for upper, colour in TILE_BANDS[:-1]:
         assert colour in STRIP_LEGEND and f"{upper:g}" in STRIP_LEGEND  # the legend states the bands
 

@@ -49,9 +49,13 @@ torch.set_num_threads(1)
 def tiny_gpt(vocab, block_size: int, seed: int, name: str) -> TextModel:
     torch.manual_seed(seed)
     config = GPTConfig(
-        block_size=block_size, vocab_size=vocab.size, n_layer=2, n_head=2, n_embd=16,
+        block_size=block_size,
+        vocab_size=vocab.size,
+        n_layer=2,
+        n_head=2,
+        n_embd=16,
         input_only_ids=tuple(vocab.input_only_ids),
-    )  # fmt: skip
+    )
     net = GPT(config)
     with torch.no_grad():  # larger weights than the init so the distributions are far from uniform
         for p in net.parameters():

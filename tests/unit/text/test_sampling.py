@@ -144,10 +144,37 @@ def test_stages_match_a_brute_force_reference(case):
 # Upper 0.1% quantiles of the chi-square distribution, chi2.ppf(0.999, df), for df = 1..30.
 # (Abramowitz & Stegun table 26.8; scipy.stats.chi2.ppf gives the same to 3 decimals.)
 CHI2_999 = [
-    10.828, 13.816, 16.266, 18.467, 20.515, 22.458, 24.322, 26.124, 27.877, 29.588,
-    31.264, 32.909, 34.528, 36.123, 37.697, 39.252, 40.790, 42.312, 43.820, 45.315,
-    46.797, 48.268, 49.728, 51.179, 52.620, 54.052, 55.476, 56.892, 58.301, 59.703,
-]  # fmt: skip
+    10.828,
+    13.816,
+    16.266,
+    18.467,
+    20.515,
+    22.458,
+    24.322,
+    26.124,
+    27.877,
+    29.588,
+    31.264,
+    32.909,
+    34.528,
+    36.123,
+    37.697,
+    39.252,
+    40.790,
+    42.312,
+    43.820,
+    45.315,
+    46.797,
+    48.268,
+    49.728,
+    51.179,
+    52.620,
+    54.052,
+    55.476,
+    56.892,
+    58.301,
+    59.703,
+]
 
 
 def chi2_critical(df: int, alpha: float = 0.001) -> float:
@@ -248,9 +275,18 @@ def test_tiny_top_p_on_a_flat_distribution_still_keeps_one():
 
 @pytest.mark.parametrize(
     "temperature, top_k, top_p",
-    [(-1, None, None), (float("nan"), None, None), (float("inf"), None, None), (1, 0, None), (1, True, None),
-     (1, 2.5, None), (1, None, 0), (1, None, 1.5), (1, None, float("nan"))],
-)  # fmt: skip
+    [
+        (-1, None, None),
+        (float("nan"), None, None),
+        (float("inf"), None, None),
+        (1, 0, None),
+        (1, True, None),
+        (1, 2.5, None),
+        (1, None, 0),
+        (1, None, 1.5),
+        (1, None, float("nan")),
+    ],
+)
 def test_bad_settings_are_refused_in_words(temperature, top_k, top_p):
     with pytest.raises(ValueError, match="must be"):
         validate_settings(temperature, top_k, top_p)
@@ -438,8 +474,16 @@ def test_bad_query_values_fall_back_to_defaults_with_a_note(params, field, expec
 
 
 def test_good_query_values_are_used_silently():
-    params = {"model": "shakespeare", "prompt": "ROMEO:", "temperature": "0.8", "top_k": "12", "top_p": "0.9",
-              "seed": str(MAX_SEED), "tokens": "150", "utm_source": "mail"}  # fmt: skip
+    params = {
+        "model": "shakespeare",
+        "prompt": "ROMEO:",
+        "temperature": "0.8",
+        "top_k": "12",
+        "top_p": "0.9",
+        "seed": str(MAX_SEED),
+        "tokens": "150",
+        "utm_source": "mail",
+    }
     settings, notes = parse_query_params(params)
     assert notes == []
     assert settings == PageSettings("shakespeare", "ROMEO:", 0.8, 12, 0.9, MAX_SEED, 150)

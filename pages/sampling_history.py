@@ -1,0 +1,85 @@
+"""The Live sampling page's "History and branching" panel: every step kept, rewind to one, force a
+token, and the branches left behind. Not a page itself: a module of pages/sampling_panels.py.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.figures.sampling import token_name
+from core.lessons.sampling_session import History, SamplingSettings, describe_settings
+from core.text.language_model import TextModel
+
+state = st.session_state  # a proxy: resolves to the current browser session on every access
+
+
+def session():
+    return state.sampling
+
+
+def on_rewind() -> None:
+    session().rewind(state.sampling_rewind_step - 1)
+
+
+def on_force(lm: TextModel, sampling: SamplingSettings) -> None:
+    session().force(lm, sampling, state.sampling_force_step, state.sampling_force_token)
+
+
+def history_section(lm: TextModel, sampling: SamplingSettings, h: History) -> None:
+    st.subheader("History and branching")
+    st.caption(
+        "Every step is kept. Rewind to a step and draw again from there, or force a token and watch the "
+        "continuation change: every later conditional reads it."
+    )
+    st.code(lm.vocab.decode(h.ids[1:]) or " ", language=None, wrap_lines=True)
+    if not h.entries:
+        return
+    rows = [
+        {
+            "step": i + 1,
+            "token": token_name(lm.vocab, e.step.token_id),
+            "p (model)": e.p_model,
+            "p (sampled from)": e.p_sampled,
+            "log p": e.step.logprob,
+            "how": "forced" if e.forced else "sampled",
+            "settings": describe_settings(e.settings),
+        }
+        for i, e in enumerate(h.entries)
+    ]
+    st.dataframe(rows, hide_index=True, height=min(35 * len(rows) + 38, 250), key="sampling_history_table")
+    steps = list(range(1, len(h) + 1))
+    grown = state.get("_sampling_steps_seen") != len(h)
+    state["_sampling_steps_seen"] = len(h)
+    for key in ("sampling_rewind_step", "sampling_force_step"):
+        if grown or state.get(key) not in steps:  # a new step (or a rewind): point at the latest one
+            state[key] = steps[-1]
+    options = session().force_choices(lm, state.sampling_force_step)
+    if state.get("sampling_force_token") not in options:
+        state.sampling_force_token = options[0]
+    rewind_col, force_col = st.columns(2)
+    with rewind_col.container(border=True):
+        st.selectbox("Rewind to step", steps, key="sampling_rewind_step")
+        st.button("Rewind", key="sampling_rewind", on_click=on_rewind, width="stretch", icon="⏪")
+    with force_col.container(border=True):
+        step_col, token_col = st.columns(2)
+        step_col.selectbox("At step", steps, key="sampling_force_step")
+        token_col.selectbox(
+            "Force token", options, key="sampling_force_token", format_func=lambda i: token_name(lm.vocab, i)
+        )
+        st.button(
+            "Force this token", key="sampling_force", on_click=on_force, args=(lm, sampling), width="stretch", icon="📌"
+        )
+    if h.branches:
+        st.markdown("**Earlier branches** (most recent first)")
+        st.dataframe(
+            [
+                {
+                    "branched after step": b.fork,
+                    "text": lm.vocab.decode(list(h.prompt_ids[1:]) + list(b.token_ids)),
+                    "log p": b.logprob,
+                }
+                for b in reversed(h.branches)
+            ],
+            hide_index=True,
+            key="sampling_branches_table",
+        )
