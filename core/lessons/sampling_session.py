@@ -152,11 +152,6 @@ class PlayClock:
         """When the text, now ``length`` generated tokens long, is due its next token."""
         return self.started_at + (length - self.started_len) / self.speed
 
-    @property
-    def interval(self) -> float | None:
-        """Seconds between auto-play ticks, or None when paused."""
-        return 1 / self.speed if self.playing else None
-
 
 @dataclass
 class SamplingSession:

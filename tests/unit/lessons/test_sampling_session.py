@@ -36,9 +36,7 @@ def test_clock_arithmetic():
     assert clock.due(100.0) == 4  # one at once
     assert clock.due(100.24) == 4 and clock.due(100.25) == 5  # then one every 1/speed s
     assert clock.due(101.0) == 8
-    assert clock.interval == 0.25
-    clock.playing = False
-    assert clock.interval is None
+    assert clock.next_due_at(5) == 100.5 and clock.due(100.5) == 6  # 5 tokens long: the 6th is due then
 
 
 def test_auto_play_on_time_draws_one_token_per_tick_and_matches_generate(lm):
