@@ -79,6 +79,32 @@ class CausalSelfAttention(nn.Module):
         return self.resid_dropout(self.c_proj(y)), att
 
 
+class MLP(nn.Module):
+    """The position-wise feed-forward layer: widen 4x, GELU, project back."""
+
+    # the shipped checkpoints were written when this was an nn.Sequential: its layers were "0" and "2"
+    OLD_NAMES = {"0.": "c_fc.", "2.": "c_proj."}
+
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd)
+        self.gelu = nn.GELU()
+        self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd)
+        self.dropout = nn.Dropout(config.dropout)
+        self.register_load_state_dict_pre_hook(self._rename_old_keys)
+
+    @classmethod
+    def _rename_old_keys(cls, module, state_dict, prefix, *args) -> None:
+        for key in [k for k in state_dict if k.startswith(prefix)]:
+            rest = key[len(prefix) :]
+            for old, new in cls.OLD_NAMES.items():
+                if rest.startswith(old):
+                    state_dict[prefix + new + rest[len(old) :]] = state_dict.pop(key)
+
+    def forward(self, x):  # (B, T, C) -> (B, T, C)
+        return self.dropout(self.c_proj(self.gelu(self.c_fc(x))))
+
+
 class Block(nn.Module):
     """Pre-norm transformer block: x + attn(ln(x)), then x + mlp(ln(x))."""
 
@@ -87,12 +113,7 @@ class Block(nn.Module):
         self.ln_1 = nn.LayerNorm(config.n_embd)
         self.attn = CausalSelfAttention(config)
         self.ln_2 = nn.LayerNorm(config.n_embd)
-        self.mlp = nn.Sequential(
-            nn.Linear(config.n_embd, 4 * config.n_embd),
-            nn.GELU(),
-            nn.Linear(4 * config.n_embd, config.n_embd),
-            nn.Dropout(config.dropout),
-        )
+        self.mlp = MLP(config)
 
     def forward(self, x, cache=None, layer=0, need_weights=False):
         a, att = self.attn(self.ln_1(x), cache=cache, layer=layer, need_weights=need_weights)
@@ -117,7 +138,7 @@ class GPT(nn.Module):
         self.register_buffer("logit_bias", logit_bias, persistent=False)
         self.apply(self._init_weights)
         for name, p in self.named_parameters():
-            if name.endswith("c_proj.weight") or name.endswith("mlp.2.weight"):
+            if name.endswith("c_proj.weight"):  # attn.c_proj and mlp.c_proj
                 # scaled init of the residual projections (GPT-2)
                 torch.nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
 
