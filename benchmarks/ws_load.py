@@ -188,7 +188,17 @@ class Capacity:
     @property
     def problems(self) -> list[str]:
         out = list(self.llm_errors) + [f"session {s.index}: {s.error}" for s in self.runs if s.error]
-        out += [f"session {s.index}: text differs from core.generate" for s in self.runs if s.text != s.expected]
+        for s in self.runs:
+            if s.text != s.expected:
+                shown, expected = s.text or "", s.expected or ""
+                at = next(
+                    (i for i, (a, b) in enumerate(zip(shown, expected, strict=False)) if a != b),
+                    min(len(shown), len(expected)),
+                )
+                out.append(
+                    f"session {s.index}: text differs from core.generate after {len(s.latencies_s)} presses "
+                    f"({len(shown)} vs {len(expected)} characters, first difference at {at})"
+                )
         return out
 
 
@@ -198,7 +208,8 @@ def measure(base: str, sessions: int, seconds: float, llm_players: int = 0) -> C
     runs, wall, errors, received = asyncio.run(_drive(base, sessions, seconds, llm_players))
     for s in runs:
         if s.text is not None:
-            s.expected = expected_text(s.seed, len(s.latencies_s)).rstrip("\n")
+            # one token per answered press, up to the page's length limit (then a press draws nothing)
+            s.expected = expected_text(s.seed, min(len(s.latencies_s), TOKENS)).rstrip("\n")
             s.text = s.text.rstrip("\n")
     return Capacity(sessions, seconds, wall, runs, llm_players, errors, received)
 
