@@ -17,7 +17,7 @@ import core
 from core.checkpoint import MODELS_DIR, MODELS_DIR_ENV
 from pages.common import RESTART_NOTICE
 from tests.e2e.conftest import _free_port, start_server
-from tests.e2e.helpers import Wire, assert_no_streamlit_errors, expect_rerun, open_page
+from tests.e2e.helpers import Wire, assert_no_streamlit_errors, expect_rerun, open_page, screenshot
 from tests.fault_models import broken_models_dir
 
 pytestmark = pytest.mark.e2e
@@ -72,6 +72,7 @@ def test_a_restarted_server_says_the_session_was_reset_and_works_again(page: Pag
         next_token(page, wire)  # answered by the new server: nothing hangs
         notice = page.get_by_test_id("stAlertContentInfo").filter(has_text="The server restarted")
         expect(notice).to_be_visible()
+        screenshot(page, "restart-notice", full_page=False)
         assert "address bar were kept" in RESTART_NOTICE and "address bar were kept" in notice.inner_text()
         # the session started again from the URL (model, prompt, seed). The click that met the new
         # server only redrew the page: its button's callback belonged to the lost session, and
