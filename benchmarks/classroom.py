@@ -32,15 +32,11 @@ from pathlib import Path
 
 from benchmarks.common import md_table, streamlit_server
 from benchmarks.live_feel import background_load
-from benchmarks.load_test import LoadResult, run_load
+from benchmarks.load_test import LoadResult, rss_growth_bound_mb, run_load
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "## 8. Classroom: sessions at once on one server"
 CI_SESSIONS, CI_SECONDS = 4, 10
-
-
-def rss_bound_mb(sessions: int) -> float:
-    return 40 + 8 * sessions  # the load test's bound (tests/e2e/test_load.py)
 
 
 def one_run(sessions: int, seconds: float, loaded: bool = False) -> tuple[LoadResult | None, list[str], str]:
@@ -51,7 +47,7 @@ def one_run(sessions: int, seconds: float, loaded: bool = False) -> tuple[LoadRe
                 result = run_load(base, pid, sessions, seconds, settle_s=5)
         except Exception as e:  # a run that crashes counts as not held, with its reason
             return None, [f"{type(e).__name__}: {e}"], background
-    return result, result.problems(rss_bound_mb(sessions)), background
+    return result, result.problems(rss_growth_bound_mb(sessions)), background
 
 
 def _row(label: str, result: LoadResult | None, problems: list[str]) -> list[str]:
@@ -200,12 +196,11 @@ def current_section(markdown: str) -> str:
 
 def replace_section(markdown: str, section: str) -> str:
     """``markdown`` with its classroom section replaced by ``section`` (appended if it has none)."""
-    start = markdown.find(SECTION)
-    if start < 0:
+    old = current_section(markdown)
+    if not old:
         return markdown.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n"
-    end = markdown.find("\n## ", start + len(SECTION))
-    rest = markdown[end:] if end >= 0 else "\n"
-    return markdown[:start] + section.rstrip("\n") + "\n" + rest
+    at_end = markdown.endswith(old)  # the last section: end the file with a blank line, as before
+    return markdown.replace(old, section.rstrip("\n") + "\n" + ("\n" if at_end else ""), 1)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -195,6 +195,11 @@ class CpuMeter:
         return sum(self.last[p] - self.start[p] for p in self.last if self.kind[p] == kind)
 
 
+def rss_growth_bound_mb(sessions: int) -> float:
+    """How much the server's memory may grow over a load of ``sessions`` (after they closed, vs before)."""
+    return 40 + 8 * sessions
+
+
 def rss_mb(pids: tuple[int, ...]) -> float:
     """Resident memory of the server processes and their children, MB."""
     import psutil
@@ -328,7 +333,7 @@ async def _attention_session(page, base: str, result: SessionResult, seconds: fl
         await _check(page, result, js_errors)
 
 
-class _Barrier:
+class Barrier:
     """Release everyone once ``n`` sessions arrived (or after a bound: a failed session must not hang the rest)."""
 
     def __init__(self, n: int, timeout_s: float = 180):
@@ -411,7 +416,7 @@ async def _run(
             peak = before
             cpu = CpuMeter(server_pid)
             t0 = time.monotonic()
-            ready = _Barrier(sessions)
+            ready = Barrier(sessions)
             tasks = [asyncio.create_task(_one_session(browser, base, r, ready, seconds)) for r in results]
             while not all(t.done() for t in tasks):
                 peak = max(peak, rss_mb(server_pid))

@@ -25,7 +25,7 @@ from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from benchmarks.common import md_table, streamlit_server
-from benchmarks.load_test import MODEL, PROMPT, TOKENS, expected_text
+from benchmarks.load_test import MODEL, PROMPT, TOKENS, Barrier, expected_text
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT_S = 120  # one run, on a loaded machine
@@ -77,19 +77,7 @@ class Protocol:
                 return
 
 
-class _Gate:
-    """Opens when every session has arrived (drawn its page, or failed): the load starts together."""
-
-    def __init__(self, n: int) -> None:
-        self.n, self.event = n, asyncio.Event()
-
-    def arrive(self) -> None:
-        self.n -= 1
-        if self.n <= 0:
-            self.event.set()
-
-
-async def _session(base: str, s: WsSession, seconds: float, gate: _Gate) -> None:
+async def _session(base: str, s: WsSession, seconds: float, gate: Barrier) -> None:
     import websockets
 
     query = f"model={MODEL}&prompt={quote(PROMPT)}&seed={s.seed}&tokens={TOKENS}"
@@ -101,9 +89,10 @@ async def _session(base: str, s: WsSession, seconds: float, gate: _Gate) -> None
             await page.run()
             if "Next token" not in page.buttons:
                 raise RuntimeError(f"no 'Next token' button on the page (buttons: {sorted(page.buttons)})")
-            gate.arrive()
+            gate.release()
             arrived = True
-            await gate.event.wait()
+            async with gate:
+                pass
             deadline = time.monotonic() + seconds
             while time.monotonic() < deadline:
                 t0 = time.monotonic()
@@ -114,13 +103,13 @@ async def _session(base: str, s: WsSession, seconds: float, gate: _Gate) -> None
         s.error = f"{type(e).__name__}: {e}"
     finally:
         if not arrived:
-            gate.arrive()
+            gate.release()
 
 
 LLM_QUERY = "model=smollm2&prompt=" + quote("Once upon a time") + "&seed=1&tokens=2000"
 
 
-async def _llm_player(base: str, seconds: float, gate: _Gate, errors: list[str]) -> int:
+async def _llm_player(base: str, seconds: float, gate: Barrier, errors: list[str]) -> int:
     """A teacher's session: auto-play on the real LLM for the whole run; returns the tokens it was shown."""
     import websockets
 
@@ -130,8 +119,9 @@ async def _llm_player(base: str, seconds: float, gate: _Gate, errors: list[str])
         async with websockets.connect(url, subprotocols=["streamlit"], max_size=2**26) as ws:
             page = Protocol(ws, LLM_QUERY)
             await page.run()
-            gate.arrive()
-            await gate.event.wait()
+            gate.release()
+            async with gate:
+                pass
             await page.request(trigger=page.buttons["Play"])  # at the page's default speed, 4 tokens/s
             deadline = time.monotonic() + seconds
             while time.monotonic() < deadline:  # playing: the server's script keeps drawing and sending
@@ -146,7 +136,7 @@ async def _llm_player(base: str, seconds: float, gate: _Gate, errors: list[str])
                     received += 1
     except Exception as e:
         errors.append(f"LLM player: {type(e).__name__}: {e}")
-        gate.arrive()
+        gate.release()
     return received
 
 
@@ -154,11 +144,12 @@ async def _drive(
     base: str, sessions: int, seconds: float, llm_players: int = 0
 ) -> tuple[list[WsSession], float, list[str], list[int]]:
     runs = [WsSession(i, seed=2000 + i) for i in range(sessions)]
-    gate = _Gate(sessions + llm_players)
+    gate = Barrier(sessions + llm_players)
     errors: list[str] = []
     players = [asyncio.create_task(_llm_player(base, seconds, gate, errors)) for _ in range(llm_players)]
     tasks = [asyncio.create_task(_session(base, s, seconds, gate)) for s in runs]
-    await gate.event.wait()
+    async with gate:  # every session has drawn its page (or failed): the load starts together
+        pass
     t0 = time.monotonic()
     await asyncio.gather(*tasks)
     wall = time.monotonic() - t0

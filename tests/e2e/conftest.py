@@ -15,15 +15,12 @@ import os
 import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from benchmarks.common import stop_process_group
+from benchmarks.common import stop_process_group, wait_healthy
 from tests.e2e.helpers import ARTIFACTS, ROOT, SERVER_LOGS
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -80,28 +77,20 @@ def start_server(theme: str = "light", port: int | None = None, env: dict | None
     atexit.register(_stop, proc)  # last resort if pytest dies before teardown
     if log_path not in SERVER_LOGS:
         SERVER_LOGS.append(log_path)
+
+    def failure() -> str:
+        if proc.poll() is not None:
+            what = f"exited with code {proc.returncode} before it was healthy"
+        else:
+            what = f"not healthy at {base_url}/_stcore/health after {STARTUP_TIMEOUT_S:.0f} s"
+        return f"streamlit ({name or theme}) {what}.\nLog {log_path}:\n{_log_tail(log_path)}"
+
     try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(
-                    f"streamlit ({name or theme}) exited with code {proc.returncode} before it was healthy.\n"
-                    f"Log {log_path}:\n{_log_tail(log_path)}",
-                    pytrace=False,
-                )
-            try:
-                with urllib.request.urlopen(f"{base_url}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        return proc, base_url
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"streamlit ({name or theme}) not healthy at {base_url}/_stcore/health after "
-                    f"{STARTUP_TIMEOUT_S:.0f} s.\nLog {log_path}:\n{_log_tail(log_path)}",
-                    pytrace=False,
-                )
-            time.sleep(0.25)
+        wait_healthy(base_url, proc, STARTUP_TIMEOUT_S, failure)
+        return proc, base_url
+    except RuntimeError as e:
+        _stop(proc)
+        pytest.fail(str(e), pytrace=False)
     except BaseException:
         _stop(proc)
         raise

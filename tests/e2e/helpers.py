@@ -84,7 +84,6 @@ class Wire:
 
     def __init__(self, page) -> None:
         self.reruns_sent = 0
-        self.runs_finished = 0
         self.requests_before_last_finish = 0  # rerun requests sent before the latest finished run
         self.recent: list[str] = []  # the latest message kinds (not deltas or heartbeats), timed
         page.on("websocket", self._attach)
@@ -111,7 +110,6 @@ class Wire:
         msg = ForwardMsg.FromString(payload)
         kind = msg.WhichOneof("type")
         if kind == "script_finished" and msg.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
-            self.runs_finished += 1
             self.requests_before_last_finish = self.reruns_sent
         if kind == "session_status_changed":
             kind += f"(running={msg.session_status_changed.script_is_running})"

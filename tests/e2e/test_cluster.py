@@ -10,6 +10,7 @@ import os
 import pytest
 
 from benchmarks.cluster import nginx_binary, run_cluster
+from benchmarks.load_test import rss_growth_bound_mb
 
 pytestmark = pytest.mark.e2e
 
@@ -29,7 +30,7 @@ def cluster():
 
 
 def test_every_session_holds_through_nginx(cluster):
-    problems = cluster.load.problems(rss_growth_bound_mb=2 * (40 + 8 * SESSIONS))
+    problems = cluster.load.problems(2 * rss_growth_bound_mb(SESSIONS))  # two servers
     assert not problems, "\n".join(problems)
     assert cluster.load.held == SESSIONS, cluster.summary()
 

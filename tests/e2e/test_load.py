@@ -11,14 +11,14 @@ from urllib.parse import urlparse
 import psutil
 import pytest
 
-from benchmarks.load_test import run_load
+from benchmarks.load_test import rss_growth_bound_mb, run_load
 from core.checkpoint import MODELS_DIR
 
 pytestmark = pytest.mark.e2e
 
 SESSIONS = int(os.environ.get("LOAD_SESSIONS", "4"))
 SECONDS = float(os.environ.get("LOAD_SECONDS", "10"))
-RSS_GROWTH_BOUND_MB = 40 + 8 * SESSIONS  # after the sessions closed, vs before them (models already loaded)
+RSS_GROWTH_BOUND_MB = rss_growth_bound_mb(SESSIONS)  # after the sessions closed, vs before them (models loaded)
 
 
 def server_pid(base_url: str) -> int:
