@@ -15,7 +15,7 @@ from core.text.language_model import (
     sample_step,
     score,
 )
-from core.text.sampling import SamplingStages, next_token_distribution, sample_token
+from core.text.sampling import SamplingSettings, SamplingStages, apply_penalties, next_token_distribution, sample_token
 from core.text.vocab import Vocab
 
 __all__ = [
@@ -27,12 +27,14 @@ __all__ = [
     "InputError",
     "KVCache",
     "ModelNotFoundError",
+    "SamplingSettings",
     "SamplingStages",
     "Score",
     "Step",
     "TextModel",
     "Vocab",
     "VocabError",
+    "apply_penalties",
     "causal_mask",
     "generate",
     "load_text_model",

@@ -20,20 +20,13 @@ import torch
 
 from core.errors import ChainRuleError, InputError
 from core.text.language_model import Step, TextModel, logits_for_context, sample_step, seeded_generator
-from core.text.sampling import SamplingStages, next_token_distribution
+from core.text.sampling import SamplingSettings, SamplingStages
 
 KEEP_STAGES_UP_TO = 1000  # vocabulary size up to which every step keeps its whole distribution
 MAX_BRANCHES = 8  # abandoned continuations kept for comparison (oldest dropped first)
 LOGITS_MEMO_SIZE = 4  # contexts whose logits a session keeps (the current step, a rewind target, ...)
 FORCE_CHOICES = 100  # with a large vocabulary, the tokens offered for forcing at a step
 MAX_CATCH_UP = 5  # tokens one auto-play tick may draw when the browser fell behind the clock
-
-
-@dataclass(frozen=True)
-class SamplingSettings:
-    temperature: float = 1.0  # 0 = greedy
-    top_k: int | None = None  # None = keep every token
-    top_p: float | None = None  # None = keep every token
 
 
 @dataclass(frozen=True)
@@ -197,7 +190,7 @@ class SamplingSession:
     def _draw(self, lm: TextModel, settings: SamplingSettings) -> None:
         """The one generation step: ``sample_step`` with this session's generator, then recorded."""
         h = self.history
-        step = sample_step(lm, h.ids, self.generator, settings.temperature, settings.top_k, settings.top_p)
+        step = sample_step(lm, h.ids, self.generator, settings=settings)
         h.push(step, settings)
 
     def next(self, lm: TextModel, settings: SamplingSettings) -> bool:
@@ -296,7 +289,7 @@ def stages_at(
     """
     if logits is None:
         logits = logits_for_context(lm, ids)  # (V,)
-    return next_token_distribution(logits, settings.temperature, settings.top_k, settings.top_p)
+    return settings.stages(logits, ids[1:])
 
 
 def forced_step(lm: TextModel, ids: list[int], token_id: int, settings: SamplingSettings) -> Step:
@@ -327,7 +320,7 @@ def predictable_ids(lm: TextModel) -> list[int]:
 
 
 def kept_count(stages: SamplingStages) -> int:
-    """How many candidates survive temperature, top-k and top-p."""
+    """How many candidates survive every rule (top-k, top-p, min-p, typical, greedy temperature)."""
     return int(torch.count_nonzero(stages.final))
 
 
@@ -336,4 +329,12 @@ def describe_settings(settings: SamplingSettings) -> str:
     t = "greedy (T = 0)" if settings.temperature == 0 else f"T = {settings.temperature:g}"
     k = "top-k off" if settings.top_k is None else f"top-k = {settings.top_k}"
     p = "top-p off" if settings.top_p is None else f"top-p = {settings.top_p:g}"
-    return f"{t}, {k}, {p}"
+    more = [
+        f"min-p = {settings.min_p:g}" if settings.min_p else "",
+        f"typical = {settings.typical_p:g}" if settings.typical_p is not None and settings.typical_p < 1 else "",
+        f"repetition = {settings.repetition:g}" if settings.repetition != 1 else "",
+        f"presence = {settings.presence:g}" if settings.presence else "",
+        f"frequency = {settings.frequency:g}" if settings.frequency else "",
+        "temperature last (llama.cpp)" if settings.order == "llama.cpp" else "",
+    ]
+    return ", ".join([t, k, p, *filter(None, more)])

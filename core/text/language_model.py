@@ -26,7 +26,7 @@ from core.errors import CheckpointError, InputError, ModelNotFoundError
 from core.models import build
 from core.models.kv_cache import KVCache
 from core.serving import Turnstile, gate_forward
-from core.text.sampling import SamplingStages, next_token_distribution, sample_token, validate_settings
+from core.text.sampling import SamplingSettings, SamplingStages, sample_token
 from core.text.vocab import Vocab
 from core.validation import check_seed
 
@@ -280,11 +280,16 @@ def sample_step(
     top_k: int | None = None,
     top_p: float | None = None,
     cache: KVCache | None = None,
+    settings: SamplingSettings | None = None,
 ) -> Step:
-    """Draw the token after ``ids`` (start token included). Pure but for ``generator`` and ``cache``."""
+    """Draw the token after ``ids`` (start token included). Pure but for ``generator`` and ``cache``.
+
+    ``settings`` (min-p, typical, the order, penalties over the text in ``ids``), when given, replaces the three knobs.
+    """
     t0 = time.perf_counter()
+    settings = settings or SamplingSettings(temperature, top_k, top_p)
     logits = cached_logits(lm, ids, cache) if cache is not None else logits_for_context(lm, ids)
-    stages = next_token_distribution(logits, temperature, top_k, top_p)
+    stages = settings.stages(logits, ids[1:])  # penalties read the text, not the start token (names: also the end)
     token_id = sample_token(stages.final, generator)
     return Step(
         token=lm.vocab.token_text(token_id),
@@ -306,6 +311,7 @@ def generate(
     top_p: float | None = None,
     seed: int = 0,
     use_cache: bool = True,
+    settings: SamplingSettings | None = None,
 ) -> Iterator[Step]:
     """Yield one Step per generated token; stops at the end token or after max_new_tokens.
 
@@ -313,14 +319,14 @@ def generate(
     give the same tokens, with or without the cache, whatever other threads do meanwhile.
     The leaky (non-causal) model has nothing to cache and always recomputes.
     """
-    validate_settings(temperature, top_k, top_p)
+    settings = settings or SamplingSettings(temperature, top_k, top_p)  # InputError in words if out of range
     if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 0:
         raise InputError(f"max_new_tokens must be a whole number >= 0, got {max_new_tokens!r}")
     ids = context_ids(lm, prompt)
     generator = seeded_generator(seed)
     cache = lm.net.new_cache() if use_cache and lm.net.supports_cache else None
     for _ in range(max_new_tokens):
-        step = sample_step(lm, ids, generator, temperature, top_k, top_p, cache)
+        step = sample_step(lm, ids, generator, cache=cache, settings=settings)
         yield step
         ids.append(step.token_id)
         if step.is_end:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -40,6 +40,7 @@ ORDERS: dict[str, tuple[str, ...]] = {
     # llama.cpp's default sampler chain, after the penalties (DRY, top-n-sigma and XTC left out)
     "llama.cpp": ("top_k", "typical_p", "top_p", "min_p", "temperature"),
 }
+TRUNCATIONS = ("top_k", "top_p", "min_p", "typical_p")  # the rules that remove tokens
 MAX_DRAWS = 10_000_000  # empirical_counts holds every draw in memory at once (8 bytes each)
 
 
@@ -69,8 +70,19 @@ class SamplingStages:
 
     @property
     def truncated_from(self) -> torch.Tensor:
-        """(V,) the distribution the truncation rules start from: tempered (hf) or raw (llama.cpp)."""
-        return self.tempered if self.order == "hf" else self.raw
+        """(V,) the distribution the truncation rules start from: the stage before the first truncation
+        (hf: tempered; llama.cpp: raw, or the penalised one when penalties are on)."""
+        before = self.stages[0][1] if self.stages else self.raw
+        for name, probs in self.stages:
+            if name in TRUNCATIONS:
+                return before
+            before = probs
+        return before
+
+    def survivors(self) -> list[tuple[str, int, float]]:
+        """(stage name, tokens with p > 0, mass kept of ``truncated_from``) for every stage, raw first."""
+        base = self.truncated_from
+        return [(name, int(torch.count_nonzero(p)), float(base[p > 0].sum())) for name, p in self.stages]
 
     @property
     def kept_mass(self) -> float:
@@ -267,6 +279,50 @@ def apply_penalties(
     # a finite logit stays finite (θ < 1 can overflow a huge one); an impossible token stays impossible
     big = torch.finfo(torch.float64).max
     return torch.where(torch.isfinite(scores), out.clamp(-big, big), scores)
+
+
+@dataclass(frozen=True)
+class SamplingSettings:
+    """Every knob of one draw: the penalties, then the chain in ``order``. Defaults change nothing.
+
+    ``stages(logits, context_ids)`` is the one place a page, ``sample_step`` and ``core.generate``
+    turn a model's logits into the distribution a token is drawn from. Out-of-range knobs raise
+    InputError in words when the settings are made.
+    """
+
+    temperature: float = 1.0  # 0 = greedy
+    top_k: int | None = None  # None = keep every token
+    top_p: float | None = None  # None (or 1) = keep every token
+    min_p: float | None = None  # None (or 0) = keep every token
+    typical_p: float | None = None  # None (or 1) = keep every token
+    order: str = "hf"  # a key of ORDERS: "hf" (temperature first) or "llama.cpp" (temperature last)
+    repetition: float = 1.0  # CTRL repetition penalty; 1 = off
+    presence: float = 0.0  # OpenAI presence penalty; 0 = off
+    frequency: float = 0.0  # OpenAI frequency penalty; 0 = off
+
+    def __post_init__(self):
+        validate_settings(self.temperature, self.top_k, self.top_p, self.min_p, self.typical_p, self.order)
+        validate_penalties(self.repetition, self.presence, self.frequency)
+
+    @property
+    def penalised(self) -> bool:
+        return self.repetition != 1 or self.presence != 0 or self.frequency != 0
+
+    def stages(self, logits: torch.Tensor, context_ids: Sequence[int] = ()) -> SamplingStages:
+        """logits (V,) after ``context_ids`` -> every stage; with penalties on, a "penalties" stage follows "raw".
+
+        ``raw`` stays the model's own distribution (the one log p is reported under).
+        """
+        min_p = self.min_p if self.min_p else None  # 0 keeps every token: off, as transformers skips it
+        if not self.penalised:
+            return next_token_distribution(
+                logits, self.temperature, self.top_k, self.top_p, min_p, self.typical_p, self.order
+            )
+        scores = apply_penalties(logits, context_ids, self.repetition, self.presence, self.frequency)
+        chain = next_token_distribution(scores, self.temperature, self.top_k, self.top_p, min_p, self.typical_p, self.order)
+        raw = torch.softmax(_as_logits(logits), dim=0)
+        stages = (("raw", raw), ("penalties", chain.raw), *chain.stages[1:])
+        return replace(chain, raw=raw, stages=stages)
 
 
 # ---------------------------------------------------------------------------------------------
