@@ -319,7 +319,9 @@ class SamplingSettings:
                 logits, self.temperature, self.top_k, self.top_p, min_p, self.typical_p, self.order
             )
         scores = apply_penalties(logits, context_ids, self.repetition, self.presence, self.frequency)
-        chain = next_token_distribution(scores, self.temperature, self.top_k, self.top_p, min_p, self.typical_p, self.order)
+        chain = next_token_distribution(
+            scores, self.temperature, self.top_k, self.top_p, min_p, self.typical_p, self.order
+        )
         raw = torch.softmax(_as_logits(logits), dim=0)
         stages = (("raw", raw), ("penalties", chain.raw), *chain.stages[1:])
         return replace(chain, raw=raw, stages=stages)

@@ -29,6 +29,7 @@ from core.errors import InputError
 from core.text.sampling import (
     MAX_DRAWS,
     ORDERS,
+    SamplingSettings,
     apply_penalties,
     empirical_counts,
     next_token_distribution,
@@ -549,3 +550,59 @@ def test_probs_that_are_not_a_distribution_are_refused():
     for bad in ([0.5, -0.5, 1.0], [0.0, 0.0], [float("nan"), 1.0]):
         with pytest.raises(ValueError, match="probs must be"):
             empirical_counts(torch.tensor(bad), 3, torch.Generator().manual_seed(0))
+
+
+# ---------------------------------------------------------------------------------------------
+# SamplingSettings: penalties, then the chain, as one call
+
+
+@pytest.mark.parametrize("order", list(ORDERS))
+def test_settings_stages_are_the_penalties_then_the_chain(order):
+    g = torch.Generator().manual_seed(11)
+    logits, context = torch.randn(30, generator=g, dtype=F64) * 2, [3, 3, 7, 12, 3]
+    s = SamplingSettings(0.7, 12, 0.9, 0.05, 0.95, order, repetition=1.3, presence=0.4, frequency=0.2)
+    got = s.stages(logits, context)
+    penalised = apply_penalties(logits, context, 1.3, 0.4, 0.2)
+    chain = next_token_distribution(penalised, 0.7, 12, 0.9, 0.05, 0.95, order)
+    assert [n for n, _ in got.stages] == ["raw", "penalties", *[n for n, _ in chain.stages[1:]]]
+    assert torch.allclose(got.raw, torch.softmax(logits, 0))  # log p stays the model's own
+    assert torch.allclose(got.stages[1][1], torch.softmax(penalised, 0))
+    assert torch.equal(got.final, chain.final)
+    # survivors: raw keeps all 30, each truncation keeps no more than the stage before
+    counts = [c for _, c, _ in got.survivors()]
+    assert counts[0] == 30 and counts[-1] == int((got.final > 0).sum())
+    assert got.survivors()[-1][2] == pytest.approx(got.kept_mass)
+
+
+def test_settings_without_knobs_change_nothing_and_min_p_zero_is_off():
+    logits = torch.randn(20, generator=torch.Generator().manual_seed(2), dtype=F64)
+    s = SamplingSettings(min_p=0.0).stages(logits, [1, 2])
+    assert [n for n, _ in s.stages] == ["raw"] and torch.allclose(s.final, torch.softmax(logits, 0))
+
+
+@pytest.mark.parametrize(
+    "knobs, match",
+    [
+        (dict(repetition=0), "repetition"),
+        (dict(presence=3), "presence"),
+        (dict(frequency=-2.5), "frequency"),
+        (dict(min_p=1.5), "min_p"),
+        (dict(order="vllm"), "order"),
+        (dict(temperature=-1), "temperature"),
+    ],
+)
+def test_settings_out_of_range_say_what_is_allowed(knobs, match):
+    with pytest.raises(InputError, match=match):
+        SamplingSettings(**knobs)
+
+
+def test_penalties_read_the_text_not_the_start_token(names_lm):
+    """names: "." is the start and the end token; a penalty must not make names longer by penalising it."""
+    from core.text.language_model import logits_for_context, sample_step, seeded_generator
+
+    ids = [0] + names_lm.vocab.encode("anna")
+    s = SamplingSettings(repetition=2.0)
+    step = sample_step(names_lm, ids, seeded_generator(0), settings=s)
+    expected = apply_penalties(logits_for_context(names_lm, ids), ids[1:], 2.0)
+    assert torch.allclose(step.stages.stages[1][1], torch.softmax(expected, 0))
+    assert step.stages.stages[1][1][0] / step.stages.raw[0] > 1  # the end token gained (others were penalised)

@@ -1,0 +1,63 @@
+"""Three ways to continue the same prompt: greedy, sampled, and beam search, each with its log p.
+
+The live-sampling page shows them side by side: greedy takes the most probable token at every
+step; sampling draws from the reshaped distribution (what "Next token" does, same seed, same
+tokens); beam search keeps several candidates and finds texts whose total log p under the model is
+often higher than greedy's, because the most probable text is not built from the most probable
+steps. Every log p is the chain rule's sum of log p(token | context) under the model itself
+(temperature 1, nothing truncated), so the three totals compare directly.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from core.text.beam_search import beam_search
+from core.text.language_model import TextModel, logits_for_context, sample_step, seeded_generator
+from core.text.sampling import SamplingSettings
+
+
+@dataclass(frozen=True)
+class Decoded:
+    method: str  # "greedy", "sampled" or "beam (width w)"
+    token_ids: tuple[int, ...]  # the generated tokens
+    logprob: float  # sum of log p(token | context) under the model, natural log
+    finished: bool  # ended with the end token
+
+    @property
+    def per_token(self) -> float:
+        """Average log p per generated token (the totals of texts of different lengths compare unfairly)."""
+        return self.logprob / len(self.token_ids) if self.token_ids else math.nan
+
+
+def _run(lm: TextModel, prompt_ids: list[int], settings: SamplingSettings, seed: int, n: int) -> tuple:
+    """The tokens ``sample_step`` draws from ``prompt_ids`` with a generator seeded from ``seed``."""
+    ids, generator, logprob = list(prompt_ids), seeded_generator(seed), 0.0
+    for _ in range(n):
+        step = sample_step(lm, ids, generator, settings=settings)
+        ids.append(step.token_id)
+        logprob += step.logprob
+        if step.is_end:
+            return tuple(ids[len(prompt_ids) :]), logprob, True
+    return tuple(ids[len(prompt_ids) :]), logprob, False
+
+
+def compare_decoders(
+    lm: TextModel, prompt_ids: list[int], settings: SamplingSettings, seed: int, n: int, width: int
+) -> list[Decoded]:
+    """Greedy, sampled (under ``settings`` and ``seed``) and beam search (``width``), ``n`` tokens at most."""
+    greedy = _run(lm, prompt_ids, SamplingSettings(temperature=0), seed, n)
+    sampled = _run(lm, prompt_ids, settings, seed, n)
+
+    def next_logprobs(ids: list[int]) -> torch.Tensor:
+        return torch.log_softmax(logits_for_context(lm, ids).to(torch.float64), dim=0)  # (V,)
+
+    best = beam_search(next_logprobs, prompt_ids, width, n, lm.vocab.stop_ids, lm.vocab.input_only_ids)[0]
+    return [
+        Decoded("greedy", *greedy),
+        Decoded("sampled", *sampled),
+        Decoded(f"beam (width {width})", best.token_ids, best.logprob, best.finished),
+    ]
