@@ -15,7 +15,7 @@ from core.lessons import attention_lesson as lesson
 from core.lessons import causality
 from core.text.language_model import LLM_MODELS
 from pages.attention_panels import learned_attention, weights_key
-from pages.common import model_or_error
+from pages.common import chart_config, model_or_error
 
 TOY_TOKENS = 6  # the toy example uses the first few tokens so every number fits in its cell
 N_SAMPLES = 8
@@ -73,7 +73,11 @@ def _request_llm_check(ids: tuple[int, ...]) -> None:
 
 def _show_dependence(col, values: np.ndarray, labels: list[str], title: str, name: str) -> None:
     """One measured dependence map with its verdict: the largest value above the diagonal."""
-    col.plotly_chart(figures.dependence_heatmap(values, labels, title), key=f"attention_dependence_{name}")
+    col.plotly_chart(
+        figures.dependence_heatmap(values, labels, title),
+        key=f"attention_dependence_{name}",
+        config=chart_config(f"attention_dependence_{name}"),
+    )
     col.metric(
         f"{name}: max above the diagonal",
         lesson.format_max(causality.max_above_diagonal(values)),
@@ -123,10 +127,16 @@ st.markdown(
     "including the very token it is supposed to predict."
 )
 left, right = st.columns(2)
-left.plotly_chart(figures.mask_figure(allowed, labels, "Causal mask: row i may read j ≤ i"), key="attention_mask_fig")
+left.plotly_chart(
+    figures.mask_figure(allowed, labels, "Causal mask: row i may read j ≤ i"),
+    key="attention_mask_fig",
+    config=chart_config("attention_mask_fig"),
+)
 everything = np.ones((T, T), dtype=bool)
 right.plotly_chart(
-    figures.mask_figure(everything, labels, "No mask: every row reads every column"), key="attention_full_fig"
+    figures.mask_figure(everything, labels, "No mask: every row reads every column"),
+    key="attention_full_fig",
+    config=chart_config("attention_full_fig"),
 )
 
 st.subheader("Why masked weights are exactly 0")
@@ -135,11 +145,21 @@ toy = causality.toy_attention(labels[:TOY_TOKENS], seed=int(toy_seed))
 st.markdown(lesson.TOY_INTRO)
 st.latex(lesson.TOY_LATEX)
 c1, c2, c3 = st.columns(3)
-c1.plotly_chart(figures.toy_matrix_figure(toy.scores, toy.labels, "scores s = q·k/√2"), key="attention_toy_scores")
-c2.plotly_chart(
-    figures.toy_matrix_figure(toy.masked_scores, toy.labels, "masked: −∞ = future"), key="attention_toy_masked"
+c1.plotly_chart(
+    figures.toy_matrix_figure(toy.scores, toy.labels, "scores s = q·k/√2"),
+    key="attention_toy_scores",
+    config=chart_config("attention_toy_scores"),
 )
-c3.plotly_chart(figures.toy_matrix_figure(toy.weights, toy.labels, "softmax of each row"), key="attention_toy_weights")
+c2.plotly_chart(
+    figures.toy_matrix_figure(toy.masked_scores, toy.labels, "masked: −∞ = future"),
+    key="attention_toy_masked",
+    config=chart_config("attention_toy_masked"),
+)
+c3.plotly_chart(
+    figures.toy_matrix_figure(toy.weights, toy.labels, "softmax of each row"),
+    key="attention_toy_weights",
+    config=chart_config("attention_toy_weights"),
+)
 st.caption(
     f"Largest weight above the diagonal: {lesson.format_max(causality.max_above_diagonal(toy.weights))}; "
     f"each row sums to 1 (largest deviation {np.abs(toy.weights.sum(-1) - 1).max():.1e})."
@@ -165,7 +185,11 @@ if pair:
         metric_cols[2 * k].metric(f"{s.name}: held-out", held, help="NLL in nats per token on names not trained on")
         metric_cols[2 * k + 1].metric(f"{s.name}: training", train, help="NLL in nats per token on the training names")
     if any(s.curve for s in summaries):
-        st.plotly_chart(figures.training_curves_figure(summaries), key="attention_curves_fig")
+        st.plotly_chart(
+            figures.training_curves_figure(summaries),
+            key="attention_curves_fig",
+            config=chart_config("attention_curves_fig"),
+        )
     st.caption(lesson.LOSSES_NOTE)
 
     probe = st.text_input("A name to probe (this section and the next)", key="attention_probe", max_chars=200)

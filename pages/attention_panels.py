@@ -14,6 +14,7 @@ from core.figures import attention as figures
 from core.figures import attention_grid as grids
 from core.lessons import attention_lesson as lesson
 from core.lessons import causality
+from pages.common import chart_config
 
 MAX_TOKENS = causality.MAX_SHOWN_TOKENS
 GRID_HEADS = 32  # models with more heads than this (SmolLM2: 270) show one layer's heads at a time
@@ -57,6 +58,7 @@ def learned_attention(lm, window) -> None:
             head_weights, window.labels, title, allowed=model_allowed, highlight_row=query, height=height
         ),
         key="attention_head_fig",
+        config=chart_config("attention_head_fig"),
     )
     with right:
         token = escape_markdown(window.labels[query])
@@ -79,7 +81,7 @@ def learned_attention(lm, window) -> None:
         grid = grids.attention_grid(
             weights, window.labels, allowed=model_allowed, selected=(layer - 1, head - 1), show_ticks=show_ticks
         )
-        st.plotly_chart(grid, key="attention_grid_fig")
+        st.plotly_chart(grid, key="attention_grid_fig", config=chart_config("attention_grid_fig"))
         st.caption(
             "One panel per layer and head; the selected one is outlined in orange. Hover a cell for its weight."
             + ticks_note
@@ -92,7 +94,7 @@ def learned_attention(lm, window) -> None:
         grid = grids.layer_heads_grid(
             weights[layer - 1], window.labels, layer - 1, groups, model_allowed, head - 1, show_ticks=show_ticks
         )
-        st.plotly_chart(grid, key="attention_grid_fig")
+        st.plotly_chart(grid, key="attention_grid_fig", config=chart_config("attention_grid_fig"))
         st.caption(
             f"One row of panels per key/value head; head {head} is outlined in orange. "
             "Choose another layer above. Hover a cell for its weight." + ticks_note
@@ -110,7 +112,7 @@ def learned_attention(lm, window) -> None:
             selected=(layer - 1, head - 1),
             group_size=n_head // n_kv if n_kv < n_head else None,
         )
-        st.plotly_chart(summary, key="attention_summary_fig")
+        st.plotly_chart(summary, key="attention_summary_fig", config=chart_config("attention_summary_fig"))
         st.caption(
             f"{stat_name}: {stat.explanation} White lines separate the key/value groups; the selected head is "
             f"outlined. Computed live from the {window.T} tokens above (the page draws at most {MAX_TOKENS})."

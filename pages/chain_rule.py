@@ -36,7 +36,7 @@ from core.lessons.ledger import (
 )
 from core.text.language_model import TEXT_MODELS
 from pages.chain_rule_compare import cached_ledger, fmt, models_section, prompts_section, text_with_examples
-from pages.common import model_or_error
+from pages.common import chart_config, model_or_error
 
 LEDGER_MODELS = ["names", "names-bigram", "shakespeare", "smollm2"]
 
@@ -91,7 +91,7 @@ with right:
             f"−log 0 = ∞ — no finite number of {unit} pays for an event the model calls impossible.",
             icon="♾️",
         )
-    st.plotly_chart(worked_waterfall(example, unit), key="cr_waterfall")
+    st.plotly_chart(worked_waterfall(example, unit), key="cr_waterfall", config=chart_config("cr_waterfall"))
 
 # ---------------------------------------------------------------------------------------------
 st.header("2. The order does not change the joint", divider="gray")
@@ -194,7 +194,7 @@ if lm is not None:
         note = context_note(ledger)
         if note:
             st.info(note, icon="🪟")
-        st.plotly_chart(ledger_bars(ledger, unit), key="cr_ledger_chart")
+        st.plotly_chart(ledger_bars(ledger, unit), key="cr_ledger_chart", config=chart_config("cr_ledger_chart"))
         st.dataframe(
             {
                 "i": [r.position for r in ledger.rows],

@@ -109,6 +109,16 @@ def existing_pages(root: Path) -> list[PageInfo]:
     return [p for p in PAGES if (root / p.path).exists()]
 
 
+def chart_config(key: str) -> dict:
+    """Plotly's toolbar for one chart: a PNG download named after it (drawn in the browser, offline), no logo."""
+    name = "chain-rule-lab-" + re.sub(r"[^A-Za-z0-9]+", "-", key).strip("-").lower()
+    return {
+        "displaylogo": False,
+        "toImageButtonOptions": {"format": "png", "filename": name, "scale": 2},
+        "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"],
+    }
+
+
 def show_error(message: str, error: Exception | None = None, icon: str = "⚠️") -> None:
     """The pages' one way to show a problem: ``message`` (page markdown) then the error's own words,
     escaped so that user text inside an error can never become markup or a link."""

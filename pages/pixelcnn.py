@@ -22,7 +22,7 @@ from core.lessons.pixel_lesson import (
     card_summary,
     frame_text,
 )
-from pages.common import model_or_error, show_error
+from pages.common import chart_config, model_or_error, show_error
 from pages.pixelcnn_likelihood import likelihood_section
 from pages.pixelcnn_shared import (
     SIZE,
@@ -85,7 +85,9 @@ def raster_section() -> None:
         )
         st.latex(rf"p(x_{{{i}}} = 1 \mid x_1, \dots, x_{{{i - 1}}})" if i > 1 else r"p(x_1 = 1)")
     with left:
-        st.plotly_chart(raster_figure(i), width="stretch", key="pcnn_raster_fig")
+        st.plotly_chart(
+            raster_figure(i), width="stretch", key="pcnn_raster_fig", config=chart_config("pcnn_raster_fig")
+        )
 
 
 raster_section()
@@ -104,7 +106,7 @@ st.markdown(
 for col, (key, title, fig) in zip(st.columns(4), mask_figures(), strict=True):
     with col:
         st.markdown(f"**{title}**")
-        st.plotly_chart(fig, width="stretch", key=f"pcnn_mask_{key}")
+        st.plotly_chart(fig, width="stretch", key=f"pcnn_mask_{key}", config=chart_config(f"pcnn_mask_{key}"))
 st.caption(
     "Green 1 = the weight is kept, grey 0 = multiplied by zero, orange outline = the centre (the pixel "
     "being computed). The gated model's vertical stack sees whole rows above (left, straight up and right) but nothing on "
@@ -145,14 +147,24 @@ def receptive_field_section() -> None:
         view, analytic, measured = field_figures(name, int(row), int(col), int(n_layers))
         with top:
             st.plotly_chart(
-                analytic, width="stretch", key=f"pcnn_rf_click_{name}", on_select="rerun", selection_mode="points"
+                analytic,
+                width="stretch",
+                key=f"pcnn_rf_click_{name}",
+                config=chart_config(f"pcnn_rf_click_{name}"),
+                on_select="rerun",
+                selection_mode="points",
             )
             st.markdown(
                 f"**{view.n_reached}** pixels reach it; blind spot: **{view.n_blind}** earlier pixels "
                 + ("that no path reaches (red)." if view.n_blind else "— none.")
             )
         with bottom:
-            st.plotly_chart(measured, width="stretch", key=f"pcnn_rf_measured_{name}")
+            st.plotly_chart(
+                measured,
+                width="stretch",
+                key=f"pcnn_rf_measured_{name}",
+                config=chart_config(f"pcnn_rf_measured_{name}"),
+            )
             if view.n_differ == 0:
                 st.success(f"Measured on the trained {model.title} = derived from its masks: all 784 pixels agree.")
             else:
@@ -213,7 +225,7 @@ def animation(sample: SampleResult, score: ImageNLL) -> None:
     canvas = sampling_canvas_figure(
         sample.images[0], anim.step, sample.raw_probs[0], f"{anim.step} of {anim.n_pixels} pixels drawn"
     )
-    fig_col.plotly_chart(canvas, width="stretch", key="pcnn_anim_fig")
+    fig_col.plotly_chart(canvas, width="stretch", key="pcnn_anim_fig", config=chart_config("pcnn_anim_fig"))
     text = frame_text(anim, sample, score, temperature)
     text_col.metric(text.metric_label, text.metric_value)
     for note in text.notes:
@@ -243,7 +255,9 @@ def sample_grid_section() -> None:
         f"{temperature:g}, {'label ' + str(label) if label is not None else 'no label'} (drawn once on this server, "
         "then kept for every visitor)."
     )
-    st.plotly_chart(sample_grid_figure(grid.images, 8), width="stretch", key="pcnn_grid_fig")
+    st.plotly_chart(
+        sample_grid_figure(grid.images, 8), width="stretch", key="pcnn_grid_fig", config=chart_config("pcnn_grid_fig")
+    )
 
 
 grid_slot = None  # filled at the end of the script: a new server's first visitor sees section 5 before it

@@ -21,7 +21,7 @@ from core.image.inputs import format_pixel_text, parse_pixel_text, preprocess_up
 from core.image.mnist import DigitSet
 from core.image.model import IMAGE_MODELS, ImageModel, ImageNLL
 from core.lessons.pixel_lesson import comparison_images
-from pages.common import show_error
+from pages.common import chart_config, show_error
 from pages.pixelcnn_shared import SIZE, label_input, score_image, test_digits_or_error
 
 
@@ -84,13 +84,24 @@ def comparison(name: str, score: ImageNLL, label: int | None) -> None:
         )
     scores = {k: score_image(name, v, label) for k, v in variants.items()}
     st.plotly_chart(
-        nll_comparison_figure(list(scores), [s.nll for s in scores.values()]), width="stretch", key="pcnn_l_compare"
+        nll_comparison_figure(list(scores), [s.nll for s in scores.values()]),
+        width="stretch",
+        key="pcnn_l_compare",
+        config=chart_config("pcnn_l_compare"),
     )
     zmax = max(float(s.nll_map.max()) for s in scores.values())
     for (title, s), column in zip(scores.items(), st.columns(3), strict=True):
-        column.plotly_chart(binary_image_figure(s.image, title, 260), width="stretch", key=f"pcnn_cmp_img_{title}")
         column.plotly_chart(
-            nll_heatmap_figure(s.nll_map, f"{s.nll:.1f} nats", zmax), width="stretch", key=f"pcnn_cmp_heat_{title}"
+            binary_image_figure(s.image, title, 260),
+            width="stretch",
+            key=f"pcnn_cmp_img_{title}",
+            config=chart_config(f"pcnn_cmp_img_{title}"),
+        )
+        column.plotly_chart(
+            nll_heatmap_figure(s.nll_map, f"{s.nll:.1f} nats", zmax),
+            width="stretch",
+            key=f"pcnn_cmp_heat_{title}",
+            config=chart_config(f"pcnn_cmp_heat_{title}"),
         )
     st.caption(
         "Noise with the same number of ink pixels is hundreds of nats less likely: the model has learned "
@@ -128,9 +139,17 @@ def likelihood_section(models: dict[str, ImageModel | None]) -> None:
     m2.metric("Bits per dimension", f"{score.bits_per_dim:.4f}")
     m3.metric("p(image)", f"10^−{score.nll / math.log(10):.1f}")
     f1, f2 = st.columns(2)
-    f1.plotly_chart(binary_image_figure(score.image, "The image scored", 330), width="stretch", key="pcnn_l_img")
+    f1.plotly_chart(
+        binary_image_figure(score.image, "The image scored", 330),
+        width="stretch",
+        key="pcnn_l_img",
+        config=chart_config("pcnn_l_img"),
+    )
     f2.plotly_chart(
-        nll_heatmap_figure(score.nll_map, "−log p(pixel | pixels before), nats"), width="stretch", key="pcnn_l_heat"
+        nll_heatmap_figure(score.nll_map, "−log p(pixel | pixels before), nats"),
+        width="stretch",
+        key="pcnn_l_heat",
+        config=chart_config("pcnn_l_heat"),
     )
     st.caption(
         "Bright cells are the surprises: usually the first ink pixel of each stroke, and edges the model "

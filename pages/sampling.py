@@ -12,9 +12,9 @@ import streamlit as st
 
 from core.display import escape_markdown
 from core.errors import ChainRuleError
-from core.lessons.sampling_session import SamplingSettings
 from core.lessons.settings import (
     DEFAULTS,
+    MAX_TOKENS,
     PROMPT_MAX_CHARS,
     QUERY_KEYS,
     SAMPLING_MODELS,
@@ -31,6 +31,7 @@ from core.text.language_model import TEXT_MODELS, context_ids
 from core.validation import MAX_SEED
 from pages.common import model_or_error
 from pages.sampling_kv import kv_section
+from pages.sampling_lab import lab_sections, more_knobs, restore_from_link, write_text_to_url
 from pages.sampling_panels import live_panel, on_speed, play, start_over
 
 SPEEDS = [1, 2, 4, 6, 8, 10, 15, 20]  # auto-play, tokens per second
@@ -43,6 +44,7 @@ if "sampling_url_notes" not in state:
 for name in QUERY_KEYS:  # Streamlit drops widget values while another page is shown: restore the last ones
     state.setdefault(f"sampling_{name}", getattr(state.sampling_last, name))
 state.setdefault("sampling_speed", 4)  # auto-play, tokens per second
+state.setdefault("sampling_presenter", False)
 
 st.title("🎲 Live sampling")
 st.caption("Each step: the model's next-token distribution → reshaped by the knobs → one token drawn → next context.")
@@ -88,13 +90,19 @@ with st.sidebar:
     top_p = st.slider(
         "Top-p", TOP_P_MIN, 1.0, step=0.01, key="sampling_top_p", help="Keep the fewest tokens whose mass reaches p."
     )
-    seed = int(st.number_input("Seed", min_value=0, max_value=MAX_SEED, step=1, key="sampling_seed"))
-    tokens_asked = int(st.number_input("Number of tokens", min_value=1, step=1, key="sampling_tokens"))
+    more = more_knobs()  # min-p, typical, penalties, the order of the stages
+    seed = int(
+        st.number_input(f"Seed (0 to {MAX_SEED:,})", min_value=0, max_value=MAX_SEED, step=1, key="sampling_seed")
+    )
+    tokens_asked = int(
+        st.number_input(f"Number of tokens (1 to {MAX_TOKENS})", min_value=1, step=1, key="sampling_tokens")
+    )
     st.select_slider("Auto-play speed (tokens per second)", SPEEDS, key="sampling_speed", on_change=on_speed)
+    st.toggle("Presenter view", key="sampling_presenter", help="Bigger text and chart; the secondary panels hidden.")
 
 limit, note = clamp_tokens(tokens_asked)
 notes += [note] if note else []
-settings = PageSettings(model, prompt, temperature, top_k, top_p, seed, limit)
+settings = PageSettings(model, prompt, temperature, top_k, top_p, seed, limit, **more)
 state.sampling_last = settings
 # The URL carries every setting that differs from its default: the address bar is a shareable link.
 wanted, default = to_query_params(settings), to_query_params(DEFAULTS)
@@ -114,13 +122,17 @@ except ChainRuleError as e:
     st.error(f"The prompt cannot be used with **{model}**. {escape_markdown(str(e))}", icon="⚠️")
     st.stop()
 
+sampling = settings.sampling()
 run_key = (model, tuple(prompt_ids), seed)
 if "sampling" not in state or state.sampling.run_key != run_key:
     # a new model, prompt or seed starts a new text with a freshly seeded generator
     start_over(prompt_ids, seed, run_key)
+    restore_from_link(lm, sampling)  # once per session: the text a reloaded page or a shared link carries
+write_text_to_url()
 
-sampling = SamplingSettings(temperature, settings.top_k_or_none, settings.top_p_or_none)
-
-panel = live_panel(lm, sampling, limit)
-kv_section(lm, prompt, prompt_ids, sampling, seed)
+presenter = state.sampling_presenter
+panel = live_panel(lm, sampling, limit, presenter)
+lab_sections(lm, prompt_ids, sampling, seed, limit, presenter)
+if not presenter:
+    kv_section(lm, prompt, prompt_ids, sampling, seed)
 play(panel, lm, sampling, limit)  # last: while auto-play lasts, it replaces the panel's parts in place

@@ -14,7 +14,8 @@ from core.figures.sampling import kv_timing_figure
 from core.lessons.kv_timing import time_kv_cache, tokens_to_block
 from core.lessons.sampling_session import SamplingSettings
 from core.text.language_model import TextModel
-from pages.sampling_panels import CHART_CONFIG, state
+from pages.common import chart_config
+from pages.sampling_panels import state
 
 KV_REPEATS = 3  # runs per mode behind each timing median
 
@@ -47,7 +48,7 @@ def kv_section(lm: TextModel, prompt: str, prompt_ids: list[int], sampling: Samp
     c1.metric("Speed-up with the cache", f"{result.speedup:.1f}×")
     c2.metric("Total without cache", f"{result.total_uncached_s * 1000:.0f} ms")
     c3.metric("Total with cache", f"{result.total_cached_s * 1000:.0f} ms")
-    st.plotly_chart(kv_timing_figure(result), key="sampling_kv_chart", config=CHART_CONFIG)
+    st.plotly_chart(kv_timing_figure(result), key="sampling_kv_chart", config=chart_config("sampling_kv_chart"))
     if result.same_tokens:
         st.success(f"Both runs produced the same {len(result.cached_tokens)} tokens:", icon="✅")
     else:

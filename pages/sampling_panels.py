@@ -19,6 +19,7 @@ import streamlit as st
 from core.display import escape_markdown
 from core.figures.sampling import (
     SHAKESPEARE_TOP,
+    STAGE_LABELS,
     STRIP_LEGEND,
     distribution_figure,
     distribution_view,
@@ -36,12 +37,12 @@ from core.lessons.sampling_session import (
     stages_at,
 )
 from core.text.language_model import TextModel
-from pages.common import show_error
+from pages.common import chart_config, show_error
 from pages.sampling_history import history_section
+from pages.sampling_lab import draw_many_controls, draws_for_chart
 
 SHOW_CHART_UP_TO = 4  # auto-play speeds (tokens/s) at which each step's chart is still drawn
 POLL_S = 0.05  # auto-play checks for a click this often (seconds)
-CHART_CONFIG = {"displayModeBar": False}
 state = st.session_state  # a proxy: resolves to the current browser session on every access
 
 
@@ -81,18 +82,25 @@ class LivePanel:
     """
 
     def __init__(self):
-        self.status = st.empty()  # the text ended / reached its length
+        self.title = st.empty()  # "Step n: token drawn · kept", and whether the text ended
         with st.container(key="sampling_strip"):
-            self.strip = st.empty()  # the text as coloured tiles
-            self.strip_caption = st.empty()
-        self.title = st.empty()  # "Step n: token drawn · kept"
+            self.strip = st.empty()  # the text's tail as coloured tiles
         self.chart = st.empty()  # the distribution (a note instead while auto-play is fast)
+        self.draws = st.empty()  # "Draw N times" (paused only)
+        self.strip_caption = st.empty()
         self.metrics = [col.empty() for col in st.columns(3)]  # tokens drawn, log p, perplexity
         self.note = st.empty()  # a redrawn step, a single survivor
+        self.stages = st.empty()  # survivors and mass kept at each stage
         self.history = st.empty()  # history and branching (paused) or a one-line note (playing)
 
 
-def live_panel(lm: TextModel, sampling: SamplingSettings, limit: int) -> LivePanel:
+SHORTCUTS = {"play": "P", "next": "N", "back": "B", "resample": "S", "finish": "F", "restart": "0"}
+SHORTCUTS_HELP = (
+    "Keyboard: P play/pause · N next token · B back one step · S resample · F finish · 0 start over · D draw N times."
+)
+
+
+def live_panel(lm: TextModel, sampling: SamplingSettings, limit: int, presenter: bool = False) -> LivePanel:
     """Controls, the growing text, the current step's distribution and (when paused) the history.
 
     Every control here reruns the whole page (no fragment): a rerun request interrupts auto-play's
@@ -102,7 +110,7 @@ def live_panel(lm: TextModel, sampling: SamplingSettings, limit: int) -> LivePan
     h = s.history
     can_draw = s.can_draw(limit)
     playing = s.clock.playing
-    cols = st.columns([1, 1.15, 1.55, 1.2, 1.25])
+    cols = st.columns([1.05, 1.25, 1, 1.1, 1.1, 1.2])
     cols[0].button(
         "Pause" if playing else "Play",
         key="sampling_play",
@@ -111,6 +119,7 @@ def live_panel(lm: TextModel, sampling: SamplingSettings, limit: int) -> LivePan
         icon="⏸️" if playing else "▶️",
         disabled=not (can_draw or playing),
         width="stretch",
+        shortcut=SHORTCUTS["play"],
         help="Draw tokens one after another at the speed set in the sidebar.",
     )
     cols[1].button(
@@ -121,60 +130,82 @@ def live_panel(lm: TextModel, sampling: SamplingSettings, limit: int) -> LivePan
         disabled=not can_draw or playing,
         type="primary",
         width="stretch",
+        shortcut=SHORTCUTS["next"],
     )
     cols[2].button(
-        "Resample this step",
+        "Back",
+        key="sampling_back",
+        on_click=s.back,
+        icon="⏪",
+        disabled=len(h) == 0 or playing,
+        width="stretch",
+        shortcut=SHORTCUTS["back"],
+        help="Remove the last token (it is kept under Earlier branches).",
+    )
+    cols[3].button(
+        "Resample",
         key="sampling_resample",
         on_click=s.resample,
         args=(lm, sampling),
         icon="🎲",
         disabled=len(h) == 0 or playing,
         width="stretch",
+        shortcut=SHORTCUTS["resample"],
         help="Draw the current step again under the current settings.",
     )
-    cols[3].button(
+    cols[4].button(
         f"Finish ({limit})",
         key="sampling_finish",
         on_click=s.finish,
         args=(lm, sampling, limit),
         disabled=not can_draw,
         width="stretch",
+        shortcut=SHORTCUTS["finish"],
         help=f"Draw tokens until there are {limit} or the text ends.",
     )
-    cols[4].button(
+    cols[5].button(
         "Start over",
         key="sampling_restart",
         on_click=s.start_over,
         width="stretch",
+        shortcut=SHORTCUTS["restart"],
         help="Empty the text and re-seed the generator: the same seed gives the same text again.",
     )
     if s.last_error:
         show_error(escape_markdown(s.last_error), icon="🚫")
     panel = LivePanel()
-    draw_step(panel, lm, sampling, limit)
+    draw_step(panel, lm, sampling, limit, presenter=presenter)
     if playing:
+        panel.draws.empty()
         panel.history.caption("The history and branching controls appear on Pause.")
     else:
-        with panel.history.container():
-            history_section(lm, sampling, h)
+        with panel.draws.container():
+            draw_many_controls(lm, sampling)
+        if presenter:
+            panel.history.caption(SHORTCUTS_HELP)
+        else:
+            with panel.history.container():
+                history_section(lm, sampling, h)
+                st.caption(SHORTCUTS_HELP)
     return panel
 
 
-def draw_step(panel: LivePanel, lm: TextModel, sampling: SamplingSettings, limit: int, first: bool = True) -> None:
+def draw_step(
+    panel: LivePanel, lm: TextModel, sampling: SamplingSettings, limit: int, first: bool = True, presenter: bool = False
+) -> None:
     """Fill the panel's slots from the session's state: once per run (``first``), then once per auto-played token."""
     s = session()
     h = s.history
     n = len(h)
     if h.finished:
-        panel.status.caption("**The text ended:** the end token was drawn. Rewind, resample or start over.")
+        status = " · **the text ended** (end token drawn)"
     elif n >= limit:
-        panel.status.caption(
-            f"**{n} tokens drawn**, the number asked for ({limit}). Raise *Number of tokens* to go on."
-        )
+        status = f" · **{n} tokens drawn**, as asked: raise *Number of tokens* to go on"
     else:
-        panel.status.empty()
+        status = ""
     if h.entries or len(h.prompt_ids) > 1:
-        panel.strip.markdown(token_strip_markdown(history_strip(h, lm.vocab)))
+        strip = token_strip_markdown(history_strip(h, lm.vocab))
+        panel.strip.markdown(f"### {strip}" if presenter else strip)
         panel.strip_caption.caption(STRIP_LEGEND + " Bold: forced. The numbers are in the history table.")
     else:
         panel.strip.empty()
@@ -191,11 +222,20 @@ def draw_step(panel: LivePanel, lm: TextModel, sampling: SamplingSettings, limit
         panel.title.markdown(f"**{n} of {limit}** tokens drawn")
         panel.chart.caption(f"Above {SHOW_CHART_UP_TO} tokens/s the distribution chart waits for Pause.")
         panel.note.empty()
+        panel.stages.empty()
         return
-    step_view(panel, lm, sampling, h, chart_key="sampling_distribution" if first else None)
+    step_view(panel, lm, sampling, h, "sampling_distribution" if first else None, status, presenter)
 
 
-def step_view(panel: LivePanel, lm: TextModel, sampling: SamplingSettings, h: History, chart_key: str | None) -> None:
+def step_view(
+    panel: LivePanel,
+    lm: TextModel,
+    sampling: SamplingSettings,
+    h: History,
+    chart_key: str | None,
+    status: str = "",
+    presenter: bool = False,
+) -> None:
     """The current step: its distribution, reshaped by the current knobs (no new draw)."""
     s = session()
     n = len(h)
@@ -214,18 +254,27 @@ def step_view(panel: LivePanel, lm: TextModel, sampling: SamplingSettings, h: Hi
         title = "**Step 1**, before the draw"
     n_predictable = len(predictable_ids(lm))
     top_n = SHAKESPEARE_TOP if n_predictable > SHAKESPEARE_TOP + 10 else None
-    view = distribution_view(stages, lm.vocab, sampled, top_n)
+    draws = None if s.clock.playing else draws_for_chart(lm, sampling)
+    view = distribution_view(stages, lm.vocab, sampled, top_n, counts=draws[1] if draws else None)
     survivors = kept_count(stages)
     panel.title.markdown(
         f"{title} · **{survivors:,} of {n_predictable:,}** candidates kept · "
-        f"**{stages.kept_mass:.1%}** of the mass kept"
+        f"**{stages.kept_mass:.1%}** of the mass kept{status}"
     )
-    panel.chart.plotly_chart(distribution_figure(view, lm.vocab), key=chart_key, config=CHART_CONFIG)  # one key a run
+    figure = distribution_figure(view, lm.vocab, height=440 if presenter else None, draws=draws[0] if draws else 0)
+    panel.chart.plotly_chart(figure, key=chart_key, config=chart_config(f"{lm.name}-step{max(n, 1)}-distribution"))
+    if len(stages.stages) > 2:
+        panel.stages.caption(
+            "Stages, in the order applied: "
+            + " → ".join(f"{STAGE_LABELS[name]}: **{c:,}** kept ({m:.1%})" for name, c, m in stages.survivors())
+        )
+    else:
+        panel.stages.empty()
     if not same:
         panel.note.info(
             f"Step {n} redrawn under the current settings; it was {how} under {describe_settings(entry.settings)}. "
             + ("" if stages.final[sampled] > 0 else "Its token would not survive these settings. ")
-            + "**Resample this step** draws it again.",
+            + "**Resample** draws it again.",
             icon="🎛️",
         )
     elif survivors == 1 and sampling.top_p is not None and sampling.temperature > 0:
@@ -234,7 +283,7 @@ def step_view(panel: LivePanel, lm: TextModel, sampling: SamplingSettings, h: Hi
         panel.note.empty()
 
 
-def play(panel: LivePanel, lm: TextModel, sampling: SamplingSettings, limit: int) -> None:
+def play(panel: LivePanel, lm: TextModel, sampling: SamplingSettings, limit: int, presenter: bool = False) -> None:
     """Auto-play: draw each token when the clock says it is due and replace the panel's slots in place.
 
     Runs at the end of the page script, for as long as playing lasts. It sleeps in short slices
@@ -249,7 +298,7 @@ def play(panel: LivePanel, lm: TextModel, sampling: SamplingSettings, limit: int
     while s.clock.playing:
         heartbeat.empty()  # a rerun point: a pending click stops this run here, before drawing
         if s.play_tick(lm, sampling, limit, time.monotonic()):
-            draw_step(panel, lm, sampling, limit, first=False)
+            draw_step(panel, lm, sampling, limit, first=False, presenter=presenter)
         if not s.clock.playing:
             break
         wait = s.clock.next_due_at(len(s.history)) - time.monotonic()

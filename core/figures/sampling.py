@@ -1,4 +1,4 @@
-"""Figures of the live-sampling lesson: one step's distribution in three layers, the generated text
+"""Figures of the live-sampling lesson: one step's distribution stage by stage, the generated text
 coloured by probability, and the time per token with and without the key/value cache.
 
 Plain functions: data in, ``plotly.graph_objects.Figure`` out; the data each figure draws is built
@@ -22,8 +22,7 @@ from core.text.sampling import SamplingStages
 from core.text.vocab import Vocab
 
 RAW_COLOUR = "#9A9A9A"  # the model's own distribution (temperature 1, nothing cut)
-TEMPERED_COLOUR = "#4C8BD6"  # after temperature
-FINAL_COLOUR = "#E8804A"  # after top-k and top-p: what is actually sampled from
+FINAL_COLOUR = "#E69F00"  # Okabe-Ito orange: the last stage, what is actually sampled from
 SAMPLED_BAND = "rgba(250, 200, 40, 0.30)"  # behind the sampled token's bars
 CACHED_COLOUR = "#4C8BD6"
 UNCACHED_COLOUR = "#E8804A"
@@ -76,29 +75,71 @@ def tile_text(vocab: Vocab, token_id: int) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# One step's distribution, three layers
+# One step's distribution, one layer per stage of the chain
+
+# Okabe & Ito's colour-blind-safe palette, one colour per stage; what is sampled from is always orange.
+STAGE_COLOURS = {
+    "raw": RAW_COLOUR,
+    "penalties": "#CC79A7",  # reddish purple
+    "temperature": "#56B4E9",  # sky blue
+    "top_k": "#009E73",  # bluish green
+    "top_p": "#0072B2",  # blue
+    "min_p": "#7A5195",  # violet (darker than the purple above)
+    "typical_p": "#8C6D1F",  # brown (the palette's yellow is unreadable on white)
+}
+STAGE_LABELS = {
+    "raw": "model (T = 1)",
+    "penalties": "after penalties",
+    "temperature": "after temperature",
+    "top_k": "after top-k",
+    "top_p": "after top-p",
+    "min_p": "after min-p",
+    "typical_p": "after typical",
+}
+DRAWS_COLOUR = "#D55E00"  # vermillion diamonds: how often each token came up in N draws
 
 
 @dataclass(frozen=True)
 class DistributionView:
-    """The bars of one step, most probable first, with the three layers' probabilities."""
+    """The bars of one step, most probable first: one layer per stage of the chain, raw first."""
 
     token_ids: list[int | None]  # None for the "rest" bar
     names: list[str]  # token_name of each bar, or "rest (n others)"
-    raw: list[float]  # p under the model
-    tempered: list[float]  # after temperature
-    final: list[float]  # after top-k and top-p (sampled from)
+    layers: list[tuple[str, list[float]]]  # (stage name, p of each bar), raw first, the sampled-from last
     sampled_index: int | None  # which bar holds the sampled token, if any
     rest_count: int  # tokens folded into the rest bar (0: no rest bar)
+    frequencies: list[float] | None = None  # share of N draws per bar, when draws were made
+
+    @property
+    def raw(self) -> list[float]:
+        return self.layers[0][1]
+
+    @property
+    def final(self) -> list[float]:
+        return self.layers[-1][1]
+
+    def layer(self, name: str) -> list[float]:
+        return dict(self.layers)[name]
+
+
+def layer_label(name: str, last: bool) -> str:
+    """A stage's legend entry; the last stage says it is what tokens are drawn from."""
+    label = STAGE_LABELS[name]
+    return f"{label} = sampled from" if last and name == "raw" else f"{label} (sampled from)" if last else label
 
 
 def distribution_view(
-    stages: SamplingStages, vocab: Vocab, sampled_id: int | None = None, top_n: int | None = None
+    stages: SamplingStages,
+    vocab: Vocab,
+    sampled_id: int | None = None,
+    top_n: int | None = None,
+    counts: torch.Tensor | None = None,
 ) -> DistributionView:
     """Bars for every predictable token, sorted by the model's probability (ties: lower id first).
 
     With ``top_n``, only the ``top_n`` most probable get a bar (plus the sampled token if it is not
-    among them) and everything else is summed, layer by layer, into one "rest" bar.
+    among them) and everything else is summed, layer by layer, into one "rest" bar. ``counts`` (V,)
+    are draws per token (``empirical_counts``), shown as frequencies beside the last layer.
     """
     never = list(vocab.input_only_ids)  # read only, probability exactly 0: no bar
     keys = stages.raw.clone()
@@ -110,8 +151,10 @@ def distribution_view(
         shown = shown + [sampled_id]
     ids: list[int | None] = list(shown)
     names = [token_name(vocab, i) for i in shown]
-    cols = {"raw": stages.raw, "tempered": stages.tempered, "final": stages.final}
-    layers = {k: v[shown].tolist() for k, v in cols.items()}
+    columns = list(stages.stages) or [("raw", stages.raw), ("final", stages.final)]
+    if counts is not None:
+        columns.append(("draws", counts.to(torch.float64) / counts.sum()))
+    values = [v[shown].tolist() for _, v in columns]
     rest_count = len(order) - len(shown)
     if rest_count:
         rest = torch.ones(len(keys), dtype=torch.bool)
@@ -119,21 +162,24 @@ def distribution_view(
         rest[shown] = False
         ids.append(None)
         names.append(f"rest ({rest_count:,} others)")
-        for k, v in cols.items():
-            layers[k].append(float(v[rest].sum()))
+        for vs, (_, v) in zip(values, columns, strict=True):
+            vs.append(float(v[rest].sum()))
+    frequencies = values.pop() if counts is not None else None
+    columns = columns[: len(values)]  # the draws column is not a stage
     return DistributionView(
         token_ids=ids,
         names=names,
-        raw=layers["raw"],
-        tempered=layers["tempered"],
-        final=layers["final"],
+        layers=[(name, vs) for (name, _), vs in zip(columns, values, strict=True)],
         sampled_index=None if sampled_id is None else ids.index(sampled_id),
         rest_count=rest_count,
+        frequencies=frequencies,
     )
 
 
-def distribution_figure(view: DistributionView, vocab: Vocab, title: str = "") -> go.Figure:
-    """Grouped bars per token: raw, after temperature, after truncation; the sampled token banded."""
+def distribution_figure(
+    view: DistributionView, vocab: Vocab, title: str = "", height: int | None = None, draws: int = 0
+) -> go.Figure:
+    """Grouped bars per token, one per stage; the sampled token banded; N draws' frequencies as diamonds."""
     x = list(range(len(view.token_ids)))
     ticks = [
         _axis_label(vocab, i) if i is not None else f"rest<br>({view.rest_count:,})"
@@ -141,25 +187,39 @@ def distribution_figure(view: DistributionView, vocab: Vocab, title: str = "") -
     ]
     words = max((len(_axis_label(vocab, i)) for i in view.token_ids if i is not None), default=1) > 2
     # sub-word tokens are words: slanted labels keep them apart (characters fit upright under their bars)
-    layers = [
-        ("model (T = 1)", view.raw, RAW_COLOUR),
-        ("after temperature", view.tempered, TEMPERED_COLOUR),
-        ("after top-k / top-p (sampled from)", view.final, FINAL_COLOUR),
-    ]
     names = [_escape(n) for n in view.names]
-    data = [
-        dict(
-            type="bar",
-            x=x,
-            y=ys,
-            name=name,
-            marker=dict(color=colour),
-            customdata=names,
-            hovertemplate=f"%{{customdata}}<br>{name}: %{{y:.4f}}<extra></extra>",
+    data = []
+    for j, (stage, ys) in enumerate(view.layers):
+        last = j == len(view.layers) - 1
+        label = layer_label(stage, last)
+        data.append(
+            dict(
+                type="bar",
+                x=x,
+                y=ys,
+                name=label,
+                marker=dict(color=FINAL_COLOUR if last and stage != "raw" else STAGE_COLOURS[stage]),
+                customdata=names,
+                hovertemplate=f"%{{customdata}}<br>{label}: %{{y:.4f}}<extra></extra>",
+            )
         )
-        for name, ys, colour in layers
-    ]
-    top = max(max(view.raw), max(view.tempered), max(view.final))
+    tops = [max(ys) for _, ys in view.layers]
+    if view.frequencies is not None:
+        label = f"share of {draws:,} draws"
+        data.append(
+            dict(
+                type="scatter",
+                mode="markers",
+                x=x,
+                y=view.frequencies,
+                name=label,
+                marker=dict(symbol="diamond", size=13, color=DRAWS_COLOUR, line=dict(width=1.5, color="#000000")),
+                customdata=names,
+                hovertemplate=f"%{{customdata}}<br>{label}: %{{y:.4f}}<extra></extra>",
+            )
+        )
+        tops.append(max(view.frequencies))
+    top = max(tops)
     shapes, annotations = [], []
     if view.sampled_index is not None:
         s = view.sampled_index
@@ -195,7 +255,7 @@ def distribution_figure(view: DistributionView, vocab: Vocab, title: str = "") -
         yaxis=dict(title=dict(text="probability", font=dict(size=15)), range=[0, top * 1.25], tickfont=dict(size=14)),
         legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0, font=dict(size=15)),
         margin=dict(l=70, r=10, t=80 if title else 30, b=90 if words else 50),
-        height=350 if words else 310,
+        height=height or (330 if words else 290),
         hoverlabel=dict(font=dict(size=15)),
         shapes=shapes,
         annotations=annotations,
@@ -246,31 +306,40 @@ def history_strip(history: History, vocab: Vocab) -> list[StripToken]:
 
 
 # The strip's backgrounds: Streamlit's own markdown colours (they follow the light and dark theme),
-# one per band of p under the model; the prompt is grey.
-TILE_BANDS = ((0.25, "orange"), (0.5, "yellow"), (0.75, "green"), (math.inf, "blue"))
-PROMPT_BAND = "gray"
-STRIP_LEGEND = (
-    "Grey: prompt. Background: p under the model — orange < 0.25 · yellow < 0.5 · green < 0.75 · blue ≥ 0.75."
-)
+# one per band of p under the model. Orange / grey / blue stay apart under every common colour-vision
+# deficiency (the former orange / yellow / green bands collapsed into one tone for deuteranopes).
+TILE_BANDS = ((0.2, "orange"), (0.6, "gray"), (math.inf, "blue"))
+PROMPT_BAND = None  # the prompt is plain text, not a tile
+STRIP_LEGEND = "Tile colour = p under the model: orange < 0.2 · grey 0.2–0.6 · blue ≥ 0.6. Plain text: the prompt."
+STRIP_MAX_CHARS = 160  # the strip shows the text's tail (two lines at 1280 px): the chart stays in view
 
 
-def tile_band(p: float | None) -> str:
-    """The markdown colour of one tile: grey for the prompt (None), else the band p falls in."""
+def tile_band(p: float | None) -> str | None:
+    """The markdown colour of one tile: None for the prompt (no tile), else the band p falls in."""
     if p is None:
         return PROMPT_BAND
     return next(colour for upper, colour in TILE_BANDS if p < upper)
 
 
-def token_strip_markdown(tokens: list[StripToken]) -> str:
-    """The text as tiles in one markdown block: prompt grey, each generated token's background its band of p.
+def token_strip_markdown(tokens: list[StripToken], max_chars: int | None = STRIP_MAX_CHARS) -> str:
+    """The text as tiles in one markdown block: prompt plain, each generated token's background its band of p.
 
     Plain markdown (no HTML): every token is escaped and wrapped in Streamlit's
     ``:colour-background[:colour[...]]`` (a tint behind text of the same colour, as the theme draws
     them); a forced token is bold. Lines break after each newline token and
     may wrap only between words (a zero-width space before each token that starts with a space),
     never inside one. One block, replaced in place on every step, keeps auto-play from flickering.
+    Past ``max_chars`` characters only the tail is shown, after "… ".
     """
     out = []
+    if max_chars is not None:
+        total, first = 0, len(tokens)
+        while first > 0 and total + len(tokens[first - 1].text) <= max_chars:
+            first -= 1
+            total += len(tokens[first].text)
+        if first:
+            out.append("… ")
+        tokens = tokens[first:]
     for i, tok in enumerate(tokens):
         text = escape_markdown(tok.text)
         if tok.forced:
@@ -279,7 +348,8 @@ def token_strip_markdown(tokens: list[StripToken]) -> str:
         if i and (starts_word or tokens[i - 1].text.endswith(SPACE_MARK)):
             out.append("\u200b")  # the line may break here, between words
         band = tile_band(tok.p_model)
-        out.append(f":{band}-background[:{band}[{text}]]")  # the text in the band's colour too: readable on a projector
+        # the text in the band's colour too: readable on a projector
+        out.append(text if band is None else f":{band}-background[:{band}[{text}]]")
         if tok.newline:
             out.append("  \n")
     return "".join(out)

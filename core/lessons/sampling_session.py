@@ -19,8 +19,15 @@ from dataclasses import dataclass, field, replace
 import torch
 
 from core.errors import ChainRuleError, InputError
-from core.text.language_model import Step, TextModel, logits_for_context, sample_step, seeded_generator
-from core.text.sampling import SamplingSettings, SamplingStages
+from core.text.language_model import (
+    Step,
+    TextModel,
+    cached_logits,
+    logits_for_context,
+    sample_step,
+    seeded_generator,
+)
+from core.text.sampling import SamplingSettings, SamplingStages, sample_token
 
 KEEP_STAGES_UP_TO = 1000  # vocabulary size up to which every step keeps its whole distribution
 MAX_BRANCHES = 8  # abandoned continuations kept for comparison (oldest dropped first)
@@ -45,6 +52,7 @@ class Branch:
     fork: int  # how many generated tokens it shares with the history it branched from
     token_ids: tuple[int, ...]  # every generated token of the abandoned continuation
     logprob: float  # log p of those tokens under the model (natural log)
+    entries: tuple[Entry, ...] = ()  # the whole text as it was, so that it can be restored exactly
 
 
 @dataclass
@@ -105,15 +113,32 @@ class History:
             raise InputError(f"Can only go back to a step between 0 and {len(self.entries)}, not {keep}.")
         cut = self.entries[keep:]
         if cut:
+            tokens = tuple(e.step.token_id for e in self.entries)
+            # the same text twice (a resample that drew the same token) is listed once, as the latest
+            self.branches = [b for b in self.branches if b.token_ids != tokens]
             self.branches.append(
                 Branch(
                     fork=keep,
-                    token_ids=tuple(e.step.token_id for e in self.entries),
+                    token_ids=tokens,
                     logprob=math.fsum(e.step.logprob for e in self.entries),
+                    entries=tuple(self.entries),
                 )
             )
             del self.branches[:-MAX_BRANCHES]
         del self.entries[keep:]
+
+    def restore_branch(self, index: int) -> None:
+        """Branch ``index`` becomes the text again; what the current text does differently becomes a branch."""
+        if not 0 <= index < len(self.branches):
+            raise InputError(f"There is no branch {index + 1}: {len(self.branches)} branches are kept.")
+        branch = self.branches.pop(index)
+        common = 0
+        for a, b in zip(self.generated_ids, branch.token_ids, strict=False):
+            if a != b:
+                break
+            common += 1
+        self.truncate(common)
+        self.entries = list(branch.entries)
 
     def rewind_to(self, index: int) -> None:
         """Make step ``index`` (0-based) the current one again: everything after it is cut."""
@@ -163,10 +188,17 @@ class SamplingSession:
     logits_memo: dict = field(default_factory=dict)  # (model name, context ids) -> (V,) logits, the last few
     last_error: str | None = None
     run_key: tuple | None = None  # (model, prompt ids, seed) the text belongs to
+    draws_generator: torch.Generator | None = None  # "Draw N times": its own stream, so the text stays reproducible
 
     @classmethod
     def start(cls, prompt_ids: list[int], seed: int, run_key: tuple | None = None) -> SamplingSession:
-        return cls(History(prompt_ids=list(prompt_ids)), seeded_generator(seed), seed, run_key=run_key)
+        return cls(
+            History(prompt_ids=list(prompt_ids)),
+            seeded_generator(seed),
+            seed,
+            run_key=run_key,
+            draws_generator=seeded_generator(seed),
+        )
 
     def start_over(self) -> None:
         """An empty text and a re-seeded generator: the same seed gives the same text again."""
@@ -195,6 +227,17 @@ class SamplingSession:
 
     def next(self, lm: TextModel, settings: SamplingSettings) -> bool:
         return self._guarded(self._draw, lm, settings)
+
+    def back(self) -> bool:
+        """Drop the last generated token (kept as a branch): the step before becomes the current one."""
+        self.clock.playing = False
+        return self._guarded(self.history.truncate, max(len(self.history) - 1, 0))
+
+    def restore_branch(self, index: int) -> bool:
+        """Make branch ``index`` (of ``history.branches``) the text again, exactly as it was drawn;
+        the part of the current text that differs from it becomes a branch in turn."""
+        self.clock.playing = False
+        return self._guarded(self.history.restore_branch, index)
 
     def resample(self, lm: TextModel, settings: SamplingSettings) -> bool:
         """Draw the current step again (the dropped token is kept as a branch)."""
@@ -228,6 +271,28 @@ class SamplingSession:
             h = self.history
             h.truncate(at_step - 1)
             h.push(forced_step(lm, h.ids, token_id, settings), settings, forced=True)
+
+        return self._guarded(run)
+
+    def restore(self, lm: TextModel, settings: SamplingSettings, token_ids: list[int], forced: set[int]) -> bool:
+        """Rebuild a text from a link: ``token_ids`` generated after the prompt, the steps in ``forced`` forced.
+
+        Replays the draws: every step not forced draws from the generator as it did the first time
+        (then keeps the link's token), so a text drawn under constant settings without resampling
+        comes back with the generator where it was, and the next draw is the one it would have been.
+        """
+        self.start_over()
+
+        def run():
+            h = self.history
+            cache = lm.net.new_cache() if lm.net.supports_cache else None
+            for step_no, token_id in enumerate(token_ids, start=1):
+                logits = cached_logits(lm, h.ids, cache) if cache is not None else logits_for_context(lm, h.ids)
+                stages = settings.stages(logits, h.ids[1:])
+                step = forced_step(lm, h.ids, token_id, settings, stages)  # InputError for an id never predicted
+                if step_no not in forced:
+                    sample_token(stages.final, self.generator)  # the draw the original text made here
+                h.push(step, settings, forced=step_no in forced)  # InputError if a token follows the end token
 
         return self._guarded(run)
 
@@ -292,15 +357,20 @@ def stages_at(
     return settings.stages(logits, ids[1:])
 
 
-def forced_step(lm: TextModel, ids: list[int], token_id: int, settings: SamplingSettings) -> Step:
-    """A Step whose token is chosen, not drawn: same distribution as sample_step, no randomness used."""
+def forced_step(
+    lm: TextModel, ids: list[int], token_id: int, settings: SamplingSettings, stages: SamplingStages | None = None
+) -> Step:
+    """A Step whose token is chosen, not drawn: same distribution as sample_step, no randomness used.
+
+    ``stages`` may be passed when the caller already computed them for ``ids`` under ``settings``.
+    """
     if token_id not in predictable_ids(lm):
         raise InputError(
             f"Token id {token_id} cannot be forced: the model never predicts it. "
             f"Allowed: the ids 0..{lm.vocab.size - 1} except the input-only {lm.vocab.input_only_ids}."
         )
     t0 = time.perf_counter()
-    stages = stages_at(lm, ids, settings)
+    stages = stages if stages is not None else stages_at(lm, ids, settings)
     p = float(stages.raw[token_id])
     return Step(
         token=lm.vocab.token_text(token_id),

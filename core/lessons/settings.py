@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 
+from core.text.sampling import SamplingSettings
 from core.validation import MAX_SEED
 
 # The text models this page samples from (the leaky and bigram models belong to other lessons).
@@ -23,6 +24,9 @@ TOP_K_STEPS = (0, 1, 2, 3, 4, 5, 8, 10, 15, 20, 30, 40, 50, 100, 200, 500, 1000)
 
 TEMPERATURE_MAX = 3.0  # the slider's upper end; 0 means greedy
 TOP_P_MIN = 0.05  # below this nucleus sampling is greedy in all but name
+REPETITION_RANGE = (0.5, 2.0)  # the repetition penalty slider (1 = off; below 1 encourages repeats)
+PENALTY_RANGE = (-2.0, 2.0)  # presence and frequency penalties, as the OpenAI API allows
+ORDER_NAMES = {"hf": "Hugging Face: temperature first", "llama.cpp": "llama.cpp: temperature last"}
 MAX_TOKENS = 300  # longest generation the page allows (auto-play at 10 tokens/s: half a minute)
 PROMPT_MAX_CHARS = 200  # a prompt longer than this is cut (the URL stays short, the page stays fast)
 SHOWN_VALUE_CHARS = 40  # how much of a bad query value a note repeats back
@@ -37,6 +41,12 @@ class PageSettings:
     top_p: float = 1.0  # keep the smallest set reaching this mass; 1 = off (keep all)
     seed: int = 0  # seed of the torch.Generator that draws every token
     tokens: int = 20  # how many tokens to generate (play / finish stop there)
+    min_p: float = 0.0  # keep tokens with p >= min_p * p_max; 0 = off
+    typical_p: float = 1.0  # typical sampling's mass; 1 = off
+    order: str = "hf"  # "hf": temperature first; "llama.cpp": temperature last
+    repetition: float = 1.0  # CTRL repetition penalty; 1 = off
+    presence: float = 0.0  # OpenAI presence penalty; 0 = off
+    frequency: float = 0.0  # OpenAI frequency penalty; 0 = off
 
     @property
     def top_k_or_none(self) -> int | None:
@@ -47,6 +57,20 @@ class PageSettings:
     def top_p_or_none(self) -> float | None:
         """top_p as core.text.sampling takes it: None for off (p = 1 keeps every token anyway)."""
         return self.top_p if self.top_p < 1 else None
+
+    def sampling(self) -> SamplingSettings:
+        """The knobs as core.text.sampling takes them (0 / 1 / "off" become None)."""
+        return SamplingSettings(
+            self.temperature,
+            self.top_k_or_none,
+            self.top_p_or_none,
+            self.min_p or None,
+            self.typical_p if self.typical_p < 1 else None,
+            self.order,
+            self.repetition,
+            self.presence,
+            self.frequency,
+        )
 
 
 DEFAULTS = PageSettings()
@@ -157,6 +181,25 @@ def parse_query_params(params: Mapping[str, str | list[str]]) -> tuple[PageSetti
         else:
             reject("top_p", raw, f"top-p must be a number from {TOP_P_MIN:g} to 1 (1 keeps every token)")
 
+    def ranged(key: str, lo: float, hi: float, allowed: str) -> None:
+        if (raw := get(key)) is not None:
+            x = _number(raw)
+            if x is not None and lo <= x <= hi:
+                values[key] = round(x, 2)  # the slider's resolution
+            else:
+                reject(key, raw, allowed)
+
+    ranged("min_p", 0, 1, "min-p must be a number from 0 (off) to 1")
+    ranged("typical_p", TOP_P_MIN, 1, f"typical-p must be a number from {TOP_P_MIN:g} to 1 (1 is off)")
+    ranged("repetition", *REPETITION_RANGE, "the repetition penalty must be a number from 0.5 to 2 (1 is off)")
+    ranged("presence", *PENALTY_RANGE, "the presence penalty must be a number from -2 to 2 (0 is off)")
+    ranged("frequency", *PENALTY_RANGE, "the frequency penalty must be a number from -2 to 2 (0 is off)")
+    if (raw := get("order")) is not None:
+        if raw in ORDER_NAMES:
+            values["order"] = raw
+        else:
+            reject("order", raw, f"the order must be one of {', '.join(ORDER_NAMES)}")
+
     if (raw := get("seed")) is not None:
         s = _whole_number(raw)
         if s is not None and 0 <= s <= MAX_SEED:
@@ -187,4 +230,55 @@ def to_query_params(settings: PageSettings) -> dict[str, str]:
         "top_p": f"{settings.top_p:g}",
         "seed": str(settings.seed),
         "tokens": str(settings.tokens),
+        "min_p": f"{settings.min_p:g}",
+        "typical_p": f"{settings.typical_p:g}",
+        "order": settings.order,
+        "repetition": f"{settings.repetition:g}",
+        "presence": f"{settings.presence:g}",
+        "frequency": f"{settings.frequency:g}",
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# The text itself: reloading the page (or opening a shared link) shows the same tokens
+
+MAX_TEXT_IDS = 300  # = MAX_TOKENS: the longest text the page draws
+
+
+def text_to_query(token_ids: list[int], forced_steps: list[int]) -> dict[str, str]:
+    """The generated tokens (ids joined by ".") and the 1-based steps that were forced; {} when empty."""
+    out = {"text": ".".join(map(str, token_ids))} if token_ids else {}
+    if forced_steps:
+        out["forced"] = ".".join(map(str, forced_steps))
+    return out
+
+
+def text_from_query(params: Mapping[str, str | list[str]]) -> tuple[list[int], set[int], list[str]]:
+    """(token ids, forced steps, notes) from a link; anything unusable is dropped with a note.
+
+    The ids are checked against the model's vocabulary by the page (it knows the model).
+    """
+
+    def get(key: str) -> str:
+        v = params.get(key, "")
+        return str(v[-1] if isinstance(v, (list, tuple)) and v else v or "")
+
+    raw, notes = get("text"), []
+    ids: list[int] = []
+    if raw:
+        parts = raw.split(".")
+        if all(re.fullmatch(r"\d{1,6}", p) for p in parts) and len(parts) <= MAX_TEXT_IDS:
+            ids = [int(p) for p in parts]
+        else:
+            notes.append(
+                f"Ignored text={_shown(raw)} in the link: it must be up to {MAX_TEXT_IDS} token ids joined by '.'. "
+                "Starting from the prompt."
+            )
+    forced: set[int] = set()
+    if (raw_forced := get("forced")) and ids:
+        parts = raw_forced.split(".")
+        if all(re.fullmatch(r"\d{1,3}", p) and 1 <= int(p) <= len(ids) for p in parts):
+            forced = {int(p) for p in parts}
+        else:
+            notes.append(f"Ignored forced={_shown(raw_forced)} in the link: steps 1 to {len(ids)} joined by '.'.")
+    return ids, forced, notes

@@ -30,6 +30,7 @@ from core.figures.sampling import (
     token_strip_markdown,
 )
 from core.lessons.kv_timing import KVTimingResult
+from core.text.sampling import empirical_counts
 from core.lessons.sampling_session import History, SamplingSettings
 from core.text.language_model import Step
 from core.text.sampling import next_token_distribution
@@ -65,7 +66,8 @@ def test_names_view_has_all_27_symbols_most_probable_first():
     assert len(view.token_ids) == 27 and view.rest_count == 0 and None not in view.token_ids
     assert sorted(view.token_ids) == list(range(27))
     assert view.raw == sorted(view.raw, reverse=True)
-    for layer, stage in ((view.raw, stages.raw), (view.tempered, stages.tempered), (view.final, stages.final)):
+    assert [name for name, _ in view.layers] == [name for name, _ in stages.stages] == ["raw", "temperature", "top_k"]
+    for (_, layer), (_, stage) in zip(view.layers, stages.stages, strict=True):
         assert math.fsum(layer) == pytest.approx(1.0)
         assert layer == [float(stage[i]) for i in view.token_ids]
     assert view.token_ids[view.sampled_index] == 3
@@ -80,7 +82,7 @@ def test_large_vocabulary_shows_top_20_and_a_rest_bar():
     assert view.names[-1] == f"rest ({view.rest_count} others)"
     top = sorted((i for i in range(1, TEXT.size)), key=lambda i: (-float(stages.raw[i]), i))[:20]
     assert view.token_ids[:20] == top
-    for layer, stage in ((view.raw, stages.raw), (view.tempered, stages.tempered), (view.final, stages.final)):
+    for (_, layer), (_, stage) in zip(view.layers, stages.stages, strict=True):
         rest = math.fsum(float(stage[i]) for i in range(1, TEXT.size) if i not in top)
         assert layer[-1] == pytest.approx(rest, abs=1e-12)
         assert math.fsum(layer) == pytest.approx(1.0)
@@ -101,13 +103,30 @@ def test_distribution_figure_draws_the_view():
     assert [t["name"] for t in spec["data"]] == [
         "model (T = 1)",
         "after temperature",
-        "after top-k / top-p (sampled from)",
+        "after top-p (sampled from)",
     ]
-    assert [list(t["y"]) for t in spec["data"]] == [view.raw, view.tempered, view.final]
+    assert [list(t["y"]) for t in spec["data"]] == [ys for _, ys in view.layers]
     assert spec["layout"]["xaxis"]["ticktext"][view.token_ids.index(0)] == "'.'<br>end"
     band = spec["layout"]["shapes"][0]
     assert (band["x0"] + band["x1"]) / 2 == view.sampled_index
     assert spec["layout"]["title"]["text"] == "step &lt;1&gt;"  # text is shown, never parsed as markup
+
+
+def test_empirical_frequencies_are_drawn_beside_the_last_layer():
+    stages = stages_for(NAMES, seed=5, top_k=4)
+    counts = empirical_counts(stages.final, 1000, torch.Generator().manual_seed(0))
+    view = distribution_view(stages, NAMES, counts=counts)
+    assert view.frequencies == [float(counts[i]) / 1000 for i in view.token_ids]
+    spec = validated(distribution_figure(view, NAMES, draws=1000))
+    diamonds = spec["data"][-1]
+    assert diamonds["name"] == "share of 1,000 draws" and list(diamonds["y"]) == view.frequencies
+    assert sum(f > 0 for f in view.frequencies) <= 4  # nothing outside the top 4 is ever drawn
+
+
+def test_with_every_knob_off_the_one_layer_says_it_is_sampled_from():
+    view = distribution_view(next_token_distribution(torch.randn(27), 1.0), NAMES)
+    spec = validated(distribution_figure(view, NAMES))
+    assert [t["name"] for t in spec["data"]] == ["model (T = 1) = sampled from"]
 
 
 def test_distribution_figure_without_a_draw_has_no_band():
@@ -119,7 +138,7 @@ TILE = re.compile(r":(\w+)-background\[:\w+\[((?:\\.|[^\]\\])*)\]\]")  # one til
 
 
 def test_strip_wraps_after_each_newline_and_never_inside_a_word():
-    toks = [StripToken(c, None, None, newline=c == "\n") for c in ["ab", "c", "␣", "de", "\n", "f"]]
+    toks = [StripToken(c, 0.5, 0.5, newline=c == "\n") for c in ["ab", "c", "␣", "de", "\n", "f"]]
     out = token_strip_markdown(toks)
     lines = out.split("  \n")  # a markdown line break after the newline tile only
     assert len(lines) == 2
@@ -156,31 +175,38 @@ def test_history_strip_colours_each_token_by_its_model_probability():
         assert t.p_sampled == float(step.stages.final[step.token_id])
     assert [t.forced for t in toks] == [False, False, False, False, True]
 
-    tiles = TILE.findall(token_strip_markdown(toks))
-    assert [text for _, text in tiles] == ["a", "b", "c", "d", "**\\.**"]  # the forced end token is bold
-    assert [colour for colour, _ in tiles[:2]] == [PROMPT_BAND, PROMPT_BAND]  # the prompt is grey
-    assert [colour for colour, _ in tiles[2:]] == [tile_band(t.p_model) for t in toks[2:]]
+    out = token_strip_markdown(toks)
+    tiles = TILE.findall(out)
+    assert out.startswith("ab:")  # the prompt is plain text, no tile
+    assert [text for _, text in tiles] == ["c", "d", "**\\.**"]  # the forced end token is bold
+    assert [colour for colour, _ in tiles] == [tile_band(t.p_model) for t in toks[2:]]
 
 
 def test_tile_bands_cover_every_probability_once():
-    assert tile_band(None) == PROMPT_BAND
-    assert [tile_band(p) for p in (0.0, 0.2499, 0.25, 0.4999, 0.5, 0.7499, 0.75, 1.0)] == [
+    assert tile_band(None) is PROMPT_BAND is None
+    assert [tile_band(p) for p in (0.0, 0.1999, 0.2, 0.5999, 0.6, 1.0)] == [
         "orange",
         "orange",
-        "yellow",
-        "yellow",
-        "green",
-        "green",
+        "gray",
+        "gray",
         "blue",
         "blue",
     ]
     for upper, colour in TILE_BANDS[:-1]:
-        assert colour in STRIP_LEGEND and f"{upper:g}" in STRIP_LEGEND  # the legend states the bands
+        assert colour[:3] in STRIP_LEGEND.replace("grey", "gray") and f"{upper:g}" in STRIP_LEGEND
+
+
+def test_a_long_strip_shows_its_tail():
+    toks = [StripToken("ab", 0.5, 0.5, step=i) for i in range(200)]
+    out = token_strip_markdown(toks, max_chars=20)
+    assert out.startswith("… ") and len(TILE.findall(out)) == 10
+    assert len(TILE.findall(token_strip_markdown(toks, max_chars=None))) == 200
 
 
 def test_strip_escapes_markup_in_tokens():
-    out = token_strip_markdown([StripToken("]*<x>", None, None), StripToken("$1", 0.5, 0.5, step=1)])
+    out = token_strip_markdown([StripToken("]*<x>", 0.1, 0.1, step=1), StripToken("$1", 0.5, 0.5, step=2)])
     assert [text for _, text in TILE.findall(out)] == ["\\]\\*\\<x\\>", "\\$1"]  # literal, never markup
+    assert token_strip_markdown([StripToken("*<p>", None, None)]) == "\\*\\<p\\>"  # plain prompt text, escaped too
 
 
 def test_kv_timing_figure_plots_both_runs():

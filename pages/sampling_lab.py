@@ -1,0 +1,253 @@
+"""The sampler lab of the Live sampling page: the extra knobs, N draws, greedy / sampled / beam search,
+the text in the URL, and the exports. Not a page itself: a module of pages/sampling.py.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import streamlit as st
+
+from core.display import escape_markdown
+from core.errors import ChainRuleError
+from core.exports import history_csv
+from core.lessons.decoders import compare_decoders
+from core.lessons.sampling_session import SamplingSettings
+from core.lessons.settings import (
+    ORDER_NAMES,
+    PENALTY_RANGE,
+    REPETITION_RANGE,
+    TOP_P_MIN,
+    text_from_query,
+    text_to_query,
+)
+from core.text.language_model import TextModel
+from core.text.sampling import empirical_counts
+from pages.common import show_error
+
+DRAW_CHOICES = (10, 100, 1000, 10000)  # "Draw N times"
+BEAM_WIDTHS = (2, 3, 4, 5)
+COMPARE_TOKENS = 30  # longest continuation the three decoders compare (beam search costs width x that)
+state = st.session_state
+
+
+def session():
+    return state.sampling
+
+
+# ---------------------------------------------------------------------------------------------
+# The extra knobs
+
+
+def more_knobs() -> dict:
+    """min-p, typical, the penalties and the order, in an expander (open when any is on)."""
+    on = (
+        state.get("sampling_min_p", 0) > 0
+        or state.get("sampling_typical_p", 1) < 1
+        or state.get("sampling_repetition", 1) != 1
+        or state.get("sampling_presence", 0) != 0
+        or state.get("sampling_frequency", 0) != 0
+        or state.get("sampling_order", "hf") != "hf"
+    )
+    with st.expander("More ways to draw", expanded=on):
+        min_p = st.slider(
+            "Min-p", 0.0, 1.0, step=0.01, key="sampling_min_p", help="Keep tokens with p ≥ min-p × the top p. 0 = off."
+        )
+        typical_p = st.slider(
+            "Typical-p",
+            TOP_P_MIN,
+            1.0,
+            step=0.01,
+            key="sampling_typical_p",
+            help="Keep the tokens whose surprise −log p is closest to the entropy, up to this mass. 1 = off. "
+            "It can drop the most likely token.",
+        )
+        repetition = st.slider(
+            "Repetition penalty",
+            *REPETITION_RANGE,
+            step=0.05,
+            key="sampling_repetition",
+            help="CTRL: a token already in the text has its logit divided by θ (if positive) or multiplied "
+            "by θ (if negative). 1 = off; above 1 discourages repeats.",
+        )
+        presence = st.slider(
+            "Presence penalty",
+            *PENALTY_RANGE,
+            step=0.1,
+            key="sampling_presence",
+            help="OpenAI: subtract this from the logit of every token already in the text. 0 = off.",
+        )
+        frequency = st.slider(
+            "Frequency penalty",
+            *PENALTY_RANGE,
+            step=0.1,
+            key="sampling_frequency",
+            help="OpenAI: subtract this times the token's count in the text. 0 = off.",
+        )
+        order = st.radio(
+            "Order of the stages",
+            list(ORDER_NAMES),
+            format_func=ORDER_NAMES.get,
+            key="sampling_order",
+            help="Penalties always come first. Hugging Face then applies temperature before top-k / top-p / "
+            "min-p / typical; llama.cpp truncates first and applies temperature last.",
+        )
+    return dict(
+        min_p=min_p, typical_p=typical_p, order=order, repetition=repetition, presence=presence, frequency=frequency
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The text in the URL: a reload (F5) or a shared link shows the same tokens
+
+
+def restore_from_link(lm: TextModel, sampling: SamplingSettings) -> None:
+    """Rebuild the text the URL carries, once per browser session (then the page owns it)."""
+    if state.get("sampling_link_used"):
+        return
+    state.sampling_link_used = True
+    ids, forced, notes = text_from_query(st.query_params.to_dict())
+    state.sampling_url_notes = list(state.sampling_url_notes) + notes
+    if ids and not session().restore(lm, sampling, ids, forced):
+        state.sampling_url_notes.append(f"The link's text was cut short: {session().last_error}")
+        session().last_error = None
+
+
+def write_text_to_url() -> None:
+    """The generated tokens and the forced steps into the address bar (removed when the text is empty)."""
+    h = session().history
+    wanted = text_to_query(h.generated_ids, [i for i, e in enumerate(h.entries, start=1) if e.forced])
+    for key in ("text", "forced"):
+        if key in wanted and st.query_params.get(key) != wanted[key]:
+            st.query_params[key] = wanted[key]
+        elif key not in wanted and key in st.query_params:
+            del st.query_params[key]
+
+
+def share_link() -> str:
+    """This exact demo as a link: every setting that differs from its default, and the text so far."""
+    base = (st.context.url or "").split("?")[0]
+    return f"{base}?{urlencode(st.query_params.to_dict())}" if st.query_params else base
+
+
+# ---------------------------------------------------------------------------------------------
+# The lab's panels
+
+
+def on_draw_many(lm: TextModel, sampling: SamplingSettings) -> None:
+    """N draws from the current step's final distribution, with the session's own draws generator."""
+    s = session()
+    h = s.history
+    stages = current_stages(lm, sampling)
+    n = state.sampling_draws_n
+    counts = empirical_counts(stages.final, n, s.draws_generator)
+    state.sampling_draws = ((lm.name, tuple(h.ids), len(h), sampling), n, counts)
+
+
+def current_stages(lm: TextModel, sampling: SamplingSettings):
+    """The distribution the chart shows: the current step's (redrawn under these knobs), or step 1's."""
+    s = session()
+    h = s.history
+    ids = h.context_of(len(h) - 1) if len(h) else h.ids
+    return sampling.stages(s.step_logits(lm, ids), ids[1:])
+
+
+def draws_for_chart(lm: TextModel, sampling: SamplingSettings):
+    """(n, counts) of the last "Draw N times", if it belongs to the step and knobs on screen; else None."""
+    got = state.get("sampling_draws")
+    h = session().history
+    if got and got[0] == (lm.name, tuple(h.ids), len(h), sampling):
+        return got[1], got[2]
+    return None
+
+
+def draw_many_controls(lm: TextModel, sampling: SamplingSettings) -> None:
+    state.setdefault("sampling_draws_n", 1000)
+    cols = st.columns([1.3, 1, 3])
+    cols[0].button(
+        "Draw N times",
+        key="sampling_draw_many",
+        on_click=on_draw_many,
+        args=(lm, sampling),
+        icon="📊",
+        width="stretch",
+        shortcut="D",
+        help="Draw N tokens from this step's distribution (not added to the text) and show how often each came up. "
+        "Shortcut: D.",
+    )
+    cols[1].selectbox(
+        "N", DRAW_CHOICES, key="sampling_draws_n", format_func="{:,}".format, label_visibility="collapsed"
+    )
+    if (got := draws_for_chart(lm, sampling)) is not None:
+        n, counts = got
+        p = current_stages(lm, sampling).final
+        tv = 0.5 * float((counts / n - p).abs().sum())
+        cols[2].caption(
+            f"◆ = share of {n:,} draws. Distance from the probabilities (total variation): **{tv:.3f}**; "
+            f"it shrinks like 1/√N as N grows — frequencies converge to probabilities."
+        )
+    else:
+        cols[2].caption("Draws from this step's distribution without adding them to the text.")
+
+
+def decoders_section(lm: TextModel, prompt_ids: list[int], sampling: SamplingSettings, seed: int, limit: int) -> None:
+    st.subheader("Greedy, sampled or beam search")
+    st.caption(
+        "Three continuations of the same prompt, each scored by the model: log p is the sum of "
+        "log p(token | context) at T = 1. Greedy picks the best token at each step; beam search keeps "
+        "several candidates and often finds a more likely text — the most likely text is not made of the "
+        "most likely steps."
+    )
+    n = min(limit, COMPARE_TOKENS)
+    cols = st.columns([1, 1, 2])
+    width = cols[0].select_slider("Beam width", BEAM_WIDTHS, value=3, key="sampling_beam_width")
+    key = (lm.name, tuple(prompt_ids), sampling, seed, n, width)
+    if cols[1].button("Compare", key="sampling_compare", icon="🔀", width="stretch"):
+        try:
+            with st.spinner("Decoding three ways…"):
+                state.sampling_compare_result = (key, compare_decoders(lm, prompt_ids, sampling, seed, n, width))
+        except ChainRuleError as e:
+            show_error(escape_markdown(str(e)))
+    got = state.get("sampling_compare_result")
+    if not got or got[0] != key:
+        cols[2].caption(f"Up to {n} tokens each, from the prompt, with this seed and these knobs (sampled).")
+        return
+    rows = [
+        {
+            "decoder": d.method,
+            "text": lm.vocab.decode(list(prompt_ids[1:]) + list(d.token_ids)),
+            "tokens": len(d.token_ids),
+            "log p": d.logprob,
+            "log p per token": d.per_token,
+            "ended": "yes" if d.finished else "no",
+        }
+        for d in got[1]
+    ]
+    st.dataframe(rows, hide_index=True, key="sampling_compare_table")
+
+
+def export_section(lm: TextModel) -> None:
+    h = session().history
+    with st.expander("Share and export"):
+        st.markdown("**A link to this exact demo** (every setting and the text so far, forced tokens included):")
+        st.code(share_link(), language=None, wrap_lines=True)
+        st.download_button(
+            "Download the history (CSV)",
+            history_csv(h, lm.vocab),
+            file_name=f"sampling-{lm.name}-seed{session().seed}.csv",
+            mime="text/csv",
+            icon="⬇️",
+            disabled=not h.entries,
+            key="sampling_history_csv",
+        )
+        st.caption("Every chart has a camera button (top right, on hover) that saves it as a PNG.")
+
+
+def lab_sections(
+    lm: TextModel, prompt_ids: list[int], sampling: SamplingSettings, seed: int, limit: int, presenter: bool
+) -> None:
+    if session().clock.playing:
+        return  # the lab waits for Pause: auto-play redraws only the live panel
+    if not presenter:
+        decoders_section(lm, prompt_ids, sampling, seed, limit)
+    export_section(lm)
