@@ -48,9 +48,7 @@ state.setdefault("sampling_presenter", False)
 
 st.title("🎲 Live sampling")
 st.caption("Each step: the model's next-token distribution → reshaped by the knobs → one token drawn → next context.")
-if state.sampling_url_notes:
-    st.warning("  \n".join(escape_markdown(n) for n in state.sampling_url_notes), icon="🔗")
-    st.button("Dismiss", key="sampling_dismiss_notes", on_click=lambda: state.update(sampling_url_notes=[]))
+link_notes = st.container()  # filled once the link's text was restored (that needs the model)
 
 with st.sidebar:
     st.header("Sampling settings")
@@ -129,6 +127,10 @@ if "sampling" not in state or state.sampling.run_key != run_key:
     start_over(prompt_ids, seed, run_key)
     restore_from_link(lm, sampling)  # once per session: the text a reloaded page or a shared link carries
 write_text_to_url()
+if state.sampling_url_notes:
+    with link_notes:
+        st.warning("  \n".join(escape_markdown(n) for n in state.sampling_url_notes), icon="🔗")
+        st.button("Dismiss", key="sampling_dismiss_notes", on_click=lambda: state.update(sampling_url_notes=[]))
 
 presenter = state.sampling_presenter
 panel = live_panel(lm, sampling, limit, presenter)

@@ -71,15 +71,28 @@ def history_section(lm: TextModel, sampling: SamplingSettings, h: History) -> No
         )
     if h.branches:
         st.markdown("**Earlier branches** (most recent first)")
+        newest_first = list(range(len(h.branches)))[::-1]
         st.dataframe(
             [
                 {
-                    "branched after step": b.fork,
-                    "text": lm.vocab.decode(list(h.prompt_ids[1:]) + list(b.token_ids)),
-                    "log p": b.logprob,
+                    "branch": n,
+                    "branched after step": h.branches[i].fork,
+                    "text": lm.vocab.decode(list(h.prompt_ids[1:]) + list(h.branches[i].token_ids)),
+                    "log p": h.branches[i].logprob,
                 }
-                for b in reversed(h.branches)
+                for n, i in enumerate(newest_first, start=1)
             ],
             hide_index=True,
             key="sampling_branches_table",
+        )
+        pick, go = st.columns([1, 2], vertical_alignment="bottom")
+        if state.get("sampling_branch_pick") not in range(1, len(h.branches) + 1):
+            state.sampling_branch_pick = 1
+        pick.selectbox("Branch", range(1, len(h.branches) + 1), key="sampling_branch_pick")
+        go.button(
+            "Restore this branch",
+            key="sampling_branch_restore",
+            icon="↩️",
+            on_click=lambda: session().restore_branch(newest_first[state.sampling_branch_pick - 1]),
+            help="Bring that text back exactly as it was drawn; the current one becomes a branch.",
         )

@@ -110,7 +110,7 @@ def live_panel(lm: TextModel, sampling: SamplingSettings, limit: int, presenter:
     h = s.history
     can_draw = s.can_draw(limit)
     playing = s.clock.playing
-    cols = st.columns([1.05, 1.25, 1, 1.1, 1.1, 1.2])
+    cols = st.columns([1.05, 1.3, 0.95, 1.3, 1.2, 1.25])
     cols[0].button(
         "Pause" if playing else "Play",
         key="sampling_play",
@@ -147,7 +147,6 @@ def live_panel(lm: TextModel, sampling: SamplingSettings, limit: int, presenter:
         key="sampling_resample",
         on_click=s.resample,
         args=(lm, sampling),
-        icon="🎲",
         disabled=len(h) == 0 or playing,
         width="stretch",
         shortcut=SHORTCUTS["resample"],

@@ -185,7 +185,7 @@ def distribution_figure(
         _axis_label(vocab, i) if i is not None else f"rest<br>({view.rest_count:,})"
         for i in view.token_ids  # the rest bar is labelled by how many tokens it sums
     ]
-    words = max((len(_axis_label(vocab, i)) for i in view.token_ids if i is not None), default=1) > 2
+    words = max((len(_axis_label(vocab, i)) for i in view.token_ids if i not in (None, vocab.eos_id)), default=1) > 2
     # sub-word tokens are words: slanted labels keep them apart (characters fit upright under their bars)
     names = [_escape(n) for n in view.names]
     data = []
@@ -211,7 +211,7 @@ def distribution_figure(
                 type="scatter",
                 mode="markers",
                 x=x,
-                y=view.frequencies,
+                y=[f if f > 0 else None for f in view.frequencies],  # a token never drawn gets no diamond
                 name=label,
                 marker=dict(symbol="diamond", size=13, color=DRAWS_COLOUR, line=dict(width=1.5, color="#000000")),
                 customdata=names,
@@ -254,8 +254,9 @@ def distribution_figure(
         ),
         yaxis=dict(title=dict(text="probability", font=dict(size=15)), range=[0, top * 1.25], tickfont=dict(size=14)),
         legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0, font=dict(size=15)),
+        showlegend=True,  # also for a single layer: the legend says what is sampled from
         margin=dict(l=70, r=10, t=80 if title else 30, b=90 if words else 50),
-        height=height or (330 if words else 290),
+        height=(height or (330 if words else 290)) + 24 * max(0, len(data) - 3),  # room for a longer legend
         hoverlabel=dict(font=dict(size=15)),
         shapes=shapes,
         annotations=annotations,

@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 import core
 import core.text.language_model
 from core.checkpoint import MODELS_DIR
-from core.figures.sampling import distribution_view
+from core.figures.sampling import distribution_view, layer_label
 from core.lessons.sampling_session import kept_count
 from core.lessons.settings import DEFAULTS, MAX_TOKENS
 from core.text.language_model import generate, logits_for_context
@@ -67,15 +67,19 @@ def bars(at: AppTest) -> dict[str, list[float]]:
     return out
 
 
+def final_layer(shown: dict) -> list[float]:
+    """The bars of the last stage (what is sampled from), whatever it is called."""
+    return next(ys for name, ys in reversed(list(shown.items())) if "sampled from" in name)
+
+
 def assert_chart_shows(at: AppTest, stages, vocab, sampled_id):
     """The displayed bars equal ``stages`` (sorted as distribution_view sorts them), sampled token banded."""
     view = distribution_view(stages, vocab, sampled_id)
     shown = bars(at)
-    assert shown["model (T = 1)"] == pytest.approx(view.raw, abs=1e-12)
-    assert shown["after temperature"] == pytest.approx(view.tempered, abs=1e-12)
-    assert shown["after top-k / top-p (sampled from)"] == pytest.approx(view.final, abs=1e-12)
+    for j, (name, ys) in enumerate(view.layers):
+        assert shown[layer_label(name, j == len(view.layers) - 1)] == pytest.approx(ys, abs=1e-12)
     # and, independently of the view's ordering, each named bar holds that token's probability
-    for name, p_final in zip(shown["names"], shown["after top-k / top-p (sampled from)"], strict=True):
+    for name, p_final in zip(shown["names"], final_layer(shown), strict=True):
         token = "." if name == "'.' end" else name
         assert p_final == pytest.approx(float(stages.final[vocab.stoi.get(token, 0)]), abs=1e-12)
     band = chart(at, "sampling_distribution")["layout"]["shapes"]
@@ -173,7 +177,7 @@ def test_temperature_zero_is_greedy_and_says_so(names):
     click(at, "sampling_next")
     step = next(generate(names, "jo", 1, 0.0, None, None, seed=0))
     assert_chart_shows(at, step.stages, names.vocab, step.token_id)
-    assert bars(at)["after top-k / top-p (sampled from)"][0] == 1.0  # the argmax, first bar, all the mass
+    assert final_layer(bars(at))[0] == 1.0  # the argmax, first bar, all the mass
     assert "**1 of 27** candidates kept" in kept_line(at)
 
 
@@ -410,7 +414,7 @@ def test_large_vocabulary_shows_top_20_and_a_rest_bar(tmp_path, monkeypatch, nam
     view = distribution_view(step.stages, lm.vocab, step.token_id, top_n=20)
     assert shown["names"][-1] == f"rest ({view.rest_count} others)"
     assert len(shown["names"]) in (21, 22)  # 20 bars, the sampled token if not among them, the rest
-    assert shown["after top-k / top-p (sampled from)"] == pytest.approx(view.final, abs=1e-12)
+    assert final_layer(shown) == pytest.approx(view.final, abs=1e-12)
     assert sum(shown["model (T = 1)"]) == pytest.approx(1.0)  # <s> has no bar and no mass
     assert "of 65** candidates kept" in kept_line(at)
     click(at, "sampling_finish")
