@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from core.lessons.ledger import Ledger
 from core.lessons.sampling_session import History, describe_settings
-from core.text.language_model import Score
 from core.text.vocab import Vocab
 
 
@@ -66,15 +66,10 @@ def history_csv(history: History, vocab: Vocab) -> str:
     return _csv([*header, "settings"], rows)
 
 
-def ledger_csv(score: Score) -> str:
-    """The chain-rule ledger: one row per factor p(x_i | x_<i), with −log p and the running total."""
-    rows, total = [], 0.0
-    for i, (tok, tid, p, lp, ctx) in enumerate(
-        zip(score.tokens, score.token_ids, score.probs, score.logprobs, score.context_lengths, strict=True), start=1
-    ):
-        total -= lp
-        rows.append([i, tok, tid, repr(p), repr(-lp), repr(total), ctx])
-    return _csv(["position", "token", "token_id", "p", "neg_log_p_nats", "running_total_nats", "context_tokens"], rows)
+def ledger_csv(ledger: Ledger) -> str:
+    """The chain-rule ledger: one row per factor p(x_i | x_<i), with −log p and the running total in nats."""
+    rows = [[r.position, r.token, repr(r.prob), repr(r.neglog), repr(r.running), r.context_length] for r in ledger.rows]
+    return _csv(["position", "token", "p", "neg_log_p_nats", "running_total_nats", "context_tokens"], rows)
 
 
 def matrix_csv(matrix: np.ndarray, row_labels: Sequence[str], col_labels: Sequence[str], corner: str) -> str:

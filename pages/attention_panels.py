@@ -10,6 +10,7 @@ import streamlit as st
 
 from core import causal_mask
 from core.display import escape_markdown
+from core.exports import matrix_csv
 from core.figures import attention as figures
 from core.figures import attention_grid as grids
 from core.lessons import attention_lesson as lesson
@@ -65,6 +66,15 @@ def learned_attention(lm, window) -> None:
         st.markdown(f"**Where row {query} ('{token}') looks** in layer {layer}, head {head}:")
         looks = causality.where_it_looks(head_weights[query], window.labels, top=5)
         st.dataframe(lesson.looks_table(looks), hide_index=True, key="attention_looks_table")
+        labels = [f"{i}:{t}" for i, t in enumerate(window.labels)]
+        st.download_button(
+            "Download these weights (CSV)",
+            matrix_csv(np.asarray(head_weights), labels, labels, "query\\key"),
+            file_name=f"attention-{lm.name}-layer{layer}-head{head}.csv",
+            mime="text/csv",
+            icon="⬇️",
+            key="attention_weights_csv",
+        )
         st.metric(
             "Max weight above the diagonal",
             lesson.format_max(causality.max_above_diagonal(weights)),

@@ -11,6 +11,7 @@ import streamlit as st
 
 from core.display import escape_markdown, scientific_from_log10
 from core.errors import ChainRuleError
+from core.exports import ledger_csv
 from core.figures.chain_rule import ledger_bars, worked_waterfall
 from core.lessons.chain_rule import (
     ORDERINGS,
@@ -214,6 +215,14 @@ if lm is not None:
                 f"running total ({unit})": st.column_config.NumberColumn(format="%.4f"),
             },
             key="cr_ledger_table",
+        )
+        st.download_button(
+            "Download the ledger (CSV)",
+            ledger_csv(ledger),
+            file_name=f"ledger-{ledger.model}.csv",
+            mime="text/csv",
+            icon="⬇️",
+            key="cr_ledger_csv",
         )
 
 # ---------------------------------------------------------------------------------------------

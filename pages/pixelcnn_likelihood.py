@@ -12,6 +12,7 @@ import numpy as np
 import streamlit as st
 
 from core.errors import ChainRuleError
+from core.exports import matrix_csv
 from core.figures.pixelcnn import (
     binary_image_figure,
     nll_comparison_figure,
@@ -154,5 +155,16 @@ def likelihood_section(models: dict[str, ImageModel | None]) -> None:
     st.caption(
         "Bright cells are the surprises: usually the first ink pixel of each stroke, and edges the model "
         "did not expect. The background far from the digit costs almost nothing."
+    )
+    size = score.nll_map.shape[0]
+    st.download_button(
+        "Download the per-pixel −log p (CSV)",
+        matrix_csv(
+            np.asarray(score.nll_map), [f"row{r}" for r in range(size)], [f"col{c}" for c in range(size)], "nats"
+        ),
+        file_name=f"pixelcnn-{name}-nll-map.csv",
+        mime="text/csv",
+        icon="⬇️",
+        key="pcnn_l_csv",
     )
     comparison(name, score, label)

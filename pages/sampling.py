@@ -46,8 +46,10 @@ for name in QUERY_KEYS:  # Streamlit drops widget values while another page is s
 state.setdefault("sampling_speed", 4)  # auto-play, tokens per second
 state.setdefault("sampling_presenter", False)
 
-st.title("🎲 Live sampling")
-st.caption("Each step: the model's next-token distribution → reshaped by the knobs → one token drawn → next context.")
+st.title(
+    "🎲 Live sampling",
+    help="Each step: the model's next-token distribution → reshaped by the knobs → one token drawn → next context.",
+)
 link_notes = st.container()  # filled once the link's text was restored (that needs the model)
 
 with st.sidebar:

@@ -110,66 +110,33 @@ def live_panel(lm: TextModel, sampling: SamplingSettings, limit: int, presenter:
     h = s.history
     can_draw = s.can_draw(limit)
     playing = s.clock.playing
-    cols = st.columns([1.05, 1.3, 0.95, 1.3, 1.2, 1.25])
-    cols[0].button(
-        "Pause" if playing else "Play",
-        key="sampling_play",
-        on_click=on_play,
-        type="primary",
-        icon="⏸️" if playing else "▶️",
-        disabled=not (can_draw or playing),
-        width="stretch",
-        shortcut=SHORTCUTS["play"],
-        help="Draw tokens one after another at the speed set in the sidebar.",
-    )
-    cols[1].button(
-        "Next token",
-        key="sampling_next",
-        on_click=s.next,
-        args=(lm, sampling),
-        disabled=not can_draw or playing,
-        type="primary",
-        width="stretch",
-        shortcut=SHORTCUTS["next"],
-    )
-    cols[2].button(
-        "Back",
-        key="sampling_back",
-        on_click=s.back,
-        icon="⏪",
-        disabled=len(h) == 0 or playing,
-        width="stretch",
-        shortcut=SHORTCUTS["back"],
-        help="Remove the last token (it is kept under Earlier branches).",
-    )
-    cols[3].button(
-        "Resample",
-        key="sampling_resample",
-        on_click=s.resample,
-        args=(lm, sampling),
-        disabled=len(h) == 0 or playing,
-        width="stretch",
-        shortcut=SHORTCUTS["resample"],
-        help="Draw the current step again under the current settings.",
-    )
-    cols[4].button(
-        f"Finish ({limit})",
-        key="sampling_finish",
-        on_click=s.finish,
-        args=(lm, sampling, limit),
-        disabled=not can_draw,
-        width="stretch",
-        shortcut=SHORTCUTS["finish"],
-        help=f"Draw tokens until there are {limit} or the text ends.",
-    )
-    cols[5].button(
-        "Start over",
-        key="sampling_restart",
-        on_click=s.start_over,
-        width="stretch",
-        shortcut=SHORTCUTS["restart"],
-        help="Empty the text and re-seed the generator: the same seed gives the same text again.",
-    )
+    n = len(h)
+    buttons = [  # (key, label, callback, args, enabled, extra)
+        ("play", "Pause" if playing else "Play", on_play, (), can_draw or playing,
+         dict(type="primary", icon="⏸️" if playing else "▶️", help="Draw tokens one after another at the speed set in the sidebar.")),
+        ("next", "Next token", s.next, (lm, sampling), can_draw and not playing, dict(type="primary")),
+        ("back", "Back", s.back, (), n > 0 and not playing,
+         dict(help="Remove the last token (it is kept under Earlier branches).")),
+        ("resample", "Resample", s.resample, (lm, sampling), n > 0 and not playing,
+         dict(help="Draw the current step again under the current settings.")),
+        ("finish", f"Finish ({limit})", s.finish, (lm, sampling, limit), can_draw,
+         dict(help=f"Draw tokens until there are {limit} or the text ends.")),
+        ("restart", "Start over", s.start_over, (), True,
+         dict(help="Empty the text and re-seed the generator: the same seed gives the same text again.")),
+    ]  # fmt: skip
+    for col, (key, label, callback, args, enabled, extra) in zip(
+        st.columns([1.05, 1.3, 0.95, 1.3, 1.2, 1.25]), buttons, strict=True
+    ):
+        col.button(
+            label,
+            key=f"sampling_{key}",
+            on_click=callback,
+            args=args,
+            disabled=not enabled,
+            width="stretch",
+            shortcut=SHORTCUTS[key],
+            **extra,
+        )
     if s.last_error:
         show_error(escape_markdown(s.last_error), icon="🚫")
     panel = LivePanel()
@@ -197,9 +164,9 @@ def draw_step(
     h = s.history
     n = len(h)
     if h.finished:
-        status = " · **the text ended** (end token drawn)"
+        status = " · **the text ended**"
     elif n >= limit:
-        status = f" · **{n} tokens drawn**, as asked: raise *Number of tokens* to go on"
+        status = f" · **all {n} drawn**"
     else:
         status = ""
     if h.entries or len(h.prompt_ids) > 1:
@@ -260,7 +227,7 @@ def step_view(
         f"{title} · **{survivors:,} of {n_predictable:,}** candidates kept · "
         f"**{stages.kept_mass:.1%}** of the mass kept{status}"
     )
-    figure = distribution_figure(view, lm.vocab, height=440 if presenter else None, draws=draws[0] if draws else 0)
+    figure = distribution_figure(view, lm.vocab, height=370 if presenter else None, draws=draws[0] if draws else 0)
     panel.chart.plotly_chart(figure, key=chart_key, config=chart_config(f"{lm.name}-step{max(n, 1)}-distribution"))
     if len(stages.stages) > 2:
         panel.stages.caption(

@@ -248,15 +248,15 @@ def distribution_figure(
             tickmode="array",
             tickvals=x,
             ticktext=ticks,
-            tickfont=dict(size=15),
+            tickfont=dict(size=18 if height else 15),
             tickangle=-40 if words else 0,
             range=[-0.6, len(x) - 0.4],
         ),
         yaxis=dict(title=dict(text="probability", font=dict(size=15)), range=[0, top * 1.25], tickfont=dict(size=14)),
         legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0, font=dict(size=15)),
         showlegend=True,  # also for a single layer: the legend says what is sampled from
-        margin=dict(l=70, r=10, t=80 if title else 30, b=90 if words else 50),
-        height=(height or (330 if words else 290)) + 24 * max(0, len(data) - 3),  # room for a longer legend
+        margin=dict(l=70, r=10, t=80 if title else 30, b=80 if words else 50),
+        height=height or (300 if words else 290) + 24 * max(0, len(data) - 3),  # room for a longer legend
         hoverlabel=dict(font=dict(size=15)),
         shapes=shapes,
         annotations=annotations,
@@ -313,6 +313,7 @@ TILE_BANDS = ((0.2, "orange"), (0.6, "gray"), (math.inf, "blue"))
 PROMPT_BAND = None  # the prompt is plain text, not a tile
 STRIP_LEGEND = "Tile colour = p under the model: orange < 0.2 · grey 0.2–0.6 · blue ≥ 0.6. Plain text: the prompt."
 STRIP_MAX_CHARS = 160  # the strip shows the text's tail (two lines at 1280 px): the chart stays in view
+STRIP_MAX_LINES = 2
 
 
 def tile_band(p: float | None) -> str | None:
@@ -330,12 +331,15 @@ def token_strip_markdown(tokens: list[StripToken], max_chars: int | None = STRIP
     them); a forced token is bold. Lines break after each newline token and
     may wrap only between words (a zero-width space before each token that starts with a space),
     never inside one. One block, replaced in place on every step, keeps auto-play from flickering.
-    Past ``max_chars`` characters only the tail is shown, after "… ".
+    Past ``max_chars`` characters or STRIP_MAX_LINES lines only the tail is shown, after "… ".
     """
     out = []
-    if max_chars is not None:
-        total, first = 0, len(tokens)
+    if max_chars is not None:  # the tail: at most max_chars characters and STRIP_MAX_LINES lines
+        total, first, breaks = 0, len(tokens), 0
         while first > 0 and total + len(tokens[first - 1].text) <= max_chars:
+            breaks += tokens[first - 1].newline and first < len(tokens)
+            if breaks >= STRIP_MAX_LINES:
+                break
             first -= 1
             total += len(tokens[first].text)
         if first:

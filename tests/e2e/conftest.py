@@ -1,6 +1,7 @@
 """Fixtures for browser tests: a real ``streamlit run app.py`` server and headless Debian Chromium.
 
-- ``server``: base URL of a live server in the light theme (one per test session).
+- ``server``: base URL of a live server with the shipped settings (one per test session); the
+  browser's colour scheme picks light (the default here) or dark.
 - ``dark_server``: the same app in the dark theme (started only if a test asks for it).
 - ``browser``: Chromium from /usr/bin/chromium via Playwright's sync API.
 - ``page``: a fresh 1280x720 page in its own browser context.
@@ -59,10 +60,11 @@ def start_server(theme: str = "light", port: int | None = None, env: dict | None
         "--server.port", str(port),
         "--server.address", "127.0.0.1",
         "--server.headless", "true",
-        "--theme.base", theme,
         # Tests must see the files as they were at start, and not spend CPU watching them.
         "--server.fileWatcherType", "none",
     ]  # fmt: skip
+    if theme != "system":  # "system": the shipped config, each browser's own light / dark preference
+        cmd += ["--theme.base", theme]
     full_env = dict(os.environ)
     # The machine is shared; one torch thread per server keeps the browser tests from starving it.
     full_env.setdefault("OMP_NUM_THREADS", "1")
@@ -106,8 +108,9 @@ def _run_server(theme: str) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def server() -> Iterator[str]:
-    """Base URL (http://127.0.0.1:PORT) of a live app server, light theme."""
-    yield from _run_server("light")
+    """Base URL (http://127.0.0.1:PORT) of a live app server with the shipped theme settings: light or
+    dark follows the browser's preference (light in the ``page`` fixture)."""
+    yield from _run_server("system")
 
 
 @pytest.fixture(scope="session")

@@ -233,3 +233,10 @@ def test_whitespace_ticks_are_visible_marks():
     spec = validated(distribution_figure(distribution_view(stages, TEXT, top_n=20), TEXT))
     assert spec["layout"]["xaxis"]["ticktext"][:3] == [SPACE_MARK, NEWLINE_MARK, "&lt;"]
     assert spec["data"][0]["customdata"][:2] == [f"{SPACE_MARK} space", f"{NEWLINE_MARK} newline"]  # hover names them
+
+
+def test_a_strip_of_many_short_lines_shows_only_the_last_two():
+    toks = [StripToken(f"w{i}", 0.5, 0.5, step=i, newline=True) for i in range(30)]
+    out = token_strip_markdown(toks)
+    assert out.startswith("… ") and out.removesuffix("  \n").count("  \n") <= 1
+    assert TILE.findall(out)[-1][1] == "w29"
