@@ -52,7 +52,7 @@ PAGES = [
         "🎲",
         "Text",
         "sampling",
-        "Generate token by token and watch temperature, top-k and top-p reshape each step.",
+        "Generate token by token and watch temperature, top-k, top-p, min-p and penalties reshape each step.",
     ),
     PageInfo(
         "pages/pixelcnn.py",

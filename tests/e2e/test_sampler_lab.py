@@ -118,3 +118,12 @@ def test_the_theme_follows_the_browser_and_the_lab_is_screenshotted(browser, ser
         assert_no_streamlit_errors(page)
     finally:
         context.close()
+
+
+def test_home_has_its_declared_path(page: Page, server: str):
+    """/home (the home page's url_path) opens the home page, not "Page not found"."""
+    page.goto(f"{server}/home")
+    expect(page.get_by_role("heading", level=1).first).to_contain_text("Chain Rule Lab", timeout=60000)
+    wait_idle(page)
+    expect(page.get_by_text("Page not found")).to_have_count(0)
+    assert_no_streamlit_errors(page)
