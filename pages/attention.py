@@ -12,10 +12,11 @@ from core import ChainRuleError, causal_mask, score
 from core.display import escape_markdown
 from core.figures import attention as figures
 from core.lessons import attention_lesson as lesson
-from core.lessons import causality
+from core.lessons import causality, questions
 from core.text.language_model import LLM_MODELS
 from pages.attention_panels import learned_attention, weights_key
 from pages.common import chart_config, model_or_error
+from pages.quiz_panel import check_yourself, quiz_rng
 
 TOY_TOKENS = 6  # the toy example uses the first few tokens so every number fits in its cell
 N_SAMPLES = 8
@@ -262,3 +263,15 @@ if model_name in LLM_MODELS and window is not None:
         replaced = ["  ·  ".join(lm.vocab.token_text(t) for t in c) for c in candidates]
         table = {"position": list(range(n)), "token": window.labels[:n], "replaced by": replaced}
         right.dataframe(table, hide_index=True, key="attention_llm_replacements")
+
+check_yourself(
+    "attention",
+    [
+        questions.attention_mask_zeros(quiz_rng("attention", 1)),
+        None
+        if window is None
+        else questions.attention_what_changes(
+            quiz_rng("attention", 2), window.labels, window.starts_with_start_token, lm.is_causal
+        ),
+    ],
+)

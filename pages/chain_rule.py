@@ -13,6 +13,7 @@ from core.display import escape_markdown, scientific_from_log10
 from core.errors import ChainRuleError
 from core.exports import ledger_csv
 from core.figures.chain_rule import ledger_bars, worked_waterfall
+from core.lessons import questions
 from core.lessons.chain_rule import (
     ORDERINGS,
     SYMBOLS,
@@ -38,6 +39,7 @@ from core.lessons.ledger import (
 from core.text.language_model import TEXT_MODELS
 from pages.chain_rule_compare import cached_ledger, fmt, models_section, prompts_section, text_with_examples
 from pages.common import chart_config, model_or_error
+from pages.quiz_panel import check_yourself, quiz_rng
 
 LEDGER_MODELS = ["names", "names-bigram", "shakespeare", "smollm2"]
 
@@ -175,6 +177,7 @@ text = text_with_examples(
     "Text to score", "cr_ledger_text", "cr_ledger_examples", LEDGER_EXAMPLES[model_name], default="emma"
 )
 lm = model_or_error(model_name)
+ledger = None
 if lm is not None:
     try:
         ledger = cached_ledger(model_name, text)
@@ -228,3 +231,11 @@ if lm is not None:
 # ---------------------------------------------------------------------------------------------
 models_section(LEDGER_MODELS)
 prompts_section()
+check_yourself(
+    "chain_rule",
+    [
+        questions.chain_rule_nll(quiz_rng("chain_rule", 1)),
+        questions.chain_rule_ordering(quiz_rng("chain_rule", 2)),
+        questions.chain_rule_surprise(quiz_rng("chain_rule", 3), ledger),
+    ],
+)

@@ -16,6 +16,7 @@ from core.figures.pixelcnn import (
     sampling_canvas_figure,
 )
 from core.image.model import IMAGE_MODELS, ImageNLL, SampleResult
+from core.lessons import questions
 from core.lessons.pixel_animation import FRAME_S, SPEEDS, PixelAnimation
 from core.lessons.pixel_lesson import (
     PAGE_DEFAULTS,
@@ -33,6 +34,7 @@ from pages.pixelcnn_shared import (
     samples,
     score_image,
 )
+from pages.quiz_panel import check_yourself, quiz_rng
 
 GRID_SAMPLES = 16
 
@@ -273,6 +275,18 @@ else:
 
 
 likelihood_section(models)
+plain = models.get("pixelcnn")
+check_yourself(
+    "pixelcnn",
+    [
+        None
+        if plain is None
+        else questions.pixel_receptive_field(
+            quiz_rng("pixelcnn", 1), plain.kind, plain.net.config.first_kernel, plain.net.config.kernel_size
+        ),
+        questions.pixel_bits_per_dim(quiz_rng("pixelcnn", 2)),
+    ],
+)
 if grid_slot is not None:
     with grid_slot:
         sample_grid_section()  # the slowest draw of a new server (16 images), cached for every later visitor

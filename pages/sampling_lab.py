@@ -7,10 +7,13 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 import streamlit as st
+import torch
 
 from core.display import escape_markdown
 from core.errors import ChainRuleError
 from core.exports import history_csv
+from core.figures.sampling import token_name
+from core.lessons import questions
 from core.lessons.decoders import compare_decoders
 from core.lessons.sampling_session import SamplingSettings
 from core.lessons.settings import (
@@ -24,6 +27,7 @@ from core.lessons.settings import (
 from core.text.language_model import TextModel
 from core.text.sampling import empirical_counts
 from pages.common import show_error
+from pages.quiz_panel import check_yourself, quiz_rng
 
 DRAW_CHOICES = (10, 100, 1000, 10000)  # "Draw N times"
 BEAM_WIDTHS = (2, 3, 4, 5)
@@ -243,6 +247,28 @@ def export_section(lm: TextModel) -> None:
         st.caption("Every chart has a camera button (top right, on hover) that saves it as a PNG.")
 
 
+def quiz_section(lm: TextModel, sampling: SamplingSettings) -> None:
+    """Check yourself, from the step on screen and the text drawn so far (waits for Pause)."""
+    s = session()
+    h = s.history
+    ids = h.context_of(len(h) - 1) if len(h) else h.ids
+    logits = s.step_logits(lm, ids)
+    stages = [e.step.stages for e in h.entries]
+    logprobs = torch.stack([st_.raw.log() for st_ in stages]) if stages and None not in stages else None
+
+    def name(i: int) -> str:
+        return token_name(lm.vocab, i)
+
+    check_yourself(
+        "sampling",
+        [
+            questions.sampling_survivors(quiz_rng("sampling", 1), logits, name),
+            questions.sampling_greedy(quiz_rng("sampling", 2), logits, name),
+            questions.sampling_temperature(quiz_rng("sampling", 3), logprobs, h.generated_ids),
+        ],
+    )
+
+
 def lab_sections(
     lm: TextModel, prompt_ids: list[int], sampling: SamplingSettings, seed: int, limit: int, presenter: bool
 ) -> None:
@@ -251,3 +277,5 @@ def lab_sections(
     if not presenter:
         decoders_section(lm, prompt_ids, sampling, seed, limit)
     export_section(lm)
+    if not presenter:
+        quiz_section(lm, sampling)

@@ -1,0 +1,99 @@
+"""The "Check yourself" section every lesson page ends with: predict, check, read the worked answer.
+
+Not a page itself. A page passes the questions its state gives (core.lessons.questions, seeded by
+``quiz_rng``); this module draws them, checks answers with core.lessons.quiz.check, keeps the
+session's score, and shows a teacher's key. The seed is in the URL (``?quiz=N``), so a teacher can
+hand out the same questions; "New questions" moves to the next seed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+
+import streamlit as st
+
+from core.display import escape_markdown
+from core.errors import InputError
+from core.lessons.quiz import Question, check
+from core.validation import MAX_SEED
+
+state = st.session_state
+
+
+def quiz_seed() -> int:
+    """This session's question seed: from ``?quiz=`` the first time (a bad value means 0), then the session's."""
+    if "quiz_seed" not in state:
+        raw = st.query_params.get("quiz", "0")
+        state.quiz_seed = int(raw) if raw.isdigit() and int(raw) <= MAX_SEED else 0
+    return state.quiz_seed
+
+
+def quiz_rng(page: str, index: int) -> random.Random:
+    """The random stream of question ``index`` on ``page`` for this seed (independent of the others)."""
+    return random.Random(f"{page}:{index}:{quiz_seed()}")
+
+
+def _fingerprint(q: Question) -> str:
+    return hashlib.sha256(f"{q.key}|{q.text}|{q.choices}".encode()).hexdigest()[:12]
+
+
+def _next_seed() -> None:
+    state.quiz_seed = quiz_seed() + 1
+    st.query_params["quiz"] = str(state.quiz_seed)
+
+
+def _on_check(page: str, q: Question, widget: str) -> None:
+    fp = _fingerprint(q)
+    try:
+        verdict = check(q, state.get(widget))
+    except InputError as e:
+        state[f"quiz_verdict_{fp}"] = ("error", str(e))
+        return
+    state[f"quiz_verdict_{fp}"] = ("right" if verdict.correct else "wrong", verdict.message)
+    state.setdefault("quiz_score", {}).setdefault(page, {})[fp] = verdict.correct
+
+
+def _answer_widget(q: Question, widget: str) -> None:
+    if q.kind == "number":
+        st.text_input(f"Your answer{f' ({q.unit})' if q.unit else ''}", key=widget, placeholder="a number, e.g. 2.53")
+    elif q.kind == "choice":
+        st.radio("Your answer", range(len(q.choices)), format_func=lambda i: q.choices[i], index=None, key=widget)
+    else:
+        st.multiselect(
+            "Your answer (pick all that apply)", range(len(q.choices)), format_func=lambda i: q.choices[i], key=widget
+        )
+
+
+def check_yourself(page: str, questions: list[Question | None]) -> None:
+    """Draw the page's questions (None entries are skipped), each with Check, the verdict and the worked answer."""
+    questions = [q for q in questions if q is not None]
+    st.header("Check yourself", divider="gray")
+    st.caption(
+        "Predict, then check. The answers are computed from the model and the maths right now, so they follow "
+        f"your text and settings. Question set {quiz_seed()} (in the link as ?quiz={quiz_seed()})."
+    )
+    for n, q in enumerate(questions, start=1):
+        fp = _fingerprint(q)
+        widget = f"quiz_answer_{page}_{fp}"  # a new question gets a fresh, empty answer box
+        with st.container(border=True, key=f"quiz_{page}_{n}"):
+            st.markdown(f"**{n}.** {q.text}")
+            _answer_widget(q, widget)
+            st.button("Check", key=f"quiz_check_{page}_{n}", on_click=_on_check, args=(page, q, widget))
+            kind, message = state.get(f"quiz_verdict_{fp}", (None, ""))
+            if kind == "right":
+                st.success(message, icon="✅")
+            elif kind == "wrong":
+                st.error(message, icon="❌")
+            elif kind == "error":
+                st.warning(escape_markdown(message), icon="✏️")
+    scores = state.get("quiz_score", {}).get(page, {})
+    left, right = st.columns([1, 2], vertical_alignment="center")
+    left.button("New questions", key=f"quiz_new_{page}", on_click=_next_seed, icon="🔁")
+    right.caption(f"This session on this page: **{sum(scores.values())} of {len(scores)}** checked answers right.")
+    if st.toggle("Teacher key", key=f"quiz_key_{page}", help="Every question of this set with its answer."):
+        st.dataframe(
+            [{"question": n, "asks": q.text, "answer": q.answer_text} for n, q in enumerate(questions, start=1)],
+            hide_index=True,
+            key=f"quiz_key_table_{page}",
+        )
