@@ -13,8 +13,10 @@ from pages.common import existing_pages, llm_queue_notice, notice_lost_session
 st.set_page_config(page_title="Chain Rule Lab", page_icon="🔗", layout="wide")
 notice_lost_session()
 
-home = st.Page("pages/home.py", title="Home", icon="🏠", url_path="home", default=True)
-sections: dict[str, list] = {"": [home]}
+home = st.Page("pages/home.py", title="Home", icon="🏠", url_path="index", default=True)  # served at /
+# The same page at /home (the path its file name suggests), hidden from the menu: not "Page not found".
+home_alias = st.Page("pages/home.py", title="Home", icon="🏠", url_path="home", visibility="hidden")
+sections: dict[str, list] = {"": [home, home_alias]}
 for info in existing_pages(Path(__file__).parent):
     sections.setdefault(info.section, []).append(
         st.Page(info.path, title=info.title, icon=info.icon, url_path=info.url_path)

@@ -55,6 +55,14 @@ PAGES = [
         "Generate token by token and watch temperature, top-k, top-p, min-p and penalties reshape each step.",
     ),
     PageInfo(
+        "pages/training.py",
+        "Training",
+        "🏋️",
+        "Text",
+        "training",
+        "Train a tiny model live and watch next-token prediction learn: loss, samples, the leaky pitfall.",
+    ),
+    PageInfo(
         "pages/pixelcnn.py",
         "PixelCNN",
         "🖼️",
@@ -140,8 +148,8 @@ def previous_session_id(websocket_protocol: str) -> str | None:
 
 
 RESTART_NOTICE = (
-    "**The server restarted, so this page started again.** Tokens you drew, text you typed and "
-    "choices that are not in the address bar were reset; the settings in the address bar were kept."
+    "**The server restarted, so this page started again.** What the address bar holds was kept (the "
+    "settings, and on Live sampling the tokens drawn so far); text you typed and other choices were reset."
 )
 
 

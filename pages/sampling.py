@@ -50,13 +50,32 @@ st.title(
     "🎲 Live sampling",
     help="Each step: the model's next-token distribution → reshaped by the knobs → one token drawn → next context.",
 )
-link_notes = st.container()  # filled once the link's text was restored (that needs the model)
+link_notes = st.container()  # filled once the link's text was restored (that needs the model), or before a stop
+
+
+def show_link_notes() -> None:
+    """The link's notes, once per run, in their place at the top (also when the page stops early)."""
+    if state.sampling_url_notes and not state.get("_sampling_notes_shown"):
+        state["_sampling_notes_shown"] = True
+        with link_notes:
+            st.warning("  \n".join(escape_markdown(n) for n in state.sampling_url_notes), icon="🔗")
+            st.button("Dismiss", key="sampling_dismiss_notes", on_click=lambda: state.update(sampling_url_notes=[]))
+
+
+state["_sampling_notes_shown"] = False
 
 with st.sidebar:
     st.header("Sampling settings")
-    model = st.selectbox("Model", SAMPLING_MODELS, key="sampling_model")
-    st.caption(TEXT_MODELS[model])
-lm = model_or_error(model)
+    mine = ("my-model",) if "my_model" in state else ()  # trained on the Training page, this session only
+    if state.get("sampling_model") not in SAMPLING_MODELS + mine:
+        state.sampling_model = SAMPLING_MODELS[0]
+    model = st.selectbox("Model", SAMPLING_MODELS + mine, key="sampling_model")
+    st.caption(
+        TEXT_MODELS.get(
+            model, f"your model from the Training page ({state.get('my_model') and state.my_model.card['data']})"
+        )
+    )
+lm = state.my_model if model == "my-model" else model_or_error(model)
 notes: list[str] = []  # this run's adjustments, shown above the demo
 if lm is not None:
     top_k_fitted, note = fit_top_k(state.sampling_top_k, lm.vocab.size, model)
@@ -115,11 +134,13 @@ for key, value in wanted.items():
 for note in notes:
     st.info(escape_markdown(note), icon="✂️")
 if lm is None:
+    show_link_notes()
     st.stop()
 try:
     prompt_ids = context_ids(lm, prompt)
 except ChainRuleError as e:
     st.error(f"The prompt cannot be used with **{model}**. {escape_markdown(str(e))}", icon="⚠️")
+    show_link_notes()
     st.stop()
 
 sampling = settings.sampling()
@@ -129,10 +150,7 @@ if "sampling" not in state or state.sampling.run_key != run_key:
     start_over(prompt_ids, seed, run_key)
     restore_from_link(lm, sampling)  # once per session: the text a reloaded page or a shared link carries
 write_text_to_url()
-if state.sampling_url_notes:
-    with link_notes:
-        st.warning("  \n".join(escape_markdown(n) for n in state.sampling_url_notes), icon="🔗")
-        st.button("Dismiss", key="sampling_dismiss_notes", on_click=lambda: state.update(sampling_url_notes=[]))
+show_link_notes()
 
 presenter = state.sampling_presenter
 panel = live_panel(lm, sampling, limit, presenter)

@@ -1,0 +1,215 @@
+"""Training: watch next-token prediction learn, live, on the names, Shakespeare, or your own text.
+
+The job runs off the script thread (core.jobs.JobRunner, one per server, a bounded number of jobs
+at once, the rest queued); this page starts it and a fragment on a timer draws its events: the
+loss curves against the bigram and uniform limits, seeded samples, a held-out example's ledger.
+The finished (or stopped) model belongs to this browser session only: "Use on Live sampling" puts
+it in the session, and the weights and card download in the shipped format.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from pathlib import Path
+
+import streamlit as st
+
+from core.checkpoint import save_checkpoint
+from core.display import escape_markdown
+from core.errors import ChainRuleError
+from core.figures.training import loss_curves, loss_figure
+from core.jobs import JobRunner
+from core.models.transformer import GPT, GPTConfig
+from core.text.corpora import CORPORA
+from core.text.live_training import NAMES_BLOCK, decode_upload, train_live
+from pages.common import chart_config, show_error
+
+MAX_UPLOAD_BYTES = 200_000
+STEP_CHOICES = (100, 200, 300, 600, 1000, 2000)
+LR_CHOICES = (3e-4, 1e-3, 3e-3, 1e-2)
+SLOTS_ENV = "CHAIN_RULE_LAB_TRAINING_SLOTS"  # jobs that may train at once on this server (default 1)
+state = st.session_state
+
+
+@st.cache_resource
+def job_runner() -> JobRunner:
+    """One runner per server process: the bound on simultaneous jobs holds across every session."""
+    return JobRunner(slots=max(1, int(os.environ.get(SLOTS_ENV, "1") or 1)), budget_s=120.0)
+
+
+def cost_strip(probe: list[tuple[str, float]]) -> str:
+    """The held-out example, each character's background its cost band (orange > 3 nats, grey 1–3, blue < 1)."""
+    out = []
+    for token, cost in probe:
+        band = "orange" if cost > 3 else "gray" if cost > 1 else "blue"
+        shown = escape_markdown("⏎" if token == "\n" else "␣" if token == " " else token)
+        out.append(f":{band}-background[:{band}[{shown}]]")
+    return "".join(out)
+
+
+def user_text() -> str | None:
+    """The pasted or uploaded text, or None after saying what is wrong with it."""
+    upload = st.file_uploader("…or upload a .txt file (UTF-8, up to 200 KB)", type=["txt"], key="training_upload")
+    if upload is not None:
+        try:
+            return decode_upload(upload.getvalue(), MAX_UPLOAD_BYTES)
+        except ChainRuleError as e:
+            st.error(escape_markdown(str(e)), icon="📄")
+            return None
+    return st.text_area("Paste your text", key="training_text", height=120, max_chars=MAX_UPLOAD_BYTES)
+
+
+st.title("🏋️ Training", help="The whole training story: minimise the average −log p of each next character.")
+st.markdown(
+    "Every autoregressive model is trained on one objective: the average **−log p** of each next character "
+    "given the ones before it. Train a tiny model here and watch that number fall towards what the data allows, "
+    "while its samples turn from noise into text."
+)
+state.setdefault("training_owner", uuid.uuid4().hex)
+runner = job_runner()
+job = state.get("training_job")
+busy = job is not None and not job.finished
+
+data_col, model_col = st.columns(2)
+with data_col.container(border=True):
+    st.markdown("**Data**")
+    source = st.segmented_control("Data", ["names", "shakespeare", "your text"], default="names", required=True,
+                                  key="training_source", label_visibility="collapsed", disabled=busy)  # fmt: skip
+    text = source if source != "your text" else user_text()
+    st.caption(CORPORA.get(source, "The vocabulary is the text's characters; the last 10% is held out."))
+with model_col.container(border=True):
+    st.markdown("**Model**")
+    kind = st.radio("Model", ["transformer", "bigram"], horizontal=True, key="training_kind", disabled=busy,
+                    label_visibility="collapsed", format_func={"transformer": "tiny transformer", "bigram": "bigram counts"}.get)  # fmt: skip
+    a, b, c = st.columns(3)
+    n_layer = a.select_slider("Layers", [1, 2, 3, 4], value=2, key="training_layers", disabled=busy or kind == "bigram")
+    n_embd = b.select_slider(
+        "Width", [32, 64, 96, 128], value=64, key="training_width", disabled=busy or kind == "bigram"
+    )
+    block = c.select_slider("Context", [8, 16, 32, 64], value=32, key="training_block",
+                            disabled=busy or kind == "bigram" or source == "names")  # fmt: skip
+    if source == "names":
+        block = NAMES_BLOCK
+    causal = st.checkbox("Causal mask", value=True, key="training_causal", disabled=busy or kind == "bigram",
+                         help="Uncheck to train the pitfall: every position may read the future.")  # fmt: skip
+    d, e, f = st.columns(3)
+    steps = d.select_slider("Steps", STEP_CHOICES, value=600, key="training_steps", disabled=busy or kind == "bigram")
+    lr = e.select_slider("Learning rate", LR_CHOICES, value=3e-3, key="training_lr", disabled=busy or kind == "bigram")
+    seed = int(f.number_input("Seed (0 to 9999)", 0, 9999, 0, key="training_seed", disabled=busy))
+    if kind == "transformer":
+        params = GPT(
+            GPTConfig(block_size=block, vocab_size=100, n_layer=n_layer, n_head=n_embd // 16, n_embd=n_embd)
+        ).num_params()
+        st.caption(f"About **{params:,}** parameters (with a 100-symbol vocabulary); budget 2 minutes on this server.")
+    else:
+        st.caption("Counts every (previous, next) pair once: the limit a one-character context can reach.")
+
+
+def start() -> None:
+    settings = dict(
+        kind=kind, n_layer=n_layer, n_embd=n_embd, block_size=block, causal=causal, steps=steps, lr=lr, seed=seed
+    )
+    try:
+        state.training_job = runner.submit(state.training_owner, lambda: train_live(text, **settings))
+        state.training_settings = dict(settings, data=source)
+    except ChainRuleError as e:
+        state.training_error = str(e)
+
+
+buttons = st.columns([1, 1, 1, 3])
+buttons[0].button("Train", key="training_start", type="primary", icon="🏋️", on_click=start,
+                  disabled=busy or not text, width="stretch")  # fmt: skip
+if busy and job.state == "paused":
+    buttons[1].button("Resume", key="training_resume", on_click=job.resume, icon="▶️", width="stretch")
+else:
+    buttons[1].button("Pause", key="training_pause", on_click=job.pause if busy else None, icon="⏸️",
+                      disabled=not busy or job.state != "running", width="stretch")  # fmt: skip
+buttons[2].button(
+    "Stop", key="training_stop", on_click=job.stop if busy else None, icon="⏹️", disabled=not busy, width="stretch"
+)
+if state.get("training_error"):
+    show_error(escape_markdown(state.pop("training_error")))
+
+
+@st.fragment(run_every=0.5 if busy else None)
+def live() -> None:
+    job = state.get("training_job")
+    if job is None:
+        st.info("Choose the data and a model, then press **Train**.", icon="👆")
+        return
+    job.touch()
+    settings = state.training_settings
+    position = runner.position(job)
+    if job.state == "queued":
+        st.info(f"Waiting for a free training slot: {position} job(s) ahead of yours on this server.", icon="⏳")
+        return
+    if job.state == "failed":
+        show_error(escape_markdown(job.message))
+        return
+    events = list(job.events)
+    if not events:
+        st.caption("Preparing the data…")
+        return
+    last, reference = events[-1], events[0].reference
+    total = 1 if settings["kind"] == "bigram" else settings["steps"]
+    rate = last.step / max(last.elapsed_s, 1e-9)
+    held = [e for e in events if e.heldout_loss is not None]
+    m = st.columns(4)
+    m[0].metric("Step", f"{last.step:,} of {total:,}")
+    m[1].metric("Steps per second", f"{rate:.1f}", help="Including the evaluations and samples.")
+    m[2].metric("Held-out −log p", f"{held[-1].heldout_loss:.3f} nats" if held else "–",
+                help="Nats per character, each prediction reading only the characters before it.")  # fmt: skip
+    m[3].metric("Time left", f"{max(total - last.step, 0) / max(rate, 1e-9):.0f} s" if not job.finished else job.state)
+    unit = st.radio("Unit", ["nats", "bits"], horizontal=True, key="training_unit")
+    st.plotly_chart(loss_figure(loss_curves(events, reference, unit), total), key="training_curve_fig",
+                    config=chart_config("training_curve_fig"))  # fmt: skip
+    if held:
+        st.markdown(f"**Samples at step {held[-1].step}** (seeds 0–{len(held[-1].samples) - 1}, the same every time):")
+        st.code("\n".join(held[-1].samples) or " ", language=None)
+        st.markdown(
+            "**A held-out example**, each character coloured by its cost −log p (orange > 3 nats · grey 1–3 · blue < 1):"
+        )
+        st.markdown(cost_strip(held[-1].probe))
+    if not settings.get("causal", True) and held:
+        st.warning(
+            "No causal mask: during training each position could read the very character it had to predict, so the "
+            f"training loss ({last.train_loss:.2f}) falls far below what is possible. Scored honestly — each prediction "
+            f"seeing only the past, as when sampling — the held-out loss is {held[-1].heldout_loss:.2f}, and the samples "
+            "break: the model learned to copy, not to predict.",
+            icon="🙈",
+        )
+    if job.finished:
+        if state.get("training_seen_finish") != job.id:  # once: redraw the whole page (buttons, no timer)
+            state.training_seen_finish = job.id
+            st.rerun()
+        finished(job, held, settings)
+
+
+def finished(job, held, settings) -> None:
+    model = next((e.snapshot for e in reversed(job.events) if e.snapshot is not None), None)
+    note = "" if job.state == "done" else f" {job.message}"
+    if model is None:
+        st.info(f"The run stopped before its first evaluation: there is no model to keep.{note}", icon="⏹️")
+        return
+    steps_done = model.card["metrics"]["steps"]
+    st.success(
+        f"**{job.state.capitalize()}** after {steps_done} steps.{note} Held-out −log p **{model.card['metrics']['heldout_nll']:.3f}** "
+        f"nats per character; {sum(p.numel() for p in model.net.parameters()):,} parameters.",
+        icon="🏁",
+    )
+    left, right = st.columns(2)
+    if left.button("Use this model on Live sampling", key="training_use", icon="🎲"):
+        state.my_model = model
+        left.caption("Added for this browser session: choose **my-model** on the Live sampling page.")
+    with tempfile.TemporaryDirectory() as tmp:
+        weights = save_checkpoint(model.net.state_dict(), dict(model.card, settings=settings), Path(tmp), "my-model")
+        blob, card = weights.read_bytes(), weights.with_suffix(".json").read_text()
+    right.download_button("Download the weights (.safetensors)", blob, "my-model.safetensors", key="training_dl_w")
+    right.download_button(
+        "Download the card (.json)", card, "my-model.json", mime="application/json", key="training_dl_c"
+    )
+
+
+live()
