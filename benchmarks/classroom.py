@@ -30,6 +30,7 @@ from contextlib import nullcontext
 from datetime import date
 from pathlib import Path
 
+from benchmarks import common
 from benchmarks.common import md_table, streamlit_server
 from benchmarks.live_feel import background_load
 from benchmarks.load_test import LoadResult, rss_growth_bound_mb, run_load
@@ -187,20 +188,11 @@ def merge(old_section: str, sections: dict[str, str], targets: list[list[str]]) 
 
 
 def current_section(markdown: str) -> str:
-    start = markdown.find(SECTION)
-    if start < 0:
-        return ""
-    end = markdown.find("\n## ", start + len(SECTION))
-    return markdown[start:end] if end >= 0 else markdown[start:]
+    return common.current_section(markdown, SECTION)
 
 
 def replace_section(markdown: str, section: str) -> str:
-    """``markdown`` with its classroom section replaced by ``section`` (appended if it has none)."""
-    old = current_section(markdown)
-    if not old:
-        return markdown.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n"
-    at_end = markdown.endswith(old)  # the last section: end the file with a blank line, as before
-    return markdown.replace(old, section.rstrip("\n") + "\n" + ("\n" if at_end else ""), 1)
+    return common.replace_section(markdown, SECTION, section)
 
 
 def main(argv: list[str] | None = None) -> int:

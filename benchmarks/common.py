@@ -128,3 +128,21 @@ def streamlit_server(script: Path, cwd: Path, start_timeout_s: float = 90) -> It
         yield base, proc.pid
     finally:
         stop_process_group(proc, timeout_s=20)
+
+
+def current_section(markdown: str, heading: str) -> str:
+    """The section of ``markdown`` that starts with ``heading`` (a "## ..." line), up to the next "## "."""
+    start = markdown.find(heading)
+    if start < 0:
+        return ""
+    end = markdown.find("\n## ", start + len(heading))
+    return markdown[start:end] if end >= 0 else markdown[start:]
+
+
+def replace_section(markdown: str, heading: str, section: str) -> str:
+    """``markdown`` with its ``heading`` section replaced by ``section`` (appended if it has none)."""
+    old = current_section(markdown, heading)
+    if not old:
+        return markdown.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n"
+    at_end = markdown.endswith(old)  # the last section: end the file with a blank line, as before
+    return markdown.replace(old, section.rstrip("\n") + "\n" + ("\n" if at_end else ""), 1)

@@ -14,8 +14,19 @@ from pathlib import Path
 import torch
 
 import core
-from benchmarks import browser, classroom, generation, live_feel, llm, pages, pixelcnn_sampling, quality, sampling_page
-from benchmarks.common import machine, md_table
+from benchmarks import (
+    browser,
+    classroom,
+    generation,
+    live_feel,
+    llm,
+    pages,
+    pixelcnn_sampling,
+    quality,
+    sampling_page,
+    training,
+)
+from benchmarks.common import current_section, machine, md_table, replace_section
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -170,8 +181,9 @@ def main() -> None:
     text = run(quick=args.quick)
     out = Path(args.out)
     old = out.read_text() if out.exists() else ""
-    if classroom.SECTION in old:  # measured by its own command (~30 min): kept as it was
-        text = classroom.replace_section(text, classroom.current_section(old))
+    for own in (classroom.SECTION, training.SECTION):  # measured by their own commands: kept as they were
+        if own in old:
+            text = replace_section(text, own, current_section(old, own))
     out.write_text(text)
     print(f"wrote {args.out}")
 

@@ -72,7 +72,9 @@ runner = job_runner()
 job = state.get("training_job")
 busy = job is not None and not job.finished
 
-data_col, model_col = st.columns(2)
+controls = st.container()  # Train / Pause / Stop, above the settings (filled below, once they are read)
+settings_box = st.expander("Data and model", expanded=job is None)  # folded away once a run exists
+data_col, model_col = settings_box.columns(2)
 with data_col.container(border=True):
     st.markdown("**Data**")
     source = st.segmented_control("Data", ["names", "shakespeare", "your text"], default="names", required=True,
@@ -118,7 +120,7 @@ def start() -> None:
         state.training_error = str(e)
 
 
-buttons = st.columns([1, 1, 1, 3])
+buttons = controls.columns([1, 1, 1, 3])
 buttons[0].button("Train", key="training_start", type="primary", icon="🏋️", on_click=start,
                   disabled=busy or not text, width="stretch")  # fmt: skip
 if busy and job.state == "paused":
@@ -130,7 +132,8 @@ buttons[2].button(
     "Stop", key="training_stop", on_click=job.stop if busy else None, icon="⏹️", disabled=not busy, width="stretch"
 )
 if state.get("training_error"):
-    show_error(escape_markdown(state.pop("training_error")))
+    with controls:
+        show_error(escape_markdown(state.pop("training_error")))
 
 
 @st.fragment(run_every=0.5 if busy else None)
@@ -156,13 +159,13 @@ def live() -> None:
     total = 1 if settings["kind"] == "bigram" else settings["steps"]
     rate = last.step / max(last.elapsed_s, 1e-9)
     held = [e for e in events if e.heldout_loss is not None]
-    m = st.columns(4)
+    m = st.columns([1, 1, 1.1, 0.9, 0.8])
     m[0].metric("Step", f"{last.step:,} of {total:,}")
     m[1].metric("Steps per second", f"{rate:.1f}", help="Including the evaluations and samples.")
     m[2].metric("Held-out −log p", f"{held[-1].heldout_loss:.3f} nats" if held else "–",
                 help="Nats per character, each prediction reading only the characters before it.")  # fmt: skip
     m[3].metric("Time left", f"{max(total - last.step, 0) / max(rate, 1e-9):.0f} s" if not job.finished else job.state)
-    unit = st.radio("Unit", ["nats", "bits"], horizontal=True, key="training_unit")
+    unit = m[4].radio("Unit", ["nats", "bits"], key="training_unit", help="per character")
     st.plotly_chart(loss_figure(loss_curves(events, reference, unit), total), key="training_curve_fig",
                     config=chart_config("training_curve_fig"))  # fmt: skip
     if held:

@@ -42,7 +42,7 @@ def loss_curves(events: list, reference: dict, unit: str = "nats") -> LossCurves
     )
 
 
-def loss_figure(c: LossCurves, total_steps: int, height: int = 360) -> go.Figure:
+def loss_figure(c: LossCurves, total_steps: int, height: int = 330) -> go.Figure:
     data = [
         dict(
             type="scatter",

@@ -63,7 +63,7 @@ def chain_rule_ordering(rng: random.Random) -> Question:
     values = [
         math.prod(f.prob for f in cr.sequence_factors(joint, order, sequence)) for order in cr.ORDERINGS
     ]  # one product of conditionals per order: all equal the joint entry
-    choices = tuple(cr.ordering_formula(o) for o in orders) + ("They all give the same value",)
+    choices = tuple(f"${cr.ordering_formula(o)}$" for o in orders) + ("They all give the same value",)  # LaTeX
     return Question(
         key="chain_rule.ordering",
         text=f"For a joint over three positions, revealing the positions in which order gives the largest p({text})?",
