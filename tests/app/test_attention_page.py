@@ -62,6 +62,7 @@ def test_default_page_shows_names_attention_from_the_model(names):
         "2. Learned attention",
         "3. What peeking breaks",
         "4. Check causality, don't trust it",
+        "Check yourself",
     ]
     assert not at.error
     w = text_window(names, "emma")

@@ -58,6 +58,7 @@ def test_all_five_sections_render_from_the_models(models, digits):
         "3 · Receptive field and the blind spot",
         "4 · Sampling, one pixel at a time",
         "5 · Exact likelihood of an image",
+        "Check yourself",
     ]
     assert not at.error
     # the expander reports each model's test NLL from its card, and how little data ours saw
@@ -242,7 +243,7 @@ def test_uploads_good_and_bad(models):
         at.file_uploader(key="pcnn_l_upload").set_value(("x.png", data, "image/png")).run()
         assert not at.exception
         assert any(words in e.value for e in at.error), words
-        assert len(at.header) == 5  # the rest of the page is still there
+        assert len(at.header) == 6  # the rest of the page is still there (5 sections and Check yourself)
 
 
 def test_missing_model_is_an_error_and_the_rest_of_the_page_works(monkeypatch):
