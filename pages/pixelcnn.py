@@ -279,11 +279,7 @@ plain = models.get("pixelcnn")
 check_yourself(
     "pixelcnn",
     [
-        None
-        if plain is None
-        else questions.pixel_receptive_field(
-            quiz_rng("pixelcnn", 1), plain.kind, plain.net.config.first_kernel, plain.net.config.kernel_size
-        ),
+        None if plain is None else questions.pixel_receptive_field(quiz_rng("pixelcnn", 1), plain),
         questions.pixel_bits_per_dim(quiz_rng("pixelcnn", 2)),
     ],
 )

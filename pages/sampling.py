@@ -154,7 +154,7 @@ show_link_notes()
 
 presenter = state.sampling_presenter
 panel = live_panel(lm, sampling, limit, presenter)
-lab_sections(lm, prompt_ids, sampling, seed, limit, presenter)
+lab_sections(lm, prompt, prompt_ids, sampling, seed, limit, presenter)
 if not presenter:
     kv_section(lm, prompt, prompt_ids, sampling, seed)
-play(panel, lm, sampling, limit)  # last: while auto-play lasts, it replaces the panel's parts in place
+play(panel, lm, sampling, limit, presenter)  # last: while auto-play lasts, it replaces the panel's parts in place

@@ -15,7 +15,7 @@ from core.exports import history_csv
 from core.figures.sampling import token_name
 from core.lessons import questions
 from core.lessons.decoders import compare_decoders
-from core.lessons.sampling_session import SamplingSettings
+from core.lessons.sampling_session import SamplingSettings, stages_at
 from core.lessons.settings import (
     ORDER_NAMES,
     PENALTY_RANGE,
@@ -140,27 +140,27 @@ def share_link() -> str:
 
 def on_draw_many(lm: TextModel, sampling: SamplingSettings) -> None:
     """N draws from the current step's final distribution, with the session's own draws generator."""
-    s = session()
-    h = s.history
-    stages = current_stages(lm, sampling)
     n = state.sampling_draws_n
-    counts = empirical_counts(stages.final, n, s.draws_generator)
-    state.sampling_draws = ((lm.name, tuple(h.ids), len(h), sampling), n, counts)
+    counts = empirical_counts(current_stages(lm, sampling).final, n, session().draws_generator)
+    state.sampling_draws = (_draws_key(lm, sampling), n, counts)
+
+
+def _draws_key(lm: TextModel, sampling: SamplingSettings) -> tuple:
+    """Which step and knobs a "Draw N times" belongs to (its diamonds vanish when either changes)."""
+    return lm.name, tuple(session().history.ids), sampling
 
 
 def current_stages(lm: TextModel, sampling: SamplingSettings):
     """The distribution the chart shows: the current step's (redrawn under these knobs), or step 1's."""
     s = session()
-    h = s.history
-    ids = h.context_of(len(h) - 1) if len(h) else h.ids
-    return sampling.stages(s.step_logits(lm, ids), ids[1:])
+    ids = s.history.current_context
+    return stages_at(lm, ids, sampling, s.step_logits(lm, ids))
 
 
 def draws_for_chart(lm: TextModel, sampling: SamplingSettings):
     """(n, counts) of the last "Draw N times", if it belongs to the step and knobs on screen; else None."""
     got = state.get("sampling_draws")
-    h = session().history
-    if got and got[0] == (lm.name, tuple(h.ids), len(h), sampling):
+    if got and got[0] == _draws_key(lm, sampling):
         return got[1], got[2]
     return None
 
@@ -194,7 +194,9 @@ def draw_many_controls(lm: TextModel, sampling: SamplingSettings) -> None:
         cols[2].caption("Draws from this step's distribution without adding them to the text.")
 
 
-def decoders_section(lm: TextModel, prompt_ids: list[int], sampling: SamplingSettings, seed: int, limit: int) -> None:
+def decoders_section(
+    lm: TextModel, prompt: str, prompt_ids: list[int], sampling: SamplingSettings, seed: int, limit: int
+) -> None:
     st.subheader("Greedy, sampled or beam search")
     st.caption(
         "Three continuations of the same prompt, each scored by the model: log p is the sum of "
@@ -209,7 +211,7 @@ def decoders_section(lm: TextModel, prompt_ids: list[int], sampling: SamplingSet
     if cols[1].button("Compare", key="sampling_compare", icon="🔀", width="stretch"):
         try:
             with st.spinner("Decoding three ways…"):
-                state.sampling_compare_result = (key, compare_decoders(lm, prompt_ids, sampling, seed, n, width))
+                state.sampling_compare_result = (key, compare_decoders(lm, prompt, sampling, seed, n, width))
         except ChainRuleError as e:
             show_error(escape_markdown(str(e)))
     got = state.get("sampling_compare_result")
@@ -251,8 +253,7 @@ def quiz_section(lm: TextModel, sampling: SamplingSettings) -> None:
     """Check yourself, from the step on screen and the text drawn so far (waits for Pause)."""
     s = session()
     h = s.history
-    ids = h.context_of(len(h) - 1) if len(h) else h.ids
-    logits = s.step_logits(lm, ids)
+    logits = s.step_logits(lm, h.current_context)
     stages = [e.step.stages for e in h.entries]
     logprobs = torch.stack([st_.raw.log() for st_ in stages]) if stages and None not in stages else None
 
@@ -270,12 +271,18 @@ def quiz_section(lm: TextModel, sampling: SamplingSettings) -> None:
 
 
 def lab_sections(
-    lm: TextModel, prompt_ids: list[int], sampling: SamplingSettings, seed: int, limit: int, presenter: bool
+    lm: TextModel,
+    prompt: str,
+    prompt_ids: list[int],
+    sampling: SamplingSettings,
+    seed: int,
+    limit: int,
+    presenter: bool,
 ) -> None:
     if session().clock.playing:
         return  # the lab waits for Pause: auto-play redraws only the live panel
     if not presenter:
-        decoders_section(lm, prompt_ids, sampling, seed, limit)
+        decoders_section(lm, prompt, prompt_ids, sampling, seed, limit)
     export_section(lm)
     if not presenter:
         quiz_section(lm, sampling)

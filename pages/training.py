@@ -15,6 +15,7 @@ import uuid
 from pathlib import Path
 
 import streamlit as st
+import torch
 
 from core.checkpoint import save_checkpoint
 from core.display import escape_markdown
@@ -101,9 +102,10 @@ with model_col.container(border=True):
     lr = e.select_slider("Learning rate", LR_CHOICES, value=3e-3, key="training_lr", disabled=busy or kind == "bigram")
     seed = int(f.number_input("Seed (0 to 9999)", 0, 9999, 0, key="training_seed", disabled=busy))
     if kind == "transformer":
-        params = GPT(
-            GPTConfig(block_size=block, vocab_size=100, n_layer=n_layer, n_head=n_embd // 16, n_embd=n_embd)
-        ).num_params()
+        with torch.device("meta"):  # shapes only: no memory, no initialisation on every rerun
+            params = GPT(
+                GPTConfig(block_size=block, vocab_size=100, n_layer=n_layer, n_head=n_embd // 16, n_embd=n_embd)
+            ).num_params()
         st.caption(f"About **{params:,}** parameters (with a 100-symbol vocabulary); budget 2 minutes on this server.")
     else:
         st.caption("Counts every (previous, next) pair once: the limit a one-character context can reach.")
@@ -187,10 +189,17 @@ def live() -> None:
         if state.get("training_seen_finish") != job.id:  # once: redraw the whole page (buttons, no timer)
             state.training_seen_finish = job.id
             st.rerun()
-        finished(job, held, settings)
+        finished(job, settings)
 
 
-def finished(job, held, settings) -> None:
+def checkpoint_files(model, settings: dict) -> tuple[bytes, str]:
+    """The weights and the card as ``save_checkpoint`` writes them (the shipped format)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        weights = save_checkpoint(model.net.state_dict(), dict(model.card, settings=settings), Path(tmp), "my-model")
+        return weights.read_bytes(), weights.with_suffix(".json").read_text()
+
+
+def finished(job, settings) -> None:
     model = next((e.snapshot for e in reversed(job.events) if e.snapshot is not None), None)
     note = "" if job.state == "done" else f" {job.message}"
     if model is None:
@@ -206,9 +215,9 @@ def finished(job, held, settings) -> None:
     if left.button("Use this model on Live sampling", key="training_use", icon="🎲"):
         state.my_model = model
         left.caption("Added for this browser session: choose **my-model** on the Live sampling page.")
-    with tempfile.TemporaryDirectory() as tmp:
-        weights = save_checkpoint(model.net.state_dict(), dict(model.card, settings=settings), Path(tmp), "my-model")
-        blob, card = weights.read_bytes(), weights.with_suffix(".json").read_text()
+    if state.get("training_files", (None,))[0] != job.id:  # written once per run, not on every rerun
+        state.training_files = (job.id, *checkpoint_files(model, settings))
+    _, blob, card = state.training_files
     right.download_button("Download the weights (.safetensors)", blob, "my-model.safetensors", key="training_dl_w")
     right.download_button(
         "Download the card (.json)", card, "my-model.json", mime="application/json", key="training_dl_c"

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 
 from core.text.beam_search import beam_search
-from core.text.language_model import TextModel, logits_for_context, sample_step, seeded_generator
+from core.text.language_model import TextModel, context_ids, generate, logits_for_context
 from core.text.sampling import SamplingSettings
 
 
@@ -33,28 +33,24 @@ class Decoded:
         return self.logprob / len(self.token_ids) if self.token_ids else math.nan
 
 
-def _run(lm: TextModel, prompt_ids: list[int], settings: SamplingSettings, seed: int, n: int) -> tuple:
-    """The tokens ``sample_step`` draws from ``prompt_ids`` with a generator seeded from ``seed``."""
-    ids, generator, logprob = list(prompt_ids), seeded_generator(seed), 0.0
-    for _ in range(n):
-        step = sample_step(lm, ids, generator, settings=settings)
-        ids.append(step.token_id)
-        logprob += step.logprob
-        if step.is_end:
-            return tuple(ids[len(prompt_ids) :]), logprob, True
-    return tuple(ids[len(prompt_ids) :]), logprob, False
+def _continuation(lm: TextModel, prompt: str, settings: SamplingSettings, seed: int, n: int) -> tuple:
+    """(tokens, log p, ended) of ``core.generate``'s continuation: what "Next token" draws for this seed."""
+    steps = list(generate(lm, prompt, n, seed=seed, settings=settings))
+    ended = bool(steps) and steps[-1].is_end
+    return tuple(s.token_id for s in steps), math.fsum(s.logprob for s in steps), ended
 
 
 def compare_decoders(
-    lm: TextModel, prompt_ids: list[int], settings: SamplingSettings, seed: int, n: int, width: int
+    lm: TextModel, prompt: str, settings: SamplingSettings, seed: int, n: int, width: int
 ) -> list[Decoded]:
     """Greedy, sampled (under ``settings`` and ``seed``) and beam search (``width``), ``n`` tokens at most."""
-    greedy = _run(lm, prompt_ids, SamplingSettings(temperature=0), seed, n)
-    sampled = _run(lm, prompt_ids, settings, seed, n)
+    greedy = _continuation(lm, prompt, SamplingSettings(temperature=0), seed, n)
+    sampled = _continuation(lm, prompt, settings, seed, n)
 
     def next_logprobs(ids: list[int]) -> torch.Tensor:
         return torch.log_softmax(logits_for_context(lm, ids).to(torch.float64), dim=0)  # (V,)
 
+    prompt_ids = context_ids(lm, prompt)
     best = beam_search(next_logprobs, prompt_ids, width, n, lm.vocab.stop_ids, lm.vocab.input_only_ids)[0]
     return [
         Decoded("greedy", *greedy),

@@ -18,10 +18,11 @@ import numpy as np
 import torch
 
 from core.display import escape_markdown as esc
+from core.image.model import ImageModel
 from core.lessons import chain_rule as cr
 from core.lessons.ledger import Ledger
 from core.lessons.quiz import Question
-from core.lessons.receptive_field import analytic_receptive_field
+from core.lessons.receptive_field import model_analytic_receptive_field
 from core.text.sampling import next_token_distribution
 
 FACTOR_CHOICES = (0.1, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.9)
@@ -60,9 +61,7 @@ def chain_rule_ordering(rng: random.Random) -> Question:
     sequence = tuple(rng.randrange(len(cr.SYMBOLS)) for _ in range(cr.N_POSITIONS))
     text = cr.sequence_text(sequence)
     orders = cr.ORDERINGS[:3]
-    values = [
-        math.prod(f.prob for f in cr.sequence_factors(joint, order, sequence)) for order in cr.ORDERINGS
-    ]  # one product of conditionals per order: all equal the joint entry
+    values = [cr.product_of_conditionals(joint, order)[sequence] for order in cr.ORDERINGS]  # all equal the joint
     choices = tuple(f"${cr.ordering_formula(o)}$" for o in orders) + ("They all give the same value",)  # LaTeX
     return Question(
         key="chain_rule.ordering",
@@ -220,9 +219,10 @@ def sampling_temperature(
 # PixelCNN
 
 
-def pixel_receptive_field(rng: random.Random, kind: str, first_kernel: int, kernel_size: int) -> Question:
+def pixel_receptive_field(rng: random.Random, model: ImageModel) -> Question:
     row, col, layers = rng.randrange(8, 20), rng.randrange(8, 20), rng.choice((1, 2, 3))
-    rf = analytic_receptive_field(kind, layers, row, col, 28, first_kernel, kernel_size)
+    rf = model_analytic_receptive_field(model, layers, row, col)
+    kind, first_kernel, kernel_size = model.kind, model.net.config.first_kernel, model.net.config.kernel_size
     n = int(rf.sum())
     return Question(
         key="pixelcnn.receptive_field",

@@ -90,6 +90,11 @@ class History:
         """exp(-logprob / n): the model's effective number of choices per generated token."""
         return math.exp(-self.logprob / len(self.entries)) if self.entries else None
 
+    @property
+    def current_context(self) -> list[int]:
+        """What the step on screen conditioned on: the last drawn token's context, or the prompt before any draw."""
+        return self.context_of(len(self.entries) - 1) if self.entries else self.ids
+
     def context_of(self, index: int) -> list[int]:
         """The tokens step ``index`` (0-based among the generated ones) was conditioned on."""
         return self.ids[: len(self.prompt_ids) + index]

@@ -160,12 +160,16 @@ def parse_query_params(params: Mapping[str, str | list[str]]) -> tuple[PageSetti
             raw = raw[:PROMPT_MAX_CHARS]
         values["prompt"] = raw  # characters outside the vocabulary are reported with the model's allowed set
 
-    if (raw := get("temperature")) is not None:
-        x = _number(raw)
-        if x is not None and 0 <= x <= TEMPERATURE_MAX:
-            values["temperature"] = round(x, 2)  # the slider's resolution
-        else:
-            reject("temperature", raw, f"temperature must be a number from 0 (greedy) to {TEMPERATURE_MAX:g}")
+    def ranged(key: str, lo: float, hi: float, allowed: str) -> None:
+        """A number from lo to hi at the sliders' resolution (0.01), else the default with a note."""
+        if (raw := get(key)) is not None:
+            x = _number(raw)
+            if x is not None and lo <= x <= hi:
+                values[key] = round(x, 2)
+            else:
+                reject(key, raw, allowed)
+
+    ranged("temperature", 0, TEMPERATURE_MAX, f"temperature must be a number from 0 (greedy) to {TEMPERATURE_MAX:g}")
 
     if (raw := get("top_k")) is not None:
         k = 0 if raw.strip().lower() in ("off", "none") else _whole_number(raw)
@@ -174,21 +178,7 @@ def parse_query_params(params: Mapping[str, str | list[str]]) -> tuple[PageSetti
         else:
             reject("top_k", raw, "top-k must be a whole number >= 1, or 0 / off to keep every token")
 
-    if (raw := get("top_p")) is not None:
-        x = _number(raw)
-        if x is not None and TOP_P_MIN <= x <= 1:
-            values["top_p"] = round(x, 2)
-        else:
-            reject("top_p", raw, f"top-p must be a number from {TOP_P_MIN:g} to 1 (1 keeps every token)")
-
-    def ranged(key: str, lo: float, hi: float, allowed: str) -> None:
-        if (raw := get(key)) is not None:
-            x = _number(raw)
-            if x is not None and lo <= x <= hi:
-                values[key] = round(x, 2)  # the slider's resolution
-            else:
-                reject(key, raw, allowed)
-
+    ranged("top_p", TOP_P_MIN, 1, f"top-p must be a number from {TOP_P_MIN:g} to 1 (1 keeps every token)")
     ranged("min_p", 0, 1, "min-p must be a number from 0 (off) to 1")
     ranged("typical_p", TOP_P_MIN, 1, f"typical-p must be a number from {TOP_P_MIN:g} to 1 (1 is off)")
     ranged("repetition", *REPETITION_RANGE, "the repetition penalty must be a number from 0.5 to 2 (1 is off)")

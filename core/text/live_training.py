@@ -29,7 +29,7 @@ from core.models.bigram import BigramConfig, BigramLM
 from core.models.transformer import GPT, GPTConfig
 from core.text.corpora import CORPORA, load_corpus
 from core.text.data import name_examples, text_batch, text_windows
-from core.text.language_model import TextModel, generate
+from core.text.language_model import TextModel, generate, heldout_nll
 from core.text.vocab import Vocab, names_vocab, text_vocab
 from core.training import Schedule, adamw, train_steps
 
@@ -113,39 +113,30 @@ def prepare(text: str, block_size: int, heldout_fraction: float = 0.1) -> LiveDa
 
 
 @torch.no_grad()
-def prefix_nll(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-    """Mean −log p(y_t | x_0..x_t) in nats, each prediction reading only its prefix (honest for any mask)."""
-    total, count = 0.0, 0
+def prefix_costs_table(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """(B, T) −log p(y_t | x_0..x_t) in nats, each prediction reading only its prefix (honest for any mask);
+    NaN where the target is padding (-1)."""
+    out = torch.full(y.shape, math.nan, dtype=torch.float64)
     for t in range(x.shape[1]):
         logits, _ = net(x[:, : t + 1])  # (B, t+1, V): the last position sees x_0..x_t and nothing after
-        target = y[:, t]
-        keep = target >= 0
+        keep = y[:, t] >= 0
         if keep.any():
             logp = torch.log_softmax(logits[keep, -1].double(), dim=-1)  # (b, V)
-            total -= float(logp[torch.arange(int(keep.sum())), target[keep]].sum())
-            count += int(keep.sum())
-    return total / max(count, 1)
+            out[keep, t] = -logp[torch.arange(int(keep.sum())), y[keep, t]]
+    return out
 
 
-@torch.no_grad()
-def batch_nll(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-    """Mean NLL from one forward pass per batch (equals ``prefix_nll`` for a causal model)."""
-    logits, _ = net(x)
-    logp = torch.log_softmax(logits.double(), dim=-1)
-    keep = y >= 0
-    return float(-logp[keep].gather(-1, y[keep].unsqueeze(-1)).mean())
+def prefix_nll(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    """Mean of ``prefix_costs_table`` over the real targets (equals ``heldout_nll`` for a causal model)."""
+    costs = prefix_costs_table(net, x, y)
+    return float(costs[y >= 0].mean())
 
 
-@torch.no_grad()
 def prefix_costs(net: nn.Module, vocab: Vocab, x: torch.Tensor, y: torch.Tensor) -> list[tuple[str, float]]:
     """(token, −log p) for each target of one held-out row (x, y: (T,)), every prediction from its prefix only."""
-    out = []
-    for t in range(len(y)):
-        if y[t] < 0:
-            break
-        logits, _ = net(x[None, : t + 1])
-        out.append((vocab.token_text(int(y[t])), -float(torch.log_softmax(logits[0, -1].double(), -1)[y[t]])))
-    return out
+    keep = y >= 0
+    costs = prefix_costs_table(net, x[None], y[None])[0]
+    return [(vocab.token_text(int(t)), float(c)) for t, c in zip(y[keep], costs[keep], strict=True)]
 
 
 def _check(name: str, value) -> int:
@@ -206,7 +197,7 @@ def train_live(
     hx, hy = data.heldout_x, data.heldout_y
     bigram = _bigram(data)
     reference = {
-        "bigram": batch_nll(bigram, hx, hy),
+        "bigram": heldout_nll(bigram, hx, hy),
         "uniform": math.log(data.vocab.size - len(data.vocab.input_only_ids)),
     }
     card = {"data": data.description, "vocab": data.vocab.to_dict(), "trained_live": True}
@@ -253,7 +244,7 @@ def train_live(
         return net(x, y)[1]
 
     rows = torch.randperm(len(hx), generator=torch.Generator().manual_seed(0))[:EVAL_ROWS]
-    score = prefix_nll if not causal else batch_nll
+    score = prefix_nll if not causal else heldout_nll
 
     def evaluate() -> dict:
         return {"heldout": score(net, hx[rows], hy[rows])}

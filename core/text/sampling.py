@@ -314,14 +314,16 @@ class SamplingSettings:
         ``raw`` stays the model's own distribution (the one log p is reported under).
         """
         min_p = self.min_p if self.min_p else None  # 0 keeps every token: off, as transformers skips it
-        if not self.penalised:
-            return next_token_distribution(
-                logits, self.temperature, self.top_k, self.top_p, min_p, self.typical_p, self.order
-            )
-        scores = apply_penalties(logits, context_ids, self.repetition, self.presence, self.frequency)
+        scores = (
+            apply_penalties(logits, context_ids, self.repetition, self.presence, self.frequency)
+            if self.penalised
+            else logits
+        )
         chain = next_token_distribution(
             scores, self.temperature, self.top_k, self.top_p, min_p, self.typical_p, self.order
         )
+        if not self.penalised:
+            return chain
         raw = torch.softmax(_as_logits(logits), dim=0)
         stages = (("raw", raw), ("penalties", chain.raw), *chain.stages[1:])
         return replace(chain, raw=raw, stages=stages)

@@ -80,7 +80,7 @@ def test_compare_shows_greedy_sampled_and_beam(names_lm):
     at.select_slider(key="sampling_beam_width").set_value(4)
     click(at, "sampling_compare")
     rows = next(d.value for d in at.dataframe if "decoder" in d.value.columns)
-    expected = compare_decoders(names_lm, [0] + names_lm.vocab.encode("ma"), SamplingSettings(), 3, 12, 4)
+    expected = compare_decoders(names_lm, "ma", SamplingSettings(), 3, 12, 4)
     assert list(rows["decoder"]) == [d.method for d in expected]
     assert list(rows["log p"]) == pytest.approx([d.logprob for d in expected])
     assert list(rows["text"]) == [

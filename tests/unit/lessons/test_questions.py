@@ -201,8 +201,7 @@ def pixelcnn():
 
 @pytest.mark.parametrize("seed", range(6))
 def test_receptive_field_count_is_what_the_gradient_measures(pixelcnn, seed):
-    cfg = pixelcnn.net.config
-    q = qs.pixel_receptive_field(random.Random(seed), pixelcnn.kind, cfg.first_kernel, cfg.kernel_size)
+    q = qs.pixel_receptive_field(random.Random(seed), pixelcnn)
     layers = int(re.search(r"After \*\*(\d)\*\*", q.text).group(1))
     row, col = (int(x) for x in re.search(r"row (\d+), column (\d+)", q.text).groups())
     assert q.answer == int(receptive_field(pixelcnn, row, col, layers).sum())

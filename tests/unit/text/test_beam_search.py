@@ -16,7 +16,6 @@ import core
 from core.errors import InputError
 from core.lessons.decoders import compare_decoders
 from core.text.beam_search import beam_search
-from core.text.language_model import context_ids
 from core.text.sampling import SamplingSettings
 
 V, STOP = 4, 0  # token 0 ends a text
@@ -103,9 +102,8 @@ def test_bad_width_is_an_input_error(width):
 
 def test_compare_decoders_matches_generate(names_lm):
     prompt = "em"
-    ids = context_ids(names_lm, prompt)
     settings = SamplingSettings(0.8, 10, 0.95)
-    out = {d.method: d for d in compare_decoders(names_lm, ids, settings, seed=5, n=12, width=3)}
+    out = {d.method: d for d in compare_decoders(names_lm, prompt, settings, seed=5, n=12, width=3)}
     sampled = list(core.generate(names_lm, prompt, 12, 0.8, 10, 0.95, seed=5))
     greedy = list(core.generate(names_lm, prompt, 12, 0.0, seed=5))
     assert list(out["sampled"].token_ids) == [s.token_id for s in sampled]

@@ -14,7 +14,8 @@ import core
 from core.errors import InputError
 from core.jobs import JobRunner
 from core.models.transformer import GPT, GPTConfig
-from core.text.live_training import batch_nll, decode_upload, prefix_nll, train_live
+from core.text.language_model import heldout_nll
+from core.text.live_training import decode_upload, prefix_nll, train_live
 
 torch.set_num_threads(1)
 
@@ -69,7 +70,7 @@ def test_prefix_scoring_equals_one_pass_for_a_causal_model():
     x = torch.randint(0, 11, (5, 8))
     y = torch.randint(0, 11, (5, 8))
     y[0, 5:] = -1
-    assert prefix_nll(net, x, y) == pytest.approx(batch_nll(net, x, y), abs=1e-6)
+    assert prefix_nll(net, x, y) == pytest.approx(heldout_nll(net, x, y), abs=1e-6)
 
 
 def test_breaking_out_stops_and_a_snapshot_is_usable():
