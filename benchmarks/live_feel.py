@@ -12,7 +12,8 @@ that input event to the DOM change (the next frame paints it), so Playwright's o
 not counted.
 
 * **auto-play** at 10 tokens/s on the sampling page (shakespeare, prompt ``ROMEO:``, 120 tokens): the
-  tiles of the token strip (``.st-key-sampling_strip .stMarkdownColoredBackground``, one per token) are counted while it plays for 10 s
+  tokens drawn (the panel's "Tokens drawn" metric, updated with the token strip in the same pass; the strip
+  shows only the text's tail, so its tiles are not a count) are read while it plays for 10 s
   (4 s with ``--quick``). Tokens shown per second: the steady rate, from the first new tile to the
   last before Pause (the wait for the first is "Play → first new tile"). Gaps: between successive
   visible updates of the strip over the same stretch (p95, linear interpolation). Stale share: the
@@ -296,8 +297,10 @@ SAMPLING_PROBE = (
   const visible = """
     + _VISIBLE_JS
     + """;
-  const strip = document.querySelector('.st-key-sampling_strip');
-  const n = strip ? strip.querySelectorAll('.stMarkdownColoredBackground').length : -1;
+  // tokens on screen: the panel's "Tokens drawn" metric ("n of limit"), drawn with the strip in the same
+  // update; the strip itself shows only the text's tail, so its tiles stop growing past two lines
+  const metric = document.querySelector('[data-testid="stMain"] [data-testid="stMetricValue"]');
+  const n = metric ? parseInt(metric.textContent, 10) : -1;
   const button = document.querySelector('.st-key-sampling_play button');
   const label = button ? button.textContent.trim() : '';
   const stale = [...document.querySelectorAll('[data-stale="true"]')].filter(visible);
