@@ -33,6 +33,7 @@ from core.lessons.chain_rule import (
 )
 from core.lessons.ledger import (
     LEDGER_EXAMPLES,
+    changed_note,
     context_note,
     display_token,
 )
@@ -195,6 +196,9 @@ if lm is not None:
         bottom[0].metric("NLL (nats)", f"{ledger.nll:.4f}", help="−ln p(text): the ledger's total")
         bottom[1].metric("NLL (bits)", f"{ledger.bits:.4f}", help="−log₂ p(text)")
         bottom[2].metric("bits per token", f"{ledger.bits_per_token:.4f}", help=f"{ledger.n_tokens} tokens scored")
+        changed = changed_note(model_name, text, lm.vocab.normalize(text))
+        if changed:
+            st.caption(escape_markdown(changed))
         note = context_note(ledger)
         if note:
             st.info(note, icon="🪟")

@@ -19,6 +19,8 @@ from core.lessons.ledger import (
     bits_difference,
     build_ledger,
     candidate,
+    cannot_score,
+    changed_note,
     classify,
     describe_chars,
 )
@@ -78,7 +80,9 @@ def models_section(ledger_models: list[str]) -> None:
         st.subheader("Two models, one text")
         a_col, b_col = st.columns(2)
         model_a = a_col.selectbox("Model A", ledger_models, index=0, key="cr_compare_a")
-        model_b = b_col.selectbox("Model B", ledger_models, index=1, key="cr_compare_b")
+        model_b = b_col.selectbox(
+            "Model B", ledger_models, index=ledger_models.index("shakespeare"), key="cr_compare_b"
+        )
         if compare_text == "":
             st.error("The text is empty: type at least one character to compare the models.", icon="🚫")
         else:
@@ -88,34 +92,14 @@ def models_section(ledger_models: list[str]) -> None:
                     model = model_or_error(name)
                 if model is not None:
                     verdicts.append(candidate(model, compare_text))
-                    col.metric(name, f"{fmt(verdicts[-1].bits)} bits", help=f"−log₂ p(text) under {name}")
-            for verdict in verdicts:
-                if verdict.ledger is None:
-                    st.warning(
-                        f"**{verdict.model}** gives this text probability 0: "
-                        f"{escape_markdown(describe_chars(verdict.missing_chars))} not in its vocabulary "
-                        f"(allowed: {escape_markdown(verdict.allowed)}).",
-                        icon="🚫",
-                    )
+                    v = verdicts[-1]
+                    value = "p = 0" if v.ledger is None else f"{fmt(v.bits)} bits"
+                    col.metric(name, value, help=f"−log₂ p(text) under {name}")
+                    note = changed_note(name, compare_text, v.scored_text)
+                    if note:
+                        col.caption(escape_markdown(note))
             if len(verdicts) == 2:
-                diff = bits_difference(*verdicts)
-                if math.isnan(diff):
-                    st.error("Neither model can produce this text: both give it probability 0.", icon="🚫")
-                elif diff == 0:
-                    st.info("Both models give this text the same probability.")
-                else:
-                    better, worse = (verdicts[0], verdicts[1]) if diff > 0 else (verdicts[1], verdicts[0])
-                    gap = abs(diff)
-                    # 2**gap overflows a float past ~1024 bits: go through log10 instead
-                    times = (
-                        "infinitely"
-                        if math.isinf(gap)
-                        else f"2^{gap:.2f} ≈ {scientific_from_log10(gap * math.log10(2))} times"
-                    )
-                    st.success(
-                        f"**{better.model}** explains “{escape_markdown(compare_text)}” better, by **{fmt(gap, 2)} bits**: "
-                        f"it finds it {times} more likely than **{worse.model}** does."
-                    )
+                compare_verdict(verdicts, compare_text)
     with right:
         st.subheader("Which model wrote it?")
         st.markdown(
@@ -131,22 +115,61 @@ def models_section(ledger_models: list[str]) -> None:
             result = classify(models, compare_text)
             cols = st.columns(len(result.candidates))
             for col, c in zip(cols, result.candidates, strict=True):
-                col.metric(
-                    f"{c.model} (bits/char)", fmt(c.bits_per_char), help=f"−log₂ p(text) / characters, {c.model}"
-                )
-                if c.ledger is None:
-                    col.caption(
-                        f"Probability 0: {escape_markdown(describe_chars(c.missing_chars))} not in its vocabulary."
-                    )
+                value = "p = 0" if c.ledger is None else fmt(c.bits_per_char)
+                col.metric(f"{c.model} (bits/char)", value, help=f"−log₂ p(text) / characters, {c.model}")
+                note = changed_note(c.model, compare_text, c.scored_text)
+                if note:
+                    col.caption(escape_markdown(note))
+            impossible = [c for c in result.candidates if c.ledger is None]
             if result.winner is None:
-                st.error("Neither model can produce this text (characters outside both vocabularies).", icon="🚫")
-            else:
-                margin = (
-                    "an infinite margin (the other gives it probability 0)"
-                    if math.isinf(result.margin)
-                    else (f"a margin of **{fmt(result.margin)} bits per character**")
+                st.error(
+                    "Neither model can produce this text: it has characters outside both vocabularies "
+                    f"({escape_markdown(describe_chars(sorted(set().union(*(c.missing_chars for c in impossible)))))}).",
+                    icon="🚫",
                 )
-                st.success(f"**{result.winner}** finds “{escape_markdown(compare_text)}” more likely, by {margin}.")
+            elif impossible:
+                st.info(
+                    f"**{result.winner}** wins by default: "
+                    + " ".join(escape_markdown(cannot_score(c)) for c in impossible),
+                    icon="🔤",
+                )
+            else:
+                st.success(
+                    f"**{result.winner}** finds “{escape_markdown(compare_text)}” more likely, by a margin of "
+                    f"**{fmt(result.margin)} bits per character**."
+                )
+
+
+def compare_verdict(verdicts: list, text: str) -> None:
+    """One sentence on two models' verdicts: which explains the text better, or which cannot produce it."""
+    impossible = [v for v in verdicts if v.ledger is None]
+    if len(impossible) == 2:
+        missing = sorted(set(impossible[0].missing_chars) | set(impossible[1].missing_chars))
+        st.error(
+            "Neither model can produce this text: both give it probability 0 "
+            f"({escape_markdown(describe_chars(missing))} not in their vocabularies).",
+            icon="🚫",
+        )
+        return
+    if impossible:
+        (able,) = [v for v in verdicts if v.ledger is not None]
+        st.info(
+            f"Only **{able.model}** can produce this text. " + escape_markdown(cannot_score(impossible[0])),
+            icon="🔤",
+        )
+        return
+    diff = bits_difference(*verdicts)
+    if diff == 0:
+        st.info("Both models give this text the same probability.")
+        return
+    better, worse = (verdicts[0], verdicts[1]) if diff > 0 else (verdicts[1], verdicts[0])
+    gap = abs(diff)
+    # 2**gap overflows a float past ~1024 bits: go through log10 instead
+    times = f"2^{gap:.2f} ≈ {scientific_from_log10(gap * math.log10(2))} times"
+    st.success(
+        f"**{better.model}** explains “{escape_markdown(text)}” better, by **{fmt(gap, 2)} bits**: "
+        f"it finds it {times} more likely than **{worse.model}** does."
+    )
 
 
 def prompts_section() -> None:

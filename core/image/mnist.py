@@ -60,6 +60,23 @@ def binarize(intensities: np.ndarray | torch.Tensor, generator: torch.Generator)
     return (torch.rand(p.shape, generator=generator) < p).float()
 
 
+def random_shift(images: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
+    """Move each image by its own random (dy, dx) in [-max_shift, max_shift], filling with 0 (no ink).
+
+    (N, H, W) -> (N, H, W). A digit moved by a pixel or two is still the same digit: augmentation
+    suited to handwriting. ``max_shift`` 0 returns the images unchanged.
+    """
+    if max_shift <= 0:
+        return images
+    n, h, w = images.shape
+    s = max_shift
+    padded = torch.nn.functional.pad(images, (s, s, s, s))  # (N, H + 2s, W + 2s)
+    dy, dx = torch.randint(0, 2 * s + 1, (2, n), generator=generator)  # offsets into the padding
+    rows = (dy[:, None] + torch.arange(h))[:, :, None]  # (N, H, 1)
+    cols = (dx[:, None] + torch.arange(w))[:, None, :]  # (N, 1, W)
+    return padded[torch.arange(n)[:, None, None], rows, cols]  # (N, H, W)
+
+
 def train_test_split() -> tuple[DigitSet, DigitSet]:
     """(train with raw 0-255 intensities, test binarized once with TEST_BINARIZE_SEED)."""
     images, labels = load_mnist()

@@ -204,6 +204,7 @@ class Candidate:
     ledger: Ledger | None  # None when the text has characters outside the vocabulary
     missing_chars: tuple[str, ...]  # those characters: the model gives the text probability 0
     allowed: str  # the model's allowed characters, in words
+    scored_text: str = ""  # the text as the model read it (the names models lower-case it)
 
     @property
     def bits(self) -> float:
@@ -229,8 +230,24 @@ def candidate(lm: TextModel, text: str) -> Candidate:
     try:
         ledger = build_ledger(lm, text)
     except VocabError as e:
-        return Candidate(lm.name, None, tuple(e.bad_chars), e.allowed)
-    return Candidate(lm.name, ledger, (), lm.vocab.allowed_description())
+        return Candidate(lm.name, None, tuple(e.bad_chars), e.allowed, lm.vocab.normalize(text))
+    return Candidate(lm.name, ledger, (), lm.vocab.allowed_description(), lm.vocab.normalize(text))
+
+
+def changed_note(lm_name: str, text: str, scored_text: str) -> str | None:
+    """One sentence when the model read a different text than the one typed (the names models lower-case)."""
+    if scored_text == text:
+        return None
+    return f"{lm_name} scored “{scored_text}”: its vocabulary has no capitals, so text is lower-cased first."
+
+
+def cannot_score(c: Candidate) -> str:
+    """The one sentence for a model that gives the text probability 0 (characters it cannot produce)."""
+    return (
+        f"{c.model} cannot produce this text: {describe_chars(c.missing_chars)} "
+        f"{'is' if len(c.missing_chars) == 1 else 'are'} not in its vocabulary (allowed: {c.allowed}), "
+        "so it gives the text probability 0."
+    )
 
 
 def bits_difference(a: Candidate, b: Candidate) -> float:

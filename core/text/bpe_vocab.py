@@ -119,6 +119,10 @@ class BPEVocab:
             "can be written, in one token or several"
         )
 
+    def normalize(self, text: str) -> str:
+        """The text as the model reads it: byte-level BPE changes nothing (every string has its bytes)."""
+        return text
+
     def encode(self, text: str) -> list[int]:
         """Text -> ids, without any control token (typed "<|im_end|>" is plain text)."""
         return self._tok.encode(text, add_special_tokens=False).ids

@@ -35,6 +35,7 @@ TRAINED_MODELS = {
     "names": "a small causal transformer trained on 31,000 US baby names",
     "names-bigram": "exact add-one-smoothed bigram counts on the same names",
     "names-leaky": "the same transformer trained WITHOUT the causal mask (the pitfall)",
+    "names-reversed": "the same transformer trained on the same names written right to left (another ordering)",
     "shakespeare": "a character transformer trained on tiny-shakespeare",
 }
 # A real small LLM, read from the GGUF file inside its PyPI wheel (core.text.gguf_llm).

@@ -65,6 +65,13 @@ PRESETS = {
             max_iters=45000, batch_size=64, learning_rate=1e-3, weight_decay=0.1, eval_interval=3000, ema=0.999
         ),
     ),
+    # The chain rule in the other order: p(x) = p(x_n) p(x_n-1 | x_n) ... ; same split, architecture and budget.
+    "names-reversed": (
+        GPTConfig(block_size=16, n_layer=4, n_head=4, n_embd=76, dropout=0.25),
+        TrainConfig(
+            max_iters=45000, batch_size=64, learning_rate=1e-3, weight_decay=0.1, eval_interval=3000, ema=0.999
+        ),
+    ),
     "names-leaky": (
         GPTConfig(block_size=16, n_layer=4, n_head=4, n_embd=76, dropout=0.25, causal=False),
         TrainConfig(max_iters=4000, batch_size=64, learning_rate=1e-3, weight_decay=0.1, eval_interval=500),
@@ -140,6 +147,10 @@ def train_names(model: str, args, log, write=None) -> tuple[dict, dict]:
         "n_train": len(train),
         "n_heldout": len(heldout),
     }
+    if model == "names-reversed":
+        # the same split, each name spelled backwards: the model learns p(last letter), p(next-to-last | last), ...
+        train, heldout = [n[::-1] for n in train], [n[::-1] for n in heldout]
+        data["order"] = "right to left: every name reversed before training and scoring"
     bigram = BigramLM(BigramConfig(vocab_size=vocab.size))
     seqs = [[vocab.bos_id] + vocab.encode(n) + [vocab.eos_id] for n in train]
     bigram.counts.copy_(count_bigrams(seqs, vocab.size))

@@ -57,10 +57,13 @@ class Vocab:
         note = " (upper case is lower-cased)" if self.lowercase else ""
         return f"{shown}" + (f" plus {' and '.join(extras)}" if extras else "") + note
 
+    def normalize(self, text: str) -> str:
+        """The text as the model reads it: lower-cased when the vocabulary folds case, else unchanged."""
+        return text.lower() if self.lowercase else text
+
     def encode(self, text: str) -> list[int]:
         """Text -> ids, without any special token. Unknown characters raise VocabError listing them."""
-        if self.lowercase:
-            text = text.lower()
+        text = self.normalize(text)
         bad = sorted({c for c in text if c not in self.stoi})
         if bad:
             raise VocabError(bad, self.allowed_description())

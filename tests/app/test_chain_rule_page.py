@@ -14,7 +14,7 @@ import core
 import core.text.language_model
 from core.checkpoint import MODELS_DIR, save_checkpoint
 from core.lessons.chain_rule import ORDERINGS, random_joint
-from core.lessons.ledger import LEDGER_EXAMPLES
+from core.lessons.ledger import CLASSIFIER_EXAMPLES, LEDGER_EXAMPLES
 from core.models.transformer import GPT, GPTConfig
 from core.text.vocab import text_vocab
 from pages.common import shared_model
@@ -255,11 +255,39 @@ def test_two_models_side_by_side_difference_in_bits():
     at.text_input(key="cr_compare_text").set_value("olivia")
     rerun(at)
     a = core.score(core.load_text_model("names"), "olivia").bits
-    b = core.score(core.load_text_model("names-bigram"), "olivia").bits
+    b = core.score(core.load_text_model("shakespeare"), "olivia").bits
     assert metric(at, "names", exact=True) == f"{a:.3f} bits"
-    assert metric(at, "names-bigram", exact=True) == f"{b:.3f} bits"
-    winner = "names" if a < b else "names-bigram"
+    assert metric(at, "shakespeare", exact=True) == f"{b:.3f} bits"
+    winner = "names" if a < b else "shakespeare"
     assert f"**{winner}** explains “olivia” better, by **{abs(a - b):.2f} bits**" in texts(at.success)
+
+
+@pytest.mark.parametrize("example", CLASSIFIER_EXAMPLES)
+def test_every_offered_example_works_with_the_default_models(example):
+    """No ∞ against ∞: each example is scored by at least one default model, and a model that cannot
+    score it gets one sentence, not an infinite number."""
+    at = run_page()
+    at.pills(key="cr_compare_examples").set_value(example)
+    rerun(at)
+    assert not at.exception and not at.error
+    values = [metric(at, "names", exact=True), metric(at, "shakespeare", exact=True)]
+    assert all("∞" not in v for v in values) and any(v.endswith(" bits") for v in values)
+    assert "∞" not in metric(at, "names (bits/char)", exact=True)
+    verdicts = texts(at.success) + texts(at.info)
+    assert "explains" in verdicts or "Only **shakespeare** can produce this text" in verdicts
+
+
+def test_lower_casing_is_shown_next_to_the_figure():
+    at = run_page()
+    at.text_input(key="cr_compare_text").set_value("ROMEO")
+    rerun(at)
+    assert "names scored “romeo”: its vocabulary has no capitals, so text is lower-cased first." in texts(at.caption)
+    # the same number as the lower-case text, which the caption says was scored
+    a = core.score(core.load_text_model("names"), "romeo").bits
+    assert metric(at, "names", exact=True) == f"{a:.3f} bits"
+    at.text_input(key="cr_compare_text").set_value("romeo")
+    rerun(at)
+    assert "lower-cased first" not in texts(at.caption)
 
 
 def test_classifier_margin_and_out_of_vocabulary(tmp_path, monkeypatch):
@@ -280,14 +308,14 @@ def test_classifier_margin_and_out_of_vocabulary(tmp_path, monkeypatch):
     # A comma and a space are outside the names vocabulary: probability 0 there, an infinite margin.
     at.pills(key="cr_compare_examples").set_value("To be, or not to be")
     rerun(at)
-    assert metric(at, "names (bits/char)", exact=True) == "∞"
-    assert "**shakespeare** finds “To be, or not to be” more likely, by an infinite margin" in texts(at.success)
-    assert "names** gives this text probability 0" in texts(at.warning)
+    assert metric(at, "names (bits/char)", exact=True) == "p = 0"
+    assert "**shakespeare** wins by default: names cannot produce this text: ' ' (space), ','" in texts(at.info)
+    assert "it gives the text probability 0" in texts(at.info)
     # Typed text is shown literally: no emphasis or $LaTeX$ made from it.
     at.text_input(key="cr_compare_text").set_value("*thou* $art$")
     rerun(at)
-    (success,) = [s for s in at.success if "finds" in s.value]  # the classifier's verdict
-    assert "“\\*thou\\* \\$art\\$”" in success.value
+    (verdict,) = [s for s in at.info if "wins by default" in s.value]  # the classifier's verdict
+    assert "'\\*'" in verdict.value and "'\\$'" in verdict.value
     at.text_input(key="cr_compare_text").set_value("")
     rerun(at)
     assert "The text is empty" in texts(at.error)
