@@ -208,10 +208,8 @@ if pair:
         nlls = " · ".join(
             f"{m.name}: {sc.nll:.2f} nats for the whole name" for m, sc in zip(pair, probe_scores, strict=True)
         )
-        st.caption(
-            nlls + ". A leaky model that learned to copy is near-certain of every letter — even of gibberish like "
-            "'zqxj' (try it) — because it reads it."
-        )
+        leaky = [(m, sc) for m, sc in zip(pair, probe_scores, strict=True) if not m.is_causal]
+        st.caption(nlls + "." + "".join(" " + lesson.leaky_probe_note(m.name, sc.probs) for m, sc in leaky))
 
     st.markdown(lesson.SAMPLES_NOTE)
     sample_seed = st.number_input("Sampling seed", min_value=0, max_value=10**6, step=1, key="attention_sample_seed")
@@ -240,7 +238,8 @@ else:
         _show_dependence(col, dep.values, probe_window.labels, lesson.ATTENTION_MODELS[m.name].label, m.name)
     st.caption(
         "Computed live from the models: one forward pass per column with every replacement token at once. "
-        "Hover a cell for its value."
+        "Colours are on a log scale, so a dependence of 0.000004 shows as clearly as one of 0.5; grey cells "
+        "are exactly 0. Hover a cell for its value."
     )
 
 if model_name in LLM_MODELS and window is not None:

@@ -147,12 +147,25 @@ def value_heatmap(
     return fig
 
 
+DEPENDENCE_FLOOR = 1e-8  # the log colour scale starts here: smaller non-zero values get its first colour
+
+
 def dependence_heatmap(values: np.ndarray, labels: list[str], title: str, height: int = 460) -> go.Figure:
-    """D[i, j] as measured; cells that came out exactly 0 (no dependence at all) are drawn grey."""
+    """D[i, j] as measured, coloured by log10 so a dependence of 4e-6 is as visible as one of 0.5;
+    cells that came out exactly 0 (no dependence at all) are drawn grey. Hover shows the value itself."""
     T = len(labels)
     zero = values == 0.0  # (T, T) exact zeros of the measurement, not a drawn mask
-    fig = value_heatmap(values, labels, title, what="max TV distance", colorbar_title="TV", height=height)
-    fig.data[0].z = np.where(zero, np.nan, values.astype(float))
+    fig = value_heatmap(values, labels, title, what="max TV distance", colorbar_title="TV (log)", height=height)
+    logs = np.log10(np.clip(values.astype(float), DEPENDENCE_FLOOR, 1.0))  # (T, T) in [-8, 0]
+    exponents = list(range(int(np.log10(DEPENDENCE_FLOOR)), 1, 2))  # -8, -6, ..., 0
+    fig.data[0].update(
+        z=np.where(zero, np.nan, logs),
+        zmin=exponents[0],
+        zmax=0.0,
+        colorbar=dict(
+            tickvals=exponents, ticktext=["1" if e == 0 else f"1e{e}" for e in exponents], tickfont=TICK_FONT
+        ),
+    )
     if zero.any():
         hover = np.array(
             [

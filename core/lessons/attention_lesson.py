@@ -311,3 +311,32 @@ def upper_summary(values: np.ndarray) -> str:
     nonzero = upper != 0
     smallest = f" (smallest {upper[nonzero].min():.1e})." if nonzero.any() else "."
     return f"Cells above the diagonal that are not exactly 0: {int(nonzero.sum())} of {upper.size}" + smallest
+
+
+def leaky_probe_note(model: str, probs: list[float]) -> str:
+    """What a teacher-forced score of a name says under a model that reads the future, from its numbers.
+
+    ``probs``: p of each letter, then of the end token '.'. A leaky model copies each next letter from
+    its input (p near 1, even for gibberish); the end token has nothing after it to copy.
+    """
+    letters, end = probs[:-1], probs[-1]
+    letter_cost = float(sum(-np.log(max(p, 1e-300)) for p in letters))
+    end_cost = float(-np.log(max(end, 1e-300)))
+    total = letter_cost + end_cost
+    if letters and min(letters) >= 0.9:
+        first = (
+            f"Under {model} the {len(letters)} letters cost only {letter_cost:.2f} nats together (each at "
+            f"p ≥ {min(letters):.3f}): teacher-forced, the next letter is already in the input, so the model "
+            "copies it — whatever the name, even gibberish."
+        )
+    else:
+        first = (
+            f"Under {model} the {len(letters)} letters cost {letter_cost:.2f} nats together "
+            f"(smallest p {min(letters, default=1.0):.3g})."
+        )
+    share = end_cost / total if total > 0 else 0.0
+    return (
+        f"{first} The last factor, the end token '.', has nothing after it to copy: p = {end:.2g}, "
+        f"{end_cost:.2f} nats, {share:.0%} of its {total:.2f}-nat total. Low or high, that total says "
+        "nothing about how name-like the text is."
+    )

@@ -1,6 +1,7 @@
 """The attention page driven through Streamlit's AppTest: every number shown is checked against core."""
 
 import html
+import math
 from pathlib import Path
 
 import numpy as np
@@ -240,6 +241,13 @@ def test_peeking_section_numbers_come_from_cards_and_models(names, leaky):
     sc = core.score(leaky, "emma")
     assert probe["token"].tolist() == list("emma.")
     assert np.allclose(probe["p under names-leaky"], [round(p, 4) for p in sc.probs])
+    # the caption's story is the ledger's numbers: letters copied cheaply, the end token paid for
+    caption = " ".join(c.value for c in at.caption)
+    letters = -sum(math.log(p) for p in sc.probs[:-1])
+    end = -math.log(sc.probs[-1])
+    assert f"the 4 letters cost only {letters:.2f} nats together" in caption
+    assert f"{end:.2f} nats, {end / (letters + end):.0%} of its {sc.nll:.2f}-nat total" in caption
+    assert end > sc.nll / 2  # the leaky total is mostly the one factor with nothing to copy
 
 
 def test_dependence_heatmaps_are_computed_from_the_models(names, leaky):
@@ -252,7 +260,8 @@ def test_dependence_heatmaps_are_computed_from_the_models(names, leaky):
         fig = chart(at, f"attention_dependence_{lm.name}")
         z = arr(fig["data"][0]["z"])
         assert np.array_equal(np.isnan(z), dep.values == 0.0)  # exact zeros are drawn grey
-        assert np.allclose(np.nan_to_num(z), dep.values, atol=1e-9)
+        shown_z = np.log10(np.clip(dep.values, 1e-8, 1.0))  # coloured on a log scale
+        assert np.allclose(z[~np.isnan(z)], shown_z[dep.values != 0.0])
         shown = metric(at, f"{lm.name}: max above the diagonal")
         worst = max_above_diagonal(dep.values)
         assert shown == ("0 (exactly)" if worst == 0.0 else f"{worst:.3g}")

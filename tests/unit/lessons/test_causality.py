@@ -436,6 +436,9 @@ def test_dependence_heatmap_greys_out_exact_zeros_only():
     assert np.array_equal(~np.isnan(zz), values == 0.0)
     assert fig.layout.yaxis.autorange == "reversed" and list(fig.layout.xaxis.ticktext) == [".", "a", "b"]
     assert "0 exactly" in zeros.customdata[0][1] and "0.7000" in value.customdata[1][1]
+    # a log colour scale: 1e-9 (clipped to 1e-8) and 0.7 are both visible, far apart on the scale
+    assert z[1, 2] == -8.0 and z[1, 1] == pytest.approx(np.log10(0.7))
+    assert (value.zmin, value.zmax) == (-8, 0.0) and list(value.colorbar.ticktext)[-1] == "1"
 
 
 def test_start_token_label_survives_plotly_html():
