@@ -21,6 +21,7 @@ from core.lessons.pixel_animation import FRAME_S, SPEEDS, PixelAnimation
 from core.lessons.pixel_lesson import (
     PAGE_DEFAULTS,
     card_summary,
+    figures_table,
     frame_text,
 )
 from pages.common import chart_config, model_or_error, show_error
@@ -53,6 +54,14 @@ st.markdown(
 st.latex(r"p(x) \;=\; \prod_{i=1}^{784} p(x_i \mid x_1, \dots, x_{i-1}), \qquad x_i \in \{0, 1\}")
 models = {name: model_or_error(name) for name in IMAGE_MODELS}
 
+cards = {name: m.card for name, m in models.items() if m is not None}
+if cards:
+    st.markdown("**How well each model predicts the 500 held-out test digits** (−log p per image; lower is better):")
+    st.dataframe(
+        figures_table(cards, next(iter(cards.values())).get("anchors_nats_per_image", {})),
+        hide_index=True,
+        key="pcnn_figures_table",
+    )
 with st.expander("The two models on this page and how they were trained"):
     for name, info in IMAGE_MODELS.items():
         if models[name] is None:
@@ -111,9 +120,12 @@ for col, (key, title, fig) in zip(st.columns(4), mask_figures(), strict=True):
         st.plotly_chart(fig, width="stretch", key=f"pcnn_mask_{key}", config=chart_config(f"pcnn_mask_{key}"))
 st.caption(
     "Green 1 = the weight is kept, grey 0 = multiplied by zero, orange outline = the centre (the pixel "
-    "being computed). The gated model's vertical stack sees whole rows above (left, straight up and right) but nothing on "
-    "its own row; its horizontal stack sees only its own row to the left, plus the vertical stack. Their "
-    "first layer blocks the centre row (vertical) and the centre pixel (horizontal), like mask A."
+    "being computed). The gated model's vertical-stack kernel keeps its whole centre row as well as the row "
+    "above: what it reads there are vertical-stack features, and after the first layer those depend only on "
+    "rows above, so a pixel's vertical-stack output never depends on any pixel of its own row. Its "
+    "horizontal stack reads its own row up to the centre, plus the vertical stack. Their first layer "
+    "(mask A) blocks the centre row (vertical, 7×7) and the centre pixel (horizontal, 1×7), so no pixel "
+    "ever reads itself."
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -254,7 +266,7 @@ def sample_grid_section() -> None:
         return
     g2.markdown(
         f"**16 × 784 pixels drawn in {grid.elapsed_s:.2f} s** with {s_model_name}, seed {grid_seed}, temperature "
-        f"{temperature:g}, {'label ' + str(label) if label is not None else 'no label'} (drawn once on this server, "
+        f"{temperature:g}, {'digit label ' + str(label) if label is not None else 'no digit label'} (drawn once on this server, "
         "then kept for every visitor)."
     )
     st.plotly_chart(

@@ -21,9 +21,14 @@ from core.figures.pixelcnn import (
 from core.image.inputs import format_pixel_text, parse_pixel_text, preprocess_upload
 from core.image.mnist import DigitSet
 from core.image.model import IMAGE_MODELS, ImageModel, ImageNLL
-from core.lessons.pixel_lesson import comparison_images
+from core.lessons.pixel_lesson import (
+    EXTREME_IMAGES,
+    comparison_images,
+    likelihood_is_not_typicality,
+    typicality_note,
+)
 from pages.common import chart_config, show_error
-from pages.pixelcnn_shared import SIZE, label_input, score_image, test_digits_or_error
+from pages.pixelcnn_shared import SIZE, label_input, score_image, test_digits_or_error, test_set_nlls
 
 
 def chosen_image(digits: DigitSet | None, source: str) -> np.ndarray | None:
@@ -49,11 +54,15 @@ def chosen_image(digits: DigitSet | None, source: str) -> np.ndarray | None:
         except ChainRuleError as e:
             show_error("This upload cannot be scored.", e)
             return None
+        w, h = processed.original_size
+        framing = (
+            "taken as it is (already 28×28)"
+            if (w, h) == (SIZE, SIZE)
+            else "framed as MNIST framed its digits: cropped to the ink, scaled to fit 20×20 and centred by mass in 28×28"
+        )
         st.caption(
-            f"{processed.format} image, {processed.original_size[0]}×{processed.original_size[1]} pixels → "
-            f"grey-scale{', inverted (light background)' if processed.inverted else ''}, resized to 28×28, "
-            "binarized at half intensity. MNIST digits are white on black, centred, about 20×20 pixels: "
-            "crop loosely around your digit for a fair score."
+            f"{processed.format} image, {w}×{h} pixels → grey-scale"
+            f"{', inverted (light background)' if processed.inverted else ''}, {framing}, binarized at half intensity."
         )
         return processed.image
     kept = st.session_state.get("_pcnn_l_index_keep", 0)
@@ -68,6 +77,27 @@ def chosen_image(digits: DigitSet | None, source: str) -> np.ndarray | None:
     except ChainRuleError as e:
         show_error("These pixels cannot be scored.", e)
         return None
+
+
+def use_extreme(which: str) -> None:
+    """Button callback: put the blank or the all-ink image into the pixel editor and score it."""
+    st.session_state["pcnn_l_source"] = "Edit pixels"
+    st.session_state["pcnn_l_text"] = format_pixel_text(EXTREME_IMAGES[which])
+
+
+def extremes_buttons() -> None:
+    b1, b2, _ = st.columns([1, 1, 2])
+    b1.button("Score a blank image", key="pcnn_l_blank", on_click=use_extreme, args=("blank",), icon="⬜")
+    b2.button("Score an all-ink image", key="pcnn_l_ink", on_click=use_extreme, args=("all-ink",), icon="⬛")
+
+
+def typicality(name: str, score: ImageNLL, label: int | None) -> None:
+    """Where the image falls among the real test digits, and why high likelihood is not typicality."""
+    test = test_set_nlls(name, label)
+    given = "" if label is None else f" given the label {label} (the test {label}s only)"
+    st.markdown(typicality_note(score.nll, test) + given)
+    extremes = {what: score_image(name, image, label).nll for what, image in EXTREME_IMAGES.items()}
+    st.info(likelihood_is_not_typicality(extremes, test), icon="⚠️")
 
 
 def comparison(name: str, score: ImageNLL, label: int | None) -> None:
@@ -124,6 +154,7 @@ def likelihood_section(models: dict[str, ImageModel | None]) -> None:
     name = l1.selectbox("Model", list(IMAGE_MODELS), key="pcnn_l_model")
     source = l2.radio("Image", ["Test digit", "Upload a PNG", "Edit pixels"], key="pcnn_l_source", horizontal=True)
     label = label_input(l3, "Digit label (gated only)", "pcnn_l_label", models[name])
+    extremes_buttons()
     image = chosen_image(test_digits_or_error(), source)
     if models[name] is None:
         st.info(f"Choose the other model: **{name}** cannot be loaded (see the message above).")
@@ -156,6 +187,7 @@ def likelihood_section(models: dict[str, ImageModel | None]) -> None:
         "Bright cells are the surprises: usually the first ink pixel of each stroke, and edges the model "
         "did not expect. The background far from the digit costs almost nothing."
     )
+    typicality(name, score, label)
     size = score.nll_map.shape[0]
     st.download_button(
         "Download the per-pixel −log p (CSV)",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
+import torch
 
 from core.errors import ChainRuleError
 from core.figures.pixelcnn import (
@@ -15,7 +16,16 @@ from core.figures.pixelcnn import (
     raster_order_figure,
 )
 from core.image.mnist import DigitSet, load_test_set
-from core.image.model import IMAGE_MODELS, ImageModel, ImageNLL, SampleResult, draw_samples, image_nll
+from core.image.model import (
+    IMAGE_MODELS,
+    ImageModel,
+    ImageNLL,
+    SampleResult,
+    draw_samples,
+    image_nll,
+    label_tensor,
+    nll_per_image,
+)
 from core.lessons.pixel_lesson import LABEL_CHOICES, NO_LABEL, label_value
 from core.lessons.receptive_field import FieldView, field_view
 from pages.common import shared_model, show_error
@@ -39,6 +49,19 @@ def field_figures(name: str, row: int, col: int, n_layers: int) -> tuple[FieldVi
 def score_image(name: str, image: np.ndarray, label: int | None) -> ImageNLL:
     """The exact NLL of a 0/1 image."""
     return image_nll(shared_model(name), image, label)
+
+
+@st.cache_resource(show_spinner="Scoring the test digits…", max_entries=32)
+def test_set_nlls(name: str, label: int | None) -> np.ndarray:
+    """(N,) NLLs of the test digits (only those of ``label``, given it, when a label is set); shared, read-only."""
+    digits = test_digits()
+    keep = np.ones(len(digits), dtype=bool) if label is None else digits.labels == label
+    model = shared_model(name)
+    images = torch.from_numpy(digits.images[keep])  # (N, 28, 28) 0/1
+    labels = None if label is None else label_tensor(model, label).expand(len(images))
+    values = nll_per_image(model.net, images, labels).numpy()
+    values.setflags(write=False)
+    return values
 
 
 @st.cache_data(show_spinner="Sampling…", max_entries=64)

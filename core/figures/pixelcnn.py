@@ -166,7 +166,7 @@ def mask_figure(mask: np.ndarray, title: str = "", legend: bool = True) -> go.Fi
             hover,
             text=np.where(mask > 0, "1", "0"),
             texttemplate="%{text}",
-            textfont={"size": 13, "color": "#111111"},
+            textfont={"size": 22 if max(kh, kw) <= 7 else 13, "color": "#111111"},  # readable on a projector
         )
     )
     _outline(fig, *centre, colour=CURRENT, width=4)
@@ -183,8 +183,8 @@ def kernel_mask_figures() -> list[tuple[str, str, go.Figure]]:
     masks = [
         ("a7", pixelcnn_mask("A", 7), "PixelCNN, layer 1: mask A, 7×7"),
         ("b3", pixelcnn_mask("B", 3), "PixelCNN, later layers: mask B, 3×3"),
-        ("v3", vertical_mask("B", 3), "Gated, vertical stack: 3×3"),
-        ("h3", horizontal_mask("B", 3), "Gated, horizontal stack: 1×3"),
+        ("v3", vertical_mask("B", 3), "Gated, vertical stack: mask B, 3×3"),
+        ("h3", horizontal_mask("B", 3), "Gated, horizontal stack: mask B, 1×3"),
     ]
     return [(key, title, mask_figure(mask.numpy(), legend=False)) for key, mask, title in masks]
 

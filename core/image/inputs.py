@@ -52,8 +52,8 @@ def preprocess_upload(data: bytes, size: int = 28) -> ProcessedUpload:
     Steps: check the byte size, read only the header (format, width, height) and refuse
     enormous or non-square images before decoding a single pixel (a decompression bomb is a
     tiny file that claims billions of pixels); then decode, flatten transparency onto white,
-    convert to grey, invert if the background is light, resize with area averaging and
-    binarize at half intensity. Every failure is an InputError that says what is allowed.
+    convert to grey, invert if the background is light, frame the digit as MNIST does
+    (``frame_like_mnist``; a 28x28 upload is taken as it is) and binarize at half intensity. Every failure is an InputError that says what is allowed.
     """
     from PIL import Image, UnidentifiedImageError
 
@@ -89,7 +89,10 @@ def preprocess_upload(data: bytes, size: int = 28) -> ProcessedUpload:
     inverted = float(np.asarray(grey).mean()) > 127  # a light background: a dark digit on paper
     if inverted:
         grey = Image.eval(grey, lambda v: 255 - v)
-    small = np.asarray(grey.resize((size, size), Image.Resampling.BOX), dtype=np.uint8)  # (28, 28)
+    if (width, height) == (size, size):
+        small = np.asarray(grey, dtype=np.uint8)  # already the model's grid: taken as it is
+    else:
+        small = frame_like_mnist(np.asarray(grey, dtype=np.uint8), size)  # (28, 28)
     return ProcessedUpload(
         grey=small,
         image=(small >= 128).astype(np.uint8),
@@ -97,6 +100,37 @@ def preprocess_upload(data: bytes, size: int = 28) -> ProcessedUpload:
         inverted=inverted,
         format=fmt,
     )
+
+
+MNIST_BOX = 20  # MNIST digits were scaled to fit a 20x20 box, then centred by mass in 28x28
+
+
+def frame_like_mnist(grey: np.ndarray, size: int = 28, box: int = MNIST_BOX) -> np.ndarray:
+    """A white-on-black grey image framed as the MNIST digits were: crop to the ink, scale the longer side
+    to ``box`` pixels keeping the aspect ratio (area averaging), and place it in a ``size`` x ``size``
+    frame with its centre of mass at the centre. (H, W) uint8 -> (size, size) uint8.
+
+    So a digit photographed with a wide margin, or filling the whole picture, is scored at the scale
+    and position the models were trained on, and shifting it by a pixel or two keeps all its ink.
+    """
+    from PIL import Image
+
+    ink = np.argwhere(grey >= 64)  # pixels of at least a quarter intensity
+    if len(ink) == 0:
+        return np.asarray(Image.fromarray(grey).resize((size, size), Image.Resampling.BOX), dtype=np.uint8)
+    (r0, c0), (r1, c1) = ink.min(0), ink.max(0) + 1
+    crop = Image.fromarray(grey[r0:r1, c0:c1])
+    scale = box / max(r1 - r0, c1 - c0)
+    w, h = max(1, round((c1 - c0) * scale)), max(1, round((r1 - r0) * scale))
+    digit = np.asarray(crop.resize((w, h), Image.Resampling.BOX), dtype=np.float64)  # (h, w)
+    mass = digit.sum()
+    rows, cols = np.indices(digit.shape)
+    cy, cx = ((rows * digit).sum() / mass, (cols * digit).sum() / mass) if mass > 0 else (h / 2, w / 2)
+    top = int(np.clip(round(size / 2 - cy), 0, size - h))  # centre of mass at the centre, inside the frame
+    left = int(np.clip(round(size / 2 - cx), 0, size - w))
+    out = np.zeros((size, size), dtype=np.uint8)
+    out[top : top + h, left : left + w] = digit.round().astype(np.uint8)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------

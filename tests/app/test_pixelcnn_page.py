@@ -154,6 +154,7 @@ def test_sampling_settings_resample_and_label_is_only_for_the_gated_model(models
     at.button(key="pcnn_grid_draw").click().run()
     grid = draw_samples(models["gated-pixelcnn"], 16, seed=101, temperature=0.5, label=3)
     assert np.array_equal(arr(chart(at, "pcnn_grid_fig")["data"][0]["z"])[:28, :28], grid.images[0])
+    assert "seed 101, temperature 0.5, digit label 3 (drawn once" in text_of(at)  # the label said as a label
     at.selectbox(key="pcnn_s_model").set_value("pixelcnn").run()
     assert not at.exception
     assert at.selectbox(key="pcnn_s_label_plain").options == ["no label"]
@@ -169,7 +170,7 @@ def test_likelihood_of_test_digits_labels_and_the_comparison(models, digits):
     score = image_nll(gated, digits.images[7], int(digits.labels[7]))
     assert metric(at, "−log p(image)").value == f"{score.nll:.2f} nats"
     assert metric(at, "p(image)").value == f"10^−{score.nll / math.log(10):.1f}"
-    assert (at.slider(key="pcnn_l_dx").value, at.slider(key="pcnn_l_dy").value) == (3, 3)
+    assert (at.slider(key="pcnn_l_dx").value, at.slider(key="pcnn_l_dy").value) == (1, 1)
     at.slider(key="pcnn_l_dx").set_value(-4).run()
     at.slider(key="pcnn_l_dy").set_value(2).run()
     bars = chart(at, "pcnn_l_compare")["data"][0]
@@ -268,3 +269,51 @@ def test_missing_model_is_an_error_and_the_rest_of_the_page_works(monkeypatch):
     assert not at.exception and metric(at, "Pixel 1 (row 0, column 0)")
     monkeypatch.undo()
     st.cache_resource.clear()  # later tests load the real models again
+
+
+def test_blank_and_all_ink_are_one_click_and_the_page_says_likelihood_is_not_typicality(models, digits):
+    """Nalisnick et al. 2019 on our own models: the numbers in the note are the models' numbers."""
+    import torch
+
+    from core.image.model import nll_per_image
+
+    at = run_page()
+    gated = models["gated-pixelcnn"]
+    test = nll_per_image(gated.net, torch.from_numpy(digits.images)).numpy()  # the oracle: every test digit
+    blank = image_nll(gated, np.zeros((28, 28), dtype=np.uint8)).nll
+    ink = image_nll(gated, np.ones((28, 28), dtype=np.uint8)).nll
+    (note,) = [i.value for i in at.info if "High likelihood is not typicality" in i.value]
+    assert f"a blank image costs **{blank:.1f} nats** (more likely than {int((test > blank).sum())} of the 500" in note
+    assert f"an all-ink image costs **{ink:.1f} nats**" in note and "Nalisnick" in note
+    assert f"a typical real digit costs {np.median(test):.1f} nats" in note
+    at.button(key="pcnn_l_blank").click().run()
+    assert at.radio(key="pcnn_l_source").value == "Edit pixels"
+    assert at.text_area(key="pcnn_l_text").value == format_pixel_text(np.zeros((28, 28), dtype=np.uint8))
+    assert metric(at, "−log p(image)").value == f"{blank:.2f} nats"
+    lo, hi = np.percentile(test, [5, 95])
+    assert f"This image costs **{blank:.1f} nats**; the 500 real test digits cost {lo:.1f}–{hi:.1f} nats" in text_of(at)
+    at.button(key="pcnn_l_ink").click().run()
+    assert metric(at, "−log p(image)").value == f"{ink:.2f} nats"
+    assert not at.exception
+
+
+def test_figures_side_by_side_with_the_papers(models):
+    at = run_page()
+    (table,) = [d.value for d in at.dataframe if "test NLL, no label (nats)" in d.value.columns]
+    rows = {r["model"]: r for r in table.to_dict("records")}
+    for name, model in models.items():
+        m = model.card["metrics"]
+        assert rows[f"{name} (ours)"]["test NLL, no label (nats)"] == round(m["heldout_nll"], 2)
+        assert rows[f"{name} (ours)"]["trained on"] == "4,500 digits"
+    gated = rows["gated-pixelcnn (ours)"]["given the digit (nats)"]
+    assert gated == round(models["gated-pixelcnn"].card["metrics"]["heldout_nll_conditional"], 2)
+    papers = [r for r in rows.values() if r["trained on"] == "60,000 digits"]
+    assert sorted(r["test NLL, no label (nats)"] for r in papers) == [79.2, 81.3]
+
+
+def test_the_default_shift_keeps_the_ink_of_test_digits(digits):
+    at = run_page()
+    dx, dy = at.slider(key="pcnn_l_dx").value, at.slider(key="pcnn_l_dy").value
+    kept = sum(int(im.sum()) == int(shift_image(im, dy, dx).sum()) for im in digits.images)
+    assert (dx, dy) != (0, 0) and kept >= 0.99 * len(digits)
+    assert not [w for w in at.warning if "out of the frame" in w.value]  # test digit 0, the default

@@ -611,3 +611,36 @@ def test_probabilities_are_never_displayed_as_a_flat_0_or_1():
     assert format_probability(2.13e-5) == "2.13e-05"
     assert format_probability(1 - 4e-6) == "1 − 4.00e-06"
     assert format_probability(0.0) == "0.00e+00"
+
+
+def test_vertical_stack_output_never_reads_its_own_row():
+    """The caption's claim: the 3x3 vertical kernel keeps its centre row, yet the vertical stack's output
+    at (r, c) depends only on rows above r (its features there already see only rows above)."""
+    torch.manual_seed(0)
+    net = GatedPixelCNN(GatedPixelCNNConfig(n_layer=4, n_embd=8))
+    label = net.label_ids(None, 1)
+    x = torch.rand(1, 1, 28, 28, requires_grad=True)
+    v = net.v_in(x)
+    for layer in net.layers:
+        v, _ = layer(v, torch.zeros_like(v), label)
+    r, c = 14, 10
+    v[0, :, r, c].sum().backward()
+    reads = x.grad[0, 0] != 0  # (28, 28) pixels the output depends on
+    assert not reads[r:].any()  # nothing on its own row or below
+    assert reads[r - 1, c - 1 : c + 2].all() and reads[:r].sum() > 20  # but whole rows above, left to right
+
+
+def test_uploads_are_framed_as_mnist_framed_its_digits():
+    """A small digit with a wide margin and one that fills the picture both come out ~20 px tall,
+    centred by mass, so the page's default shift keeps all their ink."""
+    from core.image.inputs import frame_like_mnist
+
+    for box in [(180, 180, 220, 260), (100, 0, 300, 400)]:  # small and off-centre; filling the height
+        img = Image.new("L", (400, 400), 255)
+        img.paste(0, box)
+        out = preprocess_upload(png(img)).image
+        rows, cols = np.nonzero(out)
+        assert rows.max() - rows.min() + 1 == 20  # the longer side scaled to 20
+        assert abs(rows.mean() - 13.5) <= 1 and abs(cols.mean() - 13.5) <= 1  # centred by mass
+        assert shift_image(out, 1, 1).sum() == out.sum()
+    assert not frame_like_mnist(np.zeros((50, 50), dtype=np.uint8)).any()  # a blank upload stays blank
