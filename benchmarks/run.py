@@ -136,17 +136,8 @@ def run(quick: bool = False) -> str:
 
     # 6. Model quality
     rows = quality.quality_rows() + quality.image_rows()
-    sections.append("## 6. Model quality: held-out NLL recomputed from the shipped weights\n\n" + quality.report(rows))
-    for r in rows:
-        if r.get("target") is not None:
-            targets.append(
-                [
-                    f"{r['model']} held-out NLL",
-                    f"≤ {r['target']}",
-                    f"{r['heldout_nll']:.4f}",
-                    verdict(r["heldout_nll"] <= r["target"]),
-                ]
-            )
+    sections.append(quality.section(rows))
+    targets += quality.target_rows(rows)
 
     # 7. The real LLM
     rows = llm.run()

@@ -39,6 +39,7 @@ from core.lessons.ledger import (
 )
 from core.text.language_model import TEXT_MODELS
 from pages.chain_rule_compare import cached_ledger, fmt, models_section, prompts_section, text_with_examples
+from pages.chain_rule_ordering import ordering_section
 from pages.common import chart_config, model_or_error
 from pages.quiz_panel import check_yourself, quiz_rng
 
@@ -164,6 +165,8 @@ with st.expander(f"All {joint.size} sequences for this order"):
         },
         key="cr_all_sequences",
     )
+
+ordering_section(unit)
 
 # ---------------------------------------------------------------------------------------------
 st.header("3. The ledger for real text", divider="gray")

@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 
 from core.lessons.chain_rule import WorkedExample, to_unit
 from core.lessons.ledger import Ledger, display_token
+from core.lessons.ordering import HeldoutComparison
 
 TERM_COLOUR = "#E8804A"  # one -log p term
 TOTAL_COLOUR = "#4C8BD6"  # the whole NLL
@@ -167,5 +168,66 @@ def ledger_bars(ledger: Ledger, unit: str = "nats") -> go.Figure:
         margin=dict(l=60, r=60, t=40, b=50),
         height=380,
         bargap=0.15,
+    )
+    return fig
+
+
+def ordering_scatter(comparison: HeldoutComparison, highlight: str | None = None, unit: str = "nats") -> go.Figure:
+    """One dot per held-out name: -log p(name) left to right (x) against right to left (y).
+
+    The diagonal is where the two learned factorisations agree; the exact joint would put every
+    dot on it. ``highlight`` (a held-out name) is drawn larger, in the total colour.
+    """
+    fwd = [to_unit(v, unit) for v in comparison.forward]
+    rev = [to_unit(v, unit) for v in comparison.reversed]
+    hover = [
+        f"<b>{_escape(n)}</b><br>left to right: {a:.2f} {unit}<br>right to left: {b:.2f} {unit}"
+        for n, a, b in zip(comparison.names, fwd, rev, strict=True)
+    ]
+    lo, hi = min(fwd + rev), max(fwd + rev)
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=[lo, hi],
+            y=[lo, hi],
+            mode="lines",
+            line=dict(color="#888888", dash="dash", width=2),
+            name="same −log p in both orders",
+            hoverinfo="skip",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=fwd,
+            y=rev,
+            mode="markers",
+            marker=dict(color=TERM_COLOUR, size=6, opacity=0.55),
+            name=f"{len(fwd):,} held-out names",
+            hovertext=hover,
+            hoverinfo="text",
+        )
+    )
+    if highlight in comparison.names:
+        i = comparison.names.index(highlight)
+        fig.add_trace(
+            go.Scatter(
+                x=[fwd[i]],
+                y=[rev[i]],
+                mode="markers+text",
+                marker=dict(color=TOTAL_COLOUR, size=14, line=dict(width=2, color="#ffffff")),
+                text=[_escape(highlight)],
+                textposition="top center",
+                textfont=dict(size=16),
+                name=_escape(highlight),
+                hovertext=[hover[i]],
+                hoverinfo="text",
+            )
+        )
+    fig.update_layout(
+        xaxis=dict(title=dict(text=f"−log p(name), names (left to right), {unit}"), tickfont=dict(size=14)),
+        yaxis=dict(title=dict(text=f"−log p(name), names-reversed, {unit}"), tickfont=dict(size=14)),
+        legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0, font=dict(size=14)),
+        margin=dict(l=60, r=20, t=40, b=50),
+        height=420,
     )
     return fig

@@ -8,7 +8,14 @@ import torch
 import core
 from core.checkpoint import MODELS_DIR
 from core.text.data import name_examples, text_windows
-from core.text.evaluation import measure_heldout_nll
+from core.text.evaluation import (
+    HELDOUT_METHOD,
+    LEAKY_METHOD,
+    heldout_names,
+    measure_heldout_nll,
+    pooled_score_nll,
+    reads_backwards,
+)
 from core.text.language_model import TRAINED_MODELS, heldout_nll
 from core.text.vocab import names_vocab
 
@@ -44,6 +51,23 @@ def test_names_models_heldout_nll(name, target):
     assert nll <= target
 
 
+@pytest.mark.parametrize("name", ["names", "names-bigram", "names-reversed", "names-leaky"])
+def test_every_names_figure_is_the_ledgers_pooled_over_the_heldout_names(name):
+    """One method for every text model: the benchmark's number is core.score's, name by name."""
+    lm = core.load_text_model(name)
+    names = heldout_names(reads_backwards(lm))
+    oracle = pooled_score_nll(lm, names)
+    assert measure_heldout_nll(lm) == pytest.approx(oracle, abs=1e-7)
+    metrics = lm.card["metrics"]
+    if lm.is_causal:
+        assert metrics["heldout_method"] == HELDOUT_METHOD["names"]
+        assert metrics["heldout_nll"] == pytest.approx(oracle, abs=1e-6)
+    else:  # the leaky card keeps its training-style figure and states both
+        assert metrics["heldout_method"] == LEAKY_METHOD
+        assert metrics["heldout_nll_ledger"] == pytest.approx(oracle, abs=1e-9)
+        assert metrics["heldout_nll"] < 0.01 < oracle
+
+
 def test_names_transformer_size_and_baseline():
     lm = core.load_text_model("names")
     assert lm.net.num_params() <= 300_000
@@ -57,10 +81,16 @@ def test_names_transformer_size_and_baseline():
 def test_shakespeare_heldout_nll_and_budget(shakespeare_lm):
     lm = shakespeare_lm
     text = (ASSETS / "data" / "shakespeare_heldout.txt").read_text()
-    x, y = text_windows(torch.tensor(lm.vocab.encode(text)), lm.block_size)
-    nll = heldout_nll(lm.net, x, y)
-    assert nll == pytest.approx(lm.card["metrics"]["heldout_nll"], abs=1e-3)
+    # the card's figure is the ledger's: core.score over the whole held-out text (the oracle here)
+    scored = core.score(lm, text)
+    nll = -math.fsum(scored.logprobs) / len(scored.logprobs)
+    assert nll == pytest.approx(lm.card["metrics"]["heldout_nll"], abs=1e-6)
+    assert nll == pytest.approx(measure_heldout_nll(lm), abs=1e-9)
+    assert lm.card["metrics"]["heldout_method"] == HELDOUT_METHOD["text"]
     assert nll <= 1.55
+    # the learning curve's method, also on the card under its own name
+    x, y = text_windows(torch.tensor(lm.vocab.encode(text)), lm.block_size)
+    assert heldout_nll(lm.net, x, y) == pytest.approx(lm.card["metrics"]["heldout_nll_windows"], abs=1e-3)
     assert lm.net.num_params() <= 2_000_000
     # trained in at most an hour on a 2-core CPU, as the card records it
     assert lm.card["threads"] <= 2 and lm.card["wall_time_s"] <= 3600
@@ -96,6 +126,7 @@ def test_cards_are_self_describing(name):
     card = core.load_text_model(name).card
     for key in ("kind", "config", "vocab", "data", "command", "seed", "num_params", "metrics", "wall_time_s"):
         assert key in card, key
+    assert card["metrics"]["heldout_method"]  # every card says how its held-out figure was computed
     assert card["command"].startswith("python -m core.train " + name)
     assert math.isfinite(card["metrics"]["heldout_nll"])
 
