@@ -166,13 +166,13 @@ def mask_figure(mask: np.ndarray, title: str = "", legend: bool = True) -> go.Fi
             hover,
             text=np.where(mask > 0, "1", "0"),
             texttemplate="%{text}",
-            textfont={"size": 22 if max(kh, kw) <= 7 else 13, "color": "#111111"},  # readable on a projector
+            textfont={"size": 26 if max(kh, kw) <= 3 else 20 if max(kh, kw) <= 7 else 13, "color": "#111111"},
         )
     )
     _outline(fig, *centre, colour=CURRENT, width=4)
     if legend:
         _legend(fig, [("allowed", ALLOWED), ("blocked", BLOCKED), ("centre (outlined)", CURRENT)])
-    fig = _grid_layout(fig, (kh, kw), title, (300 if kh > 1 else 140) + (70 if legend else 0))
+    fig = _grid_layout(fig, (kh, kw), title, (360 if kh > 3 else 300 if kh > 1 else 140) + (70 if legend else 0))
     if not title:
         fig.update_layout(margin={"t": 10})
     return fig

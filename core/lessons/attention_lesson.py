@@ -324,9 +324,11 @@ def leaky_probe_note(model: str, probs: list[float]) -> str:
     end_cost = float(-np.log(max(end, 1e-300)))
     total = letter_cost + end_cost
     if letters and min(letters) >= 0.9:
+        cost = f"{letter_cost:.2g}" if letter_cost < 0.01 else f"{letter_cost:.2f}"
+        floor = "p > 0.9999" if min(letters) > 0.9999 else f"p ≥ {min(letters):.4f}"
         first = (
-            f"Under {model} the {len(letters)} letters cost only {letter_cost:.2f} nats together (each at "
-            f"p ≥ {min(letters):.3f}): teacher-forced, the next letter is already in the input, so the model "
+            f"Under {model} the {len(letters)} letters cost only {cost} nats together (each at "
+            f"{floor}): teacher-forced, the next letter is already in the input, so the model "
             "copies it — whatever the name, even gibberish."
         )
     else:

@@ -150,19 +150,20 @@ def likelihood_is_not_typicality(nlls: dict[str, float], test_nlls: np.ndarray) 
     )
 
 
-def figures_table(cards: dict[str, dict], anchors: dict[str, float]) -> dict[str, list]:
+def figures_table(cards: dict[str, dict], anchors: dict[str, float]) -> dict[str, list[str]]:
     """Test NLLs side by side: our models from their cards, and the papers' (on 60,000 training digits)."""
     rows = {"model": [], "trained on": [], "test NLL, no label (nats)": [], "given the digit (nats)": []}
+    short = {k: k.split(" (")[0] + " (paper)" for k in anchors}  # "PixelCNN (paper)": the source is in the card
     for name, card in cards.items():
         m = card["metrics"]
         rows["model"].append(f"{name} (ours)")
         rows["trained on"].append(f"{card['data']['n_train']:,} digits")
-        rows["test NLL, no label (nats)"].append(round(m["heldout_nll"], 2))
+        rows["test NLL, no label (nats)"].append(f"{m['heldout_nll']:.2f}")
         c = m.get("heldout_nll_conditional")
-        rows["given the digit (nats)"].append(None if c is None else round(c, 2))
+        rows["given the digit (nats)"].append("–" if c is None else f"{c:.2f}")
     for paper, nll in anchors.items():
-        rows["model"].append(paper)
+        rows["model"].append(short[paper])
         rows["trained on"].append("60,000 digits")
-        rows["test NLL, no label (nats)"].append(nll)
-        rows["given the digit (nats)"].append(None)
+        rows["test NLL, no label (nats)"].append(f"{nll:.2f}")
+        rows["given the digit (nats)"].append("–")
     return rows
