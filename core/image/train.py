@@ -63,7 +63,9 @@ class ImageTrainConfig:
     eval_interval: int = 280  # steps between evaluations (every two epochs)
     label_dropout: float = 0.2  # gated only: share of digits trained with the "no label" embedding
     shift: int = 0  # augmentation: move each training digit by up to this many pixels, afresh every epoch
-    ema: float = 0.0  # if > 0, evaluate and ship an exponential moving average of the weights with this decay
+    # if > 0, evaluate and ship an exponential moving average of the weights with this decay; it starts
+    # from the initial weights, so decay ** max_iters must be negligible (0.995 ** 2800 ~ 1e-6)
+    ema: float = 0.0
     seed: int = 1337  # initialisation, binarization of the training digits, batch order
 
 
@@ -76,7 +78,7 @@ PRESETS = {
     "gated-pixelcnn": (
         GatedPixelCNNConfig(n_layer=8, n_embd=64),
         # about 3 min per epoch on one free core; shifts and the weight average against over-fitting
-        ImageTrainConfig(epochs=20, label_dropout=0.5, shift=1, ema=0.999, eval_interval=560),
+        ImageTrainConfig(epochs=20, label_dropout=0.5, shift=1, ema=0.995, eval_interval=560),
     ),
 }
 
@@ -145,9 +147,11 @@ def train(model: str, tc: ImageTrainConfig, log) -> tuple[dict, dict]:
             point = {"iter": p.step, "epoch": round(p.step / steps_per_epoch, 2)}
             point.update({k: round(v, 3) for k, v in p.evaluation.items() if k != "last_step"})
             curve.append(point)
+            last = p.evaluation.get("last_step")  # with a weight average: the live weights, for comparison
             log(
                 f"iter {p.step} (epoch {point['epoch']}): "
                 + "  ".join(f"{k} {v}" for k, v in point.items() if "nll" in k)
+                + ("" if last is None else "; last-step weights: " + "  ".join(f"{k} {v:.3f}" for k, v in last.items()))
             )
     bar.close()
     final = evaluate(every=1)
