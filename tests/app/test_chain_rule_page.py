@@ -6,6 +6,7 @@ import math
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from streamlit.testing.v1 import AppTest
@@ -18,6 +19,7 @@ from core.lessons.ledger import CLASSIFIER_EXAMPLES, LEDGER_EXAMPLES
 from core.models.transformer import GPT, GPTConfig
 from core.text.vocab import text_vocab
 from pages.common import shared_model
+from tests.app.helpers import arr, chart
 
 torch.set_num_threads(1)
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "chain_rule.py")
@@ -355,3 +357,42 @@ def test_llm_ledger_and_two_prompt_classifier_equal_core_score():
     at.text_input(key="cr_ledger_text").set_value("a " * 400)  # 400 tokens in 800 characters
     rerun(at)
     assert "scores at most 256 tokens" in texts(at.error) and metric(at, "joint p(B, A, C)")
+
+
+# ---------------------------------------------------------------------------------------------
+# 2b. The ordering pitfall on the trained pair
+
+
+def test_ordering_section_factors_a_name_both_ways_and_compares_the_heldout_names():
+    from core.lessons.ordering import heldout_comparison
+
+    at = run_page()
+    forward, backward = core.load_text_model("names"), core.load_text_model("names-reversed")
+    at.text_input(key="cr_order_name").set_value("Olivia")
+    rerun(at)
+    fwd, rev = core.score(forward, "olivia"), core.score(backward, "aivilo")
+    assert metric(at, "−log p(name) under names (nats)", exact=True) == f"{fwd.nll:.3f}"
+    assert metric(at, "−log p(name) under names-reversed (nats)", exact=True) == f"{rev.nll:.3f}"
+    tables = {d.key: d.value for d in at.dataframe if d.key and d.key.startswith("cr_order_factors_")}
+    assert tables["cr_order_factors_names"]["factor"].tolist()[:2] == ["p(o)", "p(l | o)"]
+    assert tables["cr_order_factors_names-reversed"]["factor"].tolist()[-1] == "p(end | aivilo)"
+    assert np.allclose(tables["cr_order_factors_names-reversed"]["p"], rev.probs)
+    assert f"a difference of {rev.nll - fwd.nll:+.3f} nats" in texts(at.markdown)
+    c = heldout_comparison(forward, backward)
+    assert metric(at, "names: held-out (nats/char)", exact=True) == f"{c.forward_per_token:.4f}"
+    assert metric(at, "names-reversed: held-out (nats/char)", exact=True) == f"{c.reversed_per_token:.4f}"
+    scatter = chart(at, "cr_order_scatter")
+    dots = [d for d in scatter["data"] if d.get("mode") == "markers"][0]
+    assert np.allclose(arr(dots["x"]), c.forward) and np.allclose(arr(dots["y"]), c.reversed)
+    highlighted = [d for d in scatter["data"] if d.get("mode") == "markers+text"]
+    assert highlighted and highlighted[0]["text"] == ["olivia"]  # a held-out name, marked on the scatter
+    assert f"Correlation {c.correlation:.3f}" in texts(at.caption)
+    # bits follow the page's unit
+    at.segmented_control(key="cr_unit").set_value("bits")
+    rerun(at)
+    assert metric(at, "−log p(name) under names (bits)", exact=True) == f"{fwd.nll / math.log(2):.3f}"
+    # a name it cannot score: one message, the page goes on
+    at.text_input(key="cr_order_name").set_value("o'neil")
+    rerun(at)
+    assert "not in the model's vocabulary" in texts(at.error)
+    assert at.header[-1].value == "Check yourself" or any(h.value.startswith("4.") for h in at.header)

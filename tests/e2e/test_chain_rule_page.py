@@ -103,3 +103,21 @@ def test_typing_text_updates_the_ledger(page: Page, request: pytest.FixtureReque
     scroll_to_heading(page, "4. Likelihood scores are meaningful")
     screenshot(page, f"chain-rule-compare-{theme}", full_page=False)
     tall_screenshot(page, f"chain-rule-full-{theme}")
+
+
+def test_the_ordering_section_factors_a_typed_name_both_ways(page: Page, server: str):
+    open_page(page, server)
+    open_page(page, server, "chain_rule")
+    forward, backward = core.load_text_model("names"), core.load_text_model("names-reversed")
+    scroll_to_heading(page, "…but the order changes what a model learns")
+    type_text(page, "A name to factor both ways", "xavier")
+    expect(metric_value(page, "−log p(name) under names (nats)")).to_have_text(
+        f"{core.score(forward, 'xavier').nll:.3f}"
+    )
+    expect(metric_value(page, "−log p(name) under names-reversed (nats)")).to_have_text(
+        f"{core.score(backward, 'reivax').nll:.3f}"
+    )
+    scatter = page.locator(".stPlotlyChart, [data-testid=stPlotlyChart]").filter(has_text="held-out names")
+    expect(scatter.first).to_be_visible()
+    assert_no_streamlit_errors(page)
+    screenshot(page, "chain-rule-ordering-trained", full_page=False)

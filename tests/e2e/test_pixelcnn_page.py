@@ -125,3 +125,38 @@ def test_a_bad_upload_is_reported_and_the_page_keeps_working(page: Page, server:
     page.get_by_text("Test digit", exact=True).first.click()
     wait_idle(page)
     expect(page.get_by_test_id("stMetric").filter(has_text="−log p(image)")).to_contain_text("nats")
+
+
+def test_blank_image_one_click_and_an_upload_framed_like_mnist(page: Page, server: str):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from core.image.model import image_nll, load_image_model
+
+    open_pixelcnn(page, server)
+    scroll_to(page, "5 · Exact likelihood of an image")
+    page.get_by_role("button", name="Score a blank image").click()
+    wait_idle(page)
+    gated = load_image_model("gated-pixelcnn")
+    blank = image_nll(gated, np.zeros((28, 28), dtype=np.uint8)).nll
+    expect(page.get_by_test_id("stMetric").filter(has_text="−log p(image)")).to_contain_text(f"{blank:.2f} nats")
+    expect(page.get_by_test_id("stAlert").filter(has_text="High likelihood is not typicality")).to_be_visible()
+    screenshot(page, "pixelcnn-blank-image", full_page=False)
+    # a dark "7" on white paper with a wide margin, as a phone photo of a sheet would give
+    img = Image.new("L", (600, 600), 255)
+    img.paste(0, (200, 180, 420, 215))
+    img.paste(0, (380, 180, 415, 430))
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    page.get_by_text("Upload a PNG").click()
+    wait_idle(page)
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
+        files=[{"name": "seven.png", "mimeType": "image/png", "buffer": buf.getvalue()}]
+    )
+    wait_idle(page)
+    expect(page.get_by_text("framed as MNIST framed its digits")).to_be_visible()
+    expect(page.get_by_test_id("stMetric").filter(has_text="−log p(image)")).to_contain_text("nats")
+    assert page.get_by_test_id("stAlert").filter(has_text="out of the frame").count() == 0  # default shift
+    assert_no_streamlit_errors(page)
