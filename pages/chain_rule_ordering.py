@@ -13,7 +13,7 @@ from core.lessons.ordering import FORWARD, REVERSED, HeldoutComparison, OrderedS
 from pages.chain_rule_compare import fmt, text_with_examples
 from pages.common import chart_config, model_or_error, shared_model
 
-ORDER_EXAMPLES = ["emma", "olivia", "xavier", "zoe", "christopher"]
+ORDER_EXAMPLES = ["emma", "noelle", "finian", "xavier", "christopher"]  # noelle, finian: held-out names (a dot)
 
 
 @st.cache_resource(show_spinner="Scoring the 1,000 held-out names in both orders…")

@@ -30,6 +30,8 @@ HELDOUT_METHOD = {
 }
 
 
+REVERSED_NOTE = "; each name reversed first, as the model reads it"
+
 # The leaky (unmasked) model's card keeps its training-style figure, which is what its lesson is about.
 LEAKY_METHOD = (
     "teacher-forced on the training rows: each held-out name and its end token in one padded row of 16, so the "
@@ -50,7 +52,10 @@ def reads_backwards(lm: TextModel) -> bool:
 
 
 def method_of(lm: TextModel) -> str:
-    return HELDOUT_METHOD["names" if lm.vocab.eos_id is not None else "text"]
+    """How ``measure_heldout_nll`` scores this model, in words (a causal model's card states the same)."""
+    if lm.vocab.eos_id is None:
+        return HELDOUT_METHOD["text"]
+    return HELDOUT_METHOD["names"] + (REVERSED_NOTE if reads_backwards(lm) else "")
 
 
 def measure_heldout_nll(lm: TextModel) -> float:

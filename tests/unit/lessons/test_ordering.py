@@ -44,12 +44,12 @@ def test_heldout_nlls_of_both_orders_are_within_the_target(pair):
     c = heldout_comparison(forward, backward)
     names = heldout_names()
     assert len(c.names) == len(names) == 1000 and c.n_tokens == sum(len(n) + 1 for n in names)
-    # per name, the batched numbers are core.score's (the oracle), for a few names
+    # per name, the batched numbers are core.score's (the oracle), for a few names (float32 forward passes)
     for i in (0, 17, 999):
-        assert c.forward[i] == pytest.approx(core.score(forward, names[i]).nll, abs=1e-6)
-        assert c.reversed[i] == pytest.approx(core.score(backward, names[i][::-1]).nll, abs=1e-6)
-    assert c.forward_per_token == pytest.approx(measure_heldout_nll(forward), abs=1e-9)
-    assert c.reversed_per_token == pytest.approx(measure_heldout_nll(backward), abs=1e-9)
+        assert c.forward[i] == pytest.approx(core.score(forward, names[i]).nll, abs=1e-4)
+        assert c.reversed[i] == pytest.approx(core.score(backward, names[i][::-1]).nll, abs=1e-4)
+    assert c.forward_per_token == pytest.approx(measure_heldout_nll(forward), abs=1e-6)
+    assert c.reversed_per_token == pytest.approx(measure_heldout_nll(backward), abs=1e-6)
     assert c.reversed_per_token == pytest.approx(backward.card["metrics"]["heldout_nll"], abs=1e-6)
     assert abs(c.gap_per_token) <= 0.03
     assert c.correlation > 0.8 and c.mean_abs_difference > 0.05  # agree overall, differ name by name
