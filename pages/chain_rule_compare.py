@@ -95,7 +95,7 @@ def models_section(ledger_models: list[str]) -> None:
                     v = verdicts[-1]
                     value = "p = 0" if v.ledger is None else f"{fmt(v.bits)} bits"
                     col.metric(name, value, help=f"−log₂ p(text) under {name}")
-                    note = changed_note(name, compare_text, v.scored_text)
+                    note = changed_note(name, compare_text, v.scored_text) if v.ledger is not None else None
                     if note:
                         col.caption(escape_markdown(note))
             if len(verdicts) == 2:
@@ -117,7 +117,7 @@ def models_section(ledger_models: list[str]) -> None:
             for col, c in zip(cols, result.candidates, strict=True):
                 value = "p = 0" if c.ledger is None else fmt(c.bits_per_char)
                 col.metric(f"{c.model} (bits/char)", value, help=f"−log₂ p(text) / characters, {c.model}")
-                note = changed_note(c.model, compare_text, c.scored_text)
+                note = changed_note(c.model, compare_text, c.scored_text) if c.ledger is not None else None
                 if note:
                     col.caption(escape_markdown(note))
             impossible = [c for c in result.candidates if c.ledger is None]
@@ -129,7 +129,7 @@ def models_section(ledger_models: list[str]) -> None:
                 )
             elif impossible:
                 st.info(
-                    f"**{result.winner}** wins by default: "
+                    f"**{result.winner}** wins by default. "
                     + " ".join(escape_markdown(cannot_score(c)) for c in impossible),
                     icon="🔤",
                 )

@@ -244,9 +244,8 @@ def changed_note(lm_name: str, text: str, scored_text: str) -> str | None:
 def cannot_score(c: Candidate) -> str:
     """The one sentence for a model that gives the text probability 0 (characters it cannot produce)."""
     return (
-        f"{c.model} cannot produce this text: {describe_chars(c.missing_chars)} "
-        f"{'is' if len(c.missing_chars) == 1 else 'are'} not in its vocabulary (allowed: {c.allowed}), "
-        "so it gives the text probability 0."
+        f"{c.model} gives this text probability 0: {describe_chars(c.missing_chars)} "
+        f"{'is' if len(c.missing_chars) == 1 else 'are'} not in its vocabulary (allowed: {c.allowed})."
     )
 
 

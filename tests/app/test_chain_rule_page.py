@@ -311,8 +311,8 @@ def test_classifier_margin_and_out_of_vocabulary(tmp_path, monkeypatch):
     at.pills(key="cr_compare_examples").set_value("To be, or not to be")
     rerun(at)
     assert metric(at, "names (bits/char)", exact=True) == "p = 0"
-    assert "**shakespeare** wins by default: names cannot produce this text: ' ' (space), ','" in texts(at.info)
-    assert "it gives the text probability 0" in texts(at.info)
+    assert "**shakespeare** wins by default. names gives this text probability 0: ' ' (space), ','" in texts(at.info)
+    assert "lower-cased" not in texts(at.caption)  # no note on how a text it cannot score was read
     # Typed text is shown literally: no emphasis or $LaTeX$ made from it.
     at.text_input(key="cr_compare_text").set_value("*thou* $art$")
     rerun(at)
