@@ -40,8 +40,8 @@ from pages.quiz_panel import check_yourself, quiz_rng
 GRID_SAMPLES = 16
 
 
-for _key, _value in PAGE_DEFAULTS.items():
-    st.session_state.setdefault(_key, _value)
+for _key, _value in PAGE_DEFAULTS.items():  # a widget's last value if a run forgot it (see pixelcnn_likelihood)
+    st.session_state.setdefault(_key, st.session_state.get(f"_{_key}_keep", _value))
 st.session_state.setdefault("pcnn_l_index", st.session_state.get("_pcnn_l_index_keep", 0))  # survives a source switch
 
 st.title("PixelCNN: the chain rule over pixels")

@@ -23,6 +23,7 @@ from core.image.mnist import DigitSet
 from core.image.model import IMAGE_MODELS, ImageModel, ImageNLL
 from core.lessons.pixel_lesson import (
     EXTREME_IMAGES,
+    PAGE_DEFAULTS,
     comparison_images,
     likelihood_is_not_typicality,
     typicality_note,
@@ -103,10 +104,16 @@ def typicality(name: str, score: ImageNLL, label: int | None) -> None:
 def comparison(name: str, score: ImageNLL, label: int | None) -> None:
     """The digit against noise with the same ink and against itself shifted: NLLs and per-pixel maps."""
     st.subheader("A real digit, noise, and the same digit shifted")
+    for key in ("pcnn_l_dx", "pcnn_l_dy", "pcnn_l_noise_seed"):
+        # Streamlit forgets a widget's value in a run that does not draw it (an upload not chosen yet): bring
+        # back the last value, or the page's default - never the slider's minimum, -8, which pushes ink out
+        st.session_state.setdefault(key, st.session_state.get(f"_{key}_keep", PAGE_DEFAULTS[key]))
     k1, k2, k3 = st.columns(3)
     dx = k1.slider("Shift right (pixels)", -8, 8, key="pcnn_l_dx")
     dy = k2.slider("Shift down (pixels)", -8, 8, key="pcnn_l_dy")
     noise_seed = k3.number_input("Noise seed", 0, 1_000_000, step=1, key="pcnn_l_noise_seed")
+    for key, value in (("pcnn_l_dx", dx), ("pcnn_l_dy", dy), ("pcnn_l_noise_seed", noise_seed)):
+        st.session_state[f"_{key}_keep"] = value
     variants, lost = comparison_images(score.image, dx, dy, noise_seed)
     if lost:
         st.warning(

@@ -108,7 +108,8 @@ MNIST_BOX = 20  # MNIST digits were scaled to fit a 20x20 box, then centred by m
 def frame_like_mnist(grey: np.ndarray, size: int = 28, box: int = MNIST_BOX) -> np.ndarray:
     """A white-on-black grey image framed as the MNIST digits were: crop to the ink, scale the longer side
     to ``box`` pixels keeping the aspect ratio (area averaging), and place it in a ``size`` x ``size``
-    frame with its centre of mass at the centre. (H, W) uint8 -> (size, size) uint8.
+    frame with its centre of mass at the centre, kept two pixels from the edges. (H, W) uint8 -> (size, size)
+    uint8.
 
     So a digit photographed with a wide margin, or filling the whole picture, is scored at the scale
     and position the models were trained on, and shifting it by a pixel or two keeps all its ink.
@@ -126,8 +127,11 @@ def frame_like_mnist(grey: np.ndarray, size: int = 28, box: int = MNIST_BOX) -> 
     mass = digit.sum()
     rows, cols = np.indices(digit.shape)
     cy, cx = ((rows * digit).sum() / mass, (cols * digit).sum() / mass) if mass > 0 else (h / 2, w / 2)
-    top = int(np.clip(round(size / 2 - cy), 0, size - h))  # centre of mass at the centre, inside the frame
-    left = int(np.clip(round(size / 2 - cx), 0, size - w))
+    # centre of mass at the centre, but at least `margin` pixels from every edge (a lopsided digit such
+    # as a 7 would otherwise touch the frame, and moving it by a pixel would push ink out)
+    margin = (size - box) // 4  # 2 pixels for 28 and 20
+    top = int(np.clip(round(size / 2 - cy), margin, size - margin - h))
+    left = int(np.clip(round(size / 2 - cx), margin, size - margin - w))
     out = np.zeros((size, size), dtype=np.uint8)
     out[top : top + h, left : left + w] = digit.round().astype(np.uint8)
     return out

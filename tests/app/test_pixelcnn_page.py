@@ -317,3 +317,15 @@ def test_the_default_shift_keeps_the_ink_of_test_digits(digits):
     kept = sum(int(im.sum()) == int(shift_image(im, dy, dx).sum()) for im in digits.images)
     assert (dx, dy) != (0, 0) and kept >= 0.99 * len(digits)
     assert not [w for w in at.warning if "out of the frame" in w.value]  # test digit 0, the default
+
+
+def test_the_shift_survives_a_source_without_an_image(digits):
+    """Streamlit drops a widget's value in a run that does not draw it: choosing "Upload a PNG" (no file yet)
+    used to bring the sliders back at their minimum, -8, so every upload warned of ink pushed out."""
+    at = run_page()
+    at.slider(key="pcnn_l_dx").set_value(2).run()
+    at.radio(key="pcnn_l_source").set_value("Upload a PNG").run()
+    assert "pcnn_l_dx" not in [s.key for s in at.slider]  # no image, no comparison
+    at.radio(key="pcnn_l_source").set_value("Test digit").run()
+    assert (at.slider(key="pcnn_l_dx").value, at.slider(key="pcnn_l_dy").value) == (2, 1)
+    assert not [w for w in at.warning if "out of the frame" in w.value]

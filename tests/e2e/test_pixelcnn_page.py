@@ -158,5 +158,7 @@ def test_blank_image_one_click_and_an_upload_framed_like_mnist(page: Page, serve
     wait_idle(page)
     expect(page.get_by_text("framed as MNIST framed its digits")).to_be_visible()
     expect(page.get_by_test_id("stMetric").filter(has_text="−log p(image)")).to_contain_text("nats")
-    assert page.get_by_test_id("stAlert").filter(has_text="out of the frame").count() == 0  # default shift
+    screenshot(page, "pixelcnn-upload-framed")
+    alerts = page.get_by_test_id("stAlert").filter(has_text="out of the frame")
+    assert alerts.count() == 0, alerts.all_inner_texts()  # the default shift keeps its ink
     assert_no_streamlit_errors(page)

@@ -644,4 +644,11 @@ def test_uploads_are_framed_as_mnist_framed_its_digits():
         assert rows.max() - rows.min() + 1 == 20  # the longer side scaled to 20
         assert abs(rows.mean() - 13.5) <= 1 and abs(cols.mean() - 13.5) <= 1  # centred by mass
         assert shift_image(out, 1, 1).sum() == out.sum()
+    seven = Image.new("L", (600, 600), 255)  # lopsided: its mass sits low and right
+    seven.paste(0, (200, 180, 420, 215))
+    seven.paste(0, (380, 180, 415, 430))
+    out = preprocess_upload(png(seven)).image
+    rows, cols = np.nonzero(out)
+    assert rows.min() >= 2 and rows.max() <= 25 and cols.min() >= 2 and cols.max() <= 25  # 2 pixels from the edges
+    assert all(shift_image(out, dy, dx).sum() == out.sum() for dy in (-2, 2) for dx in (-2, 2))
     assert not frame_like_mnist(np.zeros((50, 50), dtype=np.uint8)).any()  # a blank upload stays blank
