@@ -63,7 +63,9 @@ if cards:
         key="pcnn_figures_table",
     )
     st.caption(
-        "Ours: the 500 shipped test digits, recomputed from the weights by the unit tests. Papers: van den Oord, "
+        "Two ways to get p(image) from the gated model without its label: its learned “no label” embedding "
+        "(the row “gated-pixelcnn (ours)”), or the sum rule, p(x) = ⅒ Σ_d p(x | digit d) (“digit summed "
+        "out”). Ours: the 500 shipped test digits, recomputed from the weights by the unit tests. Papers: van den Oord, "
         "Kalchbrenner and Kavukcuoglu (2016), Pixel Recurrent Neural Networks, table 4, on the standard 10,000 "
         "binarized MNIST test digits — a different test set and 13× more training data."
     )

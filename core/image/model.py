@@ -173,6 +173,21 @@ def nll_per_image(net: nn.Module, images: torch.Tensor, labels: torch.Tensor | N
     return torch.cat(out)
 
 
+@torch.no_grad()
+def mixture_nll_per_image(net: nn.Module, images: torch.Tensor, n_classes: int = 10, batch_size: int = 100):
+    """(N,) float64 -log p(x) of a class-conditional model with its label summed out (the sum rule):
+
+        p(x) = sum_d p(d) p(x | d),   p(d) = 1 / n_classes (the training digits: 450 of each),
+
+    computed stably as -logsumexp_d(log p(x | d) - log n_classes). Another unconditional likelihood
+    of the same network than its "no label" embedding: it never sees the label either.
+    """
+    per_class = torch.stack(
+        [nll_per_image(net, images, torch.full((len(images),), d), batch_size) for d in range(n_classes)]
+    )  # (n_classes, N) -log p(x | d)
+    return -(torch.logsumexp(-per_class, dim=0) - math.log(n_classes))
+
+
 # ---------------------------------------------------------------------------------------------
 # Sampling, one pixel at a time
 

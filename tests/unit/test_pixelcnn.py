@@ -652,3 +652,18 @@ def test_uploads_are_framed_as_mnist_framed_its_digits():
     assert rows.min() >= 2 and rows.max() <= 25 and cols.min() >= 2 and cols.max() <= 25  # 2 pixels from the edges
     assert all(shift_image(out, dy, dx).sum() == out.sum() for dy in (-2, 2) for dx in (-2, 2))
     assert not frame_like_mnist(np.zeros((50, 50), dtype=np.uint8)).any()  # a blank upload stays blank
+
+
+def test_the_label_summed_out_is_the_mean_of_the_ten_conditional_likelihoods():
+    """The sum rule as an oracle: p(x) = (1/10) sum_d p(x | d), here by brute force in float64."""
+    from core.image.model import mixture_nll_per_image
+
+    torch.manual_seed(0)
+    net = GatedPixelCNN(GatedPixelCNNConfig(n_layer=3, n_embd=8)).eval()
+    images = (torch.rand(3, 28, 28) < 0.2).float()
+    got = mixture_nll_per_image(net, images)
+    for i in range(3):
+        per_digit = [nll_per_image(net, images[i : i + 1], torch.tensor([d])).item() for d in range(10)]
+        brute = -math.log(sum(math.exp(-(v - per_digit[0])) for v in per_digit) / 10) + per_digit[0]
+        assert got[i].item() == pytest.approx(brute, abs=1e-6)
+        assert min(per_digit) <= got[i].item() <= min(per_digit) + math.log(10)  # the sum rule's bounds
