@@ -84,7 +84,7 @@ def image_rows() -> list[dict]:
                     "heldout_nll": mixture_nll_per_image(model.net, x).mean().item(),
                     "card_nll": model.card["metrics"].get("heldout_nll_mixture"),
                     "target": TARGETS[name],
-                    "anchor": "the same network: p(x) = (1/10) Σ_d p(x | d), the label never seen",
+                    "anchor": "the same network: p(x) = (1/10) Σ_d p(x given d), the label never seen",
                     "unit": "nats/image",
                 }
             )
