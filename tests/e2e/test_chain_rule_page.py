@@ -78,7 +78,7 @@ def test_typing_text_updates_the_ledger(page: Page, request: pytest.FixtureReque
     assert_no_streamlit_errors(page)
 
     # Hovering a bar of the ledger shows the five most likely tokens at that position.
-    chart = page.get_by_test_id("stPlotlyChart").nth(1)
+    chart = page.get_by_test_id("stPlotlyChart").nth(2)  # after the worked example and the ordering scatter
     chart.evaluate("e => e.scrollIntoView({block: 'center'})")
     page.wait_for_timeout(300)
     # plotly's drag layer sits on top of the bars and takes the pointer: move the mouse to the bar
