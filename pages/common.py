@@ -127,6 +127,21 @@ def chart_config(key: str) -> dict:
     }
 
 
+def keep_widget_values(defaults: dict) -> None:
+    """Give widgets back the value they had, whatever a run drew: call before drawing them.
+
+    Streamlit forgets a widget's value after a run that does not draw it (a source switch that hides the
+    widget, another page): the widget then comes back at its default, or its minimum. Each key here records
+    its value while it exists and is restored from that record (else ``defaults[key]``) when it is gone.
+    """
+    for key, default in defaults.items():
+        kept = f"_{key}_keep"
+        if key in st.session_state:
+            st.session_state[kept] = st.session_state[key]
+        else:
+            st.session_state[key] = st.session_state.get(kept, default)
+
+
 def show_error(message: str, error: Exception | None = None, icon: str = "⚠️") -> None:
     """The pages' one way to show a problem: ``message`` (page markdown) then the error's own words,
     escaped so that user text inside an error can never become markup or a link."""

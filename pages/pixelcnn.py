@@ -24,7 +24,7 @@ from core.lessons.pixel_lesson import (
     figures_table,
     frame_text,
 )
-from pages.common import chart_config, model_or_error, show_error
+from pages.common import chart_config, keep_widget_values, model_or_error, show_error
 from pages.pixelcnn_likelihood import likelihood_section
 from pages.pixelcnn_shared import (
     SIZE,
@@ -40,9 +40,7 @@ from pages.quiz_panel import check_yourself, quiz_rng
 GRID_SAMPLES = 16
 
 
-for _key, _value in PAGE_DEFAULTS.items():  # a widget's last value if a run forgot it (see pixelcnn_likelihood)
-    st.session_state.setdefault(_key, st.session_state.get(f"_{_key}_keep", _value))
-st.session_state.setdefault("pcnn_l_index", st.session_state.get("_pcnn_l_index_keep", 0))  # survives a source switch
+keep_widget_values({**PAGE_DEFAULTS, "pcnn_l_index": 0})  # a widget's last value, even after a run that hid it
 
 st.title("PixelCNN: the chain rule over pixels")
 st.markdown(

@@ -28,7 +28,7 @@ from core.lessons.pixel_lesson import (
     likelihood_is_not_typicality,
     typicality_note,
 )
-from pages.common import chart_config, show_error
+from pages.common import chart_config, keep_widget_values, show_error
 from pages.pixelcnn_shared import SIZE, label_input, score_image, test_digits_or_error, test_set_nlls
 
 
@@ -37,7 +37,6 @@ def chosen_image(digits: DigitSet | None, source: str) -> np.ndarray | None:
     if source == "Test digit" and digits is not None:
         d1, d2 = st.columns([1, 2])
         idx = d1.number_input(f"Test digit (0–{len(digits) - 1})", 0, len(digits) - 1, step=1, key="pcnn_l_index")
-        st.session_state["_pcnn_l_index_keep"] = idx
         d2.markdown(
             f"Test digit {idx} is a **{digits.labels[idx]}**, one of the 500 held-out digits the models never "
             "trained on (binarized once with a fixed seed)."
@@ -66,7 +65,7 @@ def chosen_image(digits: DigitSet | None, source: str) -> np.ndarray | None:
             f"{', inverted (light background)' if processed.inverted else ''}, {framing}, binarized at half intensity."
         )
         return processed.image
-    kept = st.session_state.get("_pcnn_l_index_keep", 0)
+    kept = st.session_state["pcnn_l_index"]  # the test digit last chosen (kept by keep_widget_values)
     if "pcnn_l_text" not in st.session_state:
         start = digits.images[kept] if digits is not None else np.zeros((SIZE, SIZE), dtype=np.uint8)
         st.session_state["pcnn_l_text"] = format_pixel_text(start)
@@ -104,16 +103,10 @@ def typicality(name: str, score: ImageNLL, label: int | None) -> None:
 def comparison(name: str, score: ImageNLL, label: int | None) -> None:
     """The digit against noise with the same ink and against itself shifted: NLLs and per-pixel maps."""
     st.subheader("A real digit, noise, and the same digit shifted")
-    for key in ("pcnn_l_dx", "pcnn_l_dy", "pcnn_l_noise_seed"):
-        # Streamlit forgets a widget's value in a run that does not draw it (an upload not chosen yet): bring
-        # back the last value, or the page's default - never the slider's minimum, -8, which pushes ink out
-        st.session_state.setdefault(key, st.session_state.get(f"_{key}_keep", PAGE_DEFAULTS[key]))
     k1, k2, k3 = st.columns(3)
     dx = k1.slider("Shift right (pixels)", -8, 8, key="pcnn_l_dx")
     dy = k2.slider("Shift down (pixels)", -8, 8, key="pcnn_l_dy")
     noise_seed = k3.number_input("Noise seed", 0, 1_000_000, step=1, key="pcnn_l_noise_seed")
-    for key, value in (("pcnn_l_dx", dx), ("pcnn_l_dy", dy), ("pcnn_l_noise_seed", noise_seed)):
-        st.session_state[f"_{key}_keep"] = value
     variants, lost = comparison_images(score.image, dx, dy, noise_seed)
     if lost:
         st.warning(
@@ -151,6 +144,11 @@ def comparison(name: str, score: ImageNLL, label: int | None) -> None:
 
 @st.fragment
 def likelihood_section(models: dict[str, ImageModel | None]) -> None:
+    # this section reruns alone: bring back what a run that did not draw them forgot (an upload not chosen yet
+    # hides the shift sliders, which would come back at their minimum, -8, and push the ink out)
+    keep_widget_values(
+        {k: PAGE_DEFAULTS[k] for k in ("pcnn_l_dx", "pcnn_l_dy", "pcnn_l_noise_seed")} | {"pcnn_l_index": 0}
+    )
     st.header("5 · Exact likelihood of an image")
     st.markdown(
         "Unlike many image models, a PixelCNN gives the **exact** probability of any image: one forward pass "
