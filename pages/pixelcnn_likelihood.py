@@ -7,6 +7,7 @@ Not a page itself: a module of pages/pixelcnn.py (a fragment: its widgets rerun 
 from __future__ import annotations
 
 import math
+from concurrent.futures import Future
 
 import numpy as np
 import streamlit as st
@@ -93,11 +94,27 @@ def extremes_buttons() -> None:
 
 def typicality(name: str, score: ImageNLL, label: int | None) -> None:
     """Where the image falls among the real test digits, and why high likelihood is not typicality."""
-    test = test_set_nlls(name, label)
+    scoring = test_set_nlls(name, label)
+    if not scoring.done():
+        wait_for_the_test_set(scoring, "all 500" if label is None else f"the {label}s among the 500")
+        return
+    test = scoring.result()
     given = "" if label is None else f" given the label {label} (the test {label}s only)"
     st.markdown(typicality_note(score.nll, test) + given)
     extremes = {what: score_image(name, image, label).nll for what, image in EXTREME_IMAGES.items()}
     st.info(likelihood_is_not_typicality(extremes, test), icon="⚠️")
+
+
+@st.fragment(run_every=0.5)
+def wait_for_the_test_set(scoring: Future, which: str) -> None:
+    """Polls the background scoring; once it is done, one rerun draws the comparison in its place."""
+    if scoring.done():
+        st.rerun()
+    st.info(
+        f"Scoring {which} test digits to compare this image with — once per server, about 15 s. "
+        "The rest of the page is ready meanwhile.",
+        icon="⏳",
+    )
 
 
 def comparison(name: str, score: ImageNLL, label: int | None) -> None:

@@ -276,7 +276,9 @@ def test_blank_and_all_ink_are_one_click_and_the_page_says_likelihood_is_not_typ
     import torch
 
     from core.image.model import nll_per_image
+    from pages.pixelcnn_shared import test_set_nlls
 
+    test_set_nlls("gated-pixelcnn", None).result(timeout=300)  # the page's background scoring, finished
     at = run_page()
     gated = models["gated-pixelcnn"]
     test = nll_per_image(gated.net, torch.from_numpy(digits.images)).numpy()  # the oracle: every test digit
@@ -294,6 +296,30 @@ def test_blank_and_all_ink_are_one_click_and_the_page_says_likelihood_is_not_typ
     assert f"This image costs **{blank:.1f} nats**; the 500 real test digits cost {lo:.1f}–{hi:.1f} nats" in text_of(at)
     at.button(key="pcnn_l_ink").click().run()
     assert metric(at, "−log p(image)").value == f"{ink:.2f} nats"
+    assert not at.exception
+
+
+def test_the_test_set_is_scored_in_the_background_and_the_page_does_not_wait(monkeypatch, models, digits):
+    """Scoring 500 digits takes a core many seconds: until it is done the section says so, and then shows it."""
+    from concurrent.futures import Future
+
+    import pages.pixelcnn_likelihood
+
+    pending: Future = Future()
+    monkeypatch.setattr(pages.pixelcnn_likelihood, "test_set_nlls", lambda name, label: pending)
+    at = run_page()
+    (waiting,) = [i.value for i in at.info if "test digits to compare this image with" in i.value]
+    assert waiting.startswith("Scoring all 500 test digits") and "about 15 s" in waiting
+    assert not [i for i in at.info if "High likelihood is not typicality" in i.value]
+    assert metric(at, "−log p(image)")  # the image's own score does not wait
+    at.selectbox(key="pcnn_l_label").set_value("3").run()
+    assert any(i.value.startswith("Scoring the 3s among the 500 test digits") for i in at.info)
+    test = np.sort(np.random.default_rng(0).normal(100.0, 10.0, 500))
+    pending.set_result(test)
+    at.run()
+    assert not [i for i in at.info if "test digits to compare this image with" in i.value]
+    (note,) = [i.value for i in at.info if "High likelihood is not typicality" in i.value]
+    assert f"a typical real digit costs {np.median(test):.1f} nats" in note  # the numbers the scoring returned
     assert not at.exception
 
 

@@ -142,7 +142,9 @@ def test_blank_image_one_click_and_an_upload_framed_like_mnist(page: Page, serve
     gated = load_image_model("gated-pixelcnn")
     blank = image_nll(gated, np.zeros((28, 28), dtype=np.uint8)).nll
     expect(page.get_by_test_id("stMetric").filter(has_text="−log p(image)")).to_contain_text(f"{blank:.2f} nats")
-    expect(page.get_by_test_id("stAlert").filter(has_text="High likelihood is not typicality")).to_be_visible()
+    # the 500 test digits are scored in the background, once per server: the note replaces "Scoring …" when done
+    typicality = page.get_by_test_id("stAlert").filter(has_text="High likelihood is not typicality")
+    expect(typicality).to_be_visible(timeout=180000)
     screenshot(page, "pixelcnn-blank-image", full_page=False)
     # a dark "7" on white paper with a wide margin, as a phone photo of a sheet would give
     img = Image.new("L", (600, 600), 255)
