@@ -15,7 +15,7 @@ import torch
 
 from core.checkpoint import DATA_DIR
 from core.text.data import name_examples
-from core.text.language_model import TextModel, heldout_nll, score
+from core.text.language_model import TextModel, heldout_nll, score, target_nlls
 
 HELDOUT_METHOD = {
     "names": (
@@ -53,9 +53,12 @@ def reads_backwards(lm: TextModel) -> bool:
 
 def method_of(lm: TextModel) -> str:
     """How ``measure_heldout_nll`` scores this model, in words (a causal model's card states the same)."""
-    if lm.vocab.eos_id is None:
-        return HELDOUT_METHOD["text"]
-    return HELDOUT_METHOD["names"] + (REVERSED_NOTE if reads_backwards(lm) else "")
+    return HELDOUT_METHOD["text"] if lm.vocab.eos_id is None else names_method(reads_backwards(lm))
+
+
+def names_method(reversed_order: bool = False) -> str:
+    """The names models' held-out method in words (a model trained right to left scores names reversed)."""
+    return HELDOUT_METHOD["names"] + (REVERSED_NOTE if reversed_order else "")
 
 
 def measure_heldout_nll(lm: TextModel) -> float:
@@ -86,8 +89,4 @@ def heldout_text_nll(lm: TextModel, text: str) -> float:
 def per_name_nll(lm: TextModel, names: list[str]) -> list[float]:
     """-log p(name) in nats of each name (start, letters, end), as the ledger gives it."""
     x, y = name_examples(names, lm.vocab, 16)
-    logits, _ = lm.net(x)
-    logp = torch.log_softmax(logits.double(), dim=-1)  # (N, T, V)
-    keep = y >= 0
-    picked = logp.gather(-1, y.clamp(min=0).unsqueeze(-1)).squeeze(-1)  # (N, T)
-    return (-(picked * keep)).sum(dim=1).tolist()
+    return target_nlls(lm.net, x, y).sum(dim=1).tolist()

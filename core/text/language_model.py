@@ -224,17 +224,21 @@ def score(lm: TextModel, text: str, prompt: str | None = None) -> Score:
 
 
 @torch.no_grad()
-def heldout_nll(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, batch_size: int = 256) -> float:
-    """Mean NLL in nats per token over (N, T) inputs/targets (targets of -1 are padding)."""
-    total, count = 0.0, 0
+def target_nlls(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    """(N, T) float64 -log p(target | its inputs) of each position of (N, T) inputs/targets; 0 at padding (-1)."""
+    out = []
     for i in range(0, len(inputs), batch_size):
         logits, _ = net(inputs[i : i + batch_size])
         y = targets[i : i + batch_size]
-        logp = torch.log_softmax(logits.double(), dim=-1)
-        keep = y >= 0
-        total -= logp[keep].gather(-1, y[keep].unsqueeze(-1)).sum().item()
-        count += int(keep.sum())
-    return total / count
+        logp = torch.log_softmax(logits.double(), dim=-1)  # (b, T, V)
+        picked = logp.gather(-1, y.clamp(min=0).unsqueeze(-1)).squeeze(-1)  # (b, T)
+        out.append(torch.where(y >= 0, -picked, 0.0))
+    return torch.cat(out)
+
+
+def heldout_nll(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, batch_size: int = 256) -> float:
+    """Mean NLL in nats per token over (N, T) inputs/targets (targets of -1 are padding)."""
+    return target_nlls(net, inputs, targets, batch_size).sum().item() / int((targets >= 0).sum())
 
 
 # ---------------------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ from core.text.data import (
     text_batch,
     text_windows,
 )
-from core.text.evaluation import HELDOUT_METHOD, LEAKY_METHOD, REVERSED_NOTE, heldout_text_nll, pooled_score_nll
+from core.text.evaluation import HELDOUT_METHOD, LEAKY_METHOD, heldout_text_nll, names_method, pooled_score_nll
 from core.text.language_model import TRAINED_MODELS, TextModel, heldout_nll
 from core.text.vocab import names_vocab, text_vocab
 from core.training import RunClock, Schedule, adamw, log, progress_bar, train_steps
@@ -155,9 +155,7 @@ def train_names(model: str, args, log, write=None) -> tuple[dict, dict]:
         "n_train": len(train),
         "n_heldout": len(heldout),
     }
-    reversed_note = ""
     if model == "names-reversed":
-        reversed_note = REVERSED_NOTE
         # the same split, each name spelled backwards: the model learns p(last letter), p(next-to-last | last), ...
         train, heldout = [n[::-1] for n in train], [n[::-1] for n in heldout]
         data["order"] = "right to left: every name reversed before training and scoring"
@@ -171,7 +169,7 @@ def train_names(model: str, args, log, write=None) -> tuple[dict, dict]:
         metrics = {
             "train_nll": heldout_nll(bigram, tx, ty),
             "heldout_nll": bigram_heldout,
-            "heldout_method": HELDOUT_METHOD["names"],
+            "heldout_method": names_method(),
         }
         card = {
             "kind": "bigram",
@@ -201,7 +199,7 @@ def train_names(model: str, args, log, write=None) -> tuple[dict, dict]:
     metrics = {
         "train_nll": heldout_nll(net, tx, ty),
         "heldout_nll": heldout_nll(net, hx, hy),
-        "heldout_method": (HELDOUT_METHOD["names"] + reversed_note) if cfg.causal else LEAKY_METHOD,
+        "heldout_method": names_method(model == "names-reversed") if cfg.causal else LEAKY_METHOD,
         "bigram_heldout_nll": bigram_heldout,
     }
     if not cfg.causal:

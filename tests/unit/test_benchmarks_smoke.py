@@ -1,5 +1,7 @@
 """A fast run of the benchmark code at tiny sizes, so `make bench` cannot rot between runs."""
 
+import pytest
+
 import core
 from benchmarks import generation, pixelcnn_sampling, quality
 from benchmarks.common import Stats, time_calls
@@ -23,7 +25,8 @@ def test_generation_benchmark_small(names_lm):
 
 def test_quality_rows_recompute_from_weights():
     rows = quality.quality_rows(["names-bigram"])
-    assert rows[0]["heldout_nll"] == core.load_text_model("names-bigram").card["metrics"]["heldout_nll"]
+    card = core.load_text_model("names-bigram").card["metrics"]["heldout_nll"]
+    assert rows[0]["heldout_nll"] == pytest.approx(card, rel=1e-12)  # recomputed: the same sum, maybe reordered
     assert "names-bigram" in quality.report(rows)
 
 
