@@ -105,9 +105,10 @@ def typicality(name: str, score: ImageNLL, label: int | None) -> None:
     st.info(likelihood_is_not_typicality(extremes, test), icon="⚠️")
 
 
-@st.fragment(run_every=0.5)
+@st.fragment(run_every=0.3)
 def wait_for_the_test_set(scoring: Future, which: str) -> None:
-    """Polls the background scoring; once it is done, one rerun draws the comparison in its place."""
+    """Polls the background scoring; once it is done, one rerun draws the comparison in its place. Polls
+    closer together than the browser tests' 400 ms of quiet, so "the page is idle" means the comparison is drawn."""
     if scoring.done():
         st.rerun()
     st.info(

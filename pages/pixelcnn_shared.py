@@ -55,7 +55,8 @@ def score_image(name: str, image: np.ndarray, label: int | None) -> ImageNLL:
 
 @st.cache_resource(show_spinner=False)
 def scoring_worker() -> ThreadPoolExecutor:
-    """One background thread for the slow one-off scoring, so no script run (and no widget) waits for it."""
+    """One background thread for the slow one-off scoring, so no script run (and no widget) waits for it.
+    Not core.jobs: those are one session's, abandoned when its tab closes; this result serves every session."""
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="pixelcnn-test-set")
 
 
