@@ -107,15 +107,16 @@ def typicality(name: str, score: ImageNLL, label: int | None) -> None:
 
 @st.fragment(run_every=0.3)
 def wait_for_the_test_set(scoring: Future, which: str) -> None:
-    """Polls the background scoring; once it is done, one rerun draws the comparison in its place. Polls
-    closer together than the browser tests' 400 ms of quiet, so "the page is idle" means the comparison is drawn."""
+    """Polls the background scoring; once it is done, one rerun draws the comparison in its place. The
+    keyed container tells the browser tests (and anyone reading the page's DOM) that work is pending."""
     if scoring.done():
         st.rerun()
-    st.info(
-        f"Scoring {which} test digits to compare this image with — once per server, about 15 s. "
-        "The rest of the page is ready meanwhile.",
-        icon="⏳",
-    )
+    with st.container(key="background_work_pending"):
+        st.info(
+            f"Scoring {which} test digits to compare this image with — once per server, about 15 s. "
+            "The rest of the page is ready meanwhile.",
+            icon="⏳",
+        )
 
 
 def comparison(name: str, score: ImageNLL, label: int | None) -> None:

@@ -22,6 +22,8 @@ ARTIFACTS = ROOT / "test-artifacts"
 # Filled by conftest with the live servers' log files, so a failure message can point at the traceback.
 SERVER_LOGS: list[Path] = []
 
+# Idle also means no section still waits for work on a background thread: such a section marks itself
+# with a container keyed "background_work_pending" (pages/pixelcnn_likelihood.py) and polls until done.
 # How long the app must stay idle before we call it finished: covers the round trip between a widget
 # change in the browser and the server announcing the rerun it triggers (a few ms on localhost).
 QUIET_MS = 400
@@ -34,7 +36,8 @@ _IDLE_JS = """
     && app.getAttribute('data-test-connection-state') === 'CONNECTED'
     && document.querySelector('[data-testid="stStatusWidgetRunningIcon"], [data-testid="stStatusWidgetRunningManIcon"]') === null
     && document.querySelector('[data-testid="stElementContainer"][data-stale="true"]') === null
-    && document.querySelector('[data-testid="stSkeleton"]') === null;
+    && document.querySelector('[data-testid="stSkeleton"]') === null
+    && document.querySelector('[class*="st-key-background_work_pending"]') === null;
   if (!idle) { window.__e2eIdleSince = undefined; return false; }
   if (window.__e2eIdleSince === undefined) { window.__e2eIdleSince = performance.now(); }
   return performance.now() - window.__e2eIdleSince >= quietMs;
