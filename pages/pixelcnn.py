@@ -40,7 +40,7 @@ from pages.quiz_panel import check_yourself, quiz_rng
 GRID_SAMPLES = 16
 
 
-keep_widget_values({**PAGE_DEFAULTS, "pcnn_l_index": 0})  # a widget's last value, even after a run that hid it
+keep_widget_values(PAGE_DEFAULTS)  # a widget's last value, even after a run that hid it
 
 st.title("PixelCNN: the chain rule over pixels")
 st.markdown(

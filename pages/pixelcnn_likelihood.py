@@ -165,9 +165,7 @@ def comparison(name: str, score: ImageNLL, label: int | None) -> None:
 def likelihood_section(models: dict[str, ImageModel | None]) -> None:
     # this section reruns alone: bring back what a run that did not draw them forgot (an upload not chosen yet
     # hides the shift sliders, which would come back at their minimum, -8, and push the ink out)
-    keep_widget_values(
-        {k: PAGE_DEFAULTS[k] for k in ("pcnn_l_dx", "pcnn_l_dy", "pcnn_l_noise_seed")} | {"pcnn_l_index": 0}
-    )
+    keep_widget_values({k: PAGE_DEFAULTS[k] for k in ("pcnn_l_index", "pcnn_l_dx", "pcnn_l_dy", "pcnn_l_noise_seed")})
     st.header("5 · Exact likelihood of an image")
     st.markdown(
         "Unlike many image models, a PixelCNN gives the **exact** probability of any image: one forward pass "

@@ -33,6 +33,7 @@ PAGE_DEFAULTS = {
     "pcnn_grid_seed": 100,
     "pcnn_l_model": "gated-pixelcnn",
     "pcnn_l_source": "Test digit",
+    "pcnn_l_index": 0,  # the test digit scored
     "pcnn_l_label": NO_LABEL,
     "pcnn_l_dx": 1,  # a small shift keeps every ink pixel of nearly every digit in the frame
     "pcnn_l_dy": 1,
