@@ -22,12 +22,12 @@ ARTIFACTS = ROOT / "test-artifacts"
 # Filled by conftest with the live servers' log files, so a failure message can point at the traceback.
 SERVER_LOGS: list[Path] = []
 
-# Idle also means no section still waits for work on a background thread: such a section marks itself
-# with a container keyed "background_work_pending" (pages/pixelcnn_likelihood.py) and polls until done.
 # How long the app must stay idle before we call it finished: covers the round trip between a widget
 # change in the browser and the server announcing the rerun it triggers (a few ms on localhost).
 QUIET_MS = 400
 
+# Idle also means no section still waits for work on a background thread: such a section marks itself
+# with a container keyed "background_work_pending" (pages/pixelcnn_likelihood.py) and polls until done.
 _IDLE_JS = """
 ([quietMs]) => {
   const app = document.querySelector('[data-testid="stApp"]');
