@@ -412,13 +412,13 @@ def measure_pages(context, base: str) -> tuple[dict[str, tuple[float, float, flo
 def _set_speed(page) -> None:
     from tests.e2e.helpers import wait_idle
 
-    thumb = page.locator(".st-key-sampling_speed input[type=range]")
+    thumb = page.locator(".st-key-speed input[type=range]")
     thumb.focus()
     page.keyboard.press("Home")
     for _ in range(SPEED_INDEX):
         page.keyboard.press("ArrowRight")
     wait_idle(page, 60000)
-    shown = page.locator(".st-key-sampling_speed [data-testid=stSliderThumbValue]").first.text_content()
+    shown = page.locator(".st-key-speed [data-testid=stSliderThumbValue]").first.text_content()
     if shown is None or shown.strip() != str(SPEED):
         raise RuntimeError(f"the auto-play speed reads {shown!r}, not {SPEED}")
 

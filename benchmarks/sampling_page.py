@@ -67,7 +67,7 @@ def measure(model: str, repeats: int, warmup: int = 3) -> PageTimes:
     def next_token() -> float:
         if at.button(key="sampling_next").disabled:  # a name ended: start a new one (untimed)
             at.button(key="sampling_restart").click()
-            at.number_input(key="sampling_seed").set_value(at.number_input(key="sampling_seed").value + 1)
+            at.number_input(key="seed").set_value(at.number_input(key="seed").value + 1)
             at.run()
         at.button(key="sampling_next").click()
         t0 = time.perf_counter()
@@ -75,7 +75,7 @@ def measure(model: str, repeats: int, warmup: int = 3) -> PageTimes:
         return time.perf_counter() - t0
 
     def slider(i: int) -> float:
-        at.slider(key="sampling_temperature").set_value([0.7, 1.3][i % 2])
+        at.slider(key="temperature").set_value([0.7, 1.3][i % 2])
         t0 = time.perf_counter()
         at.run()
         return time.perf_counter() - t0

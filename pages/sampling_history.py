@@ -9,20 +9,19 @@ import streamlit as st
 from core.figures.sampling import token_name
 from core.lessons.sampling_session import History, SamplingSettings, describe_settings
 from core.text.language_model import TextModel
-
-state = st.session_state  # a proxy: resolves to the current browser session on every access
+from pages.state import get, put
 
 
 def session():
-    return state.sampling
+    return get("sampling")
 
 
 def on_rewind() -> None:
-    session().rewind(state.sampling_rewind_step - 1)
+    session().rewind(get("sampling_rewind_step") - 1)
 
 
 def on_force(lm: TextModel, sampling: SamplingSettings) -> None:
-    session().force(lm, sampling, state.sampling_force_step, state.sampling_force_token)
+    session().force(lm, sampling, get("sampling_force_step"), get("sampling_force_token"))
 
 
 def history_section(lm: TextModel, sampling: SamplingSettings, h: History) -> None:
@@ -48,14 +47,14 @@ def history_section(lm: TextModel, sampling: SamplingSettings, h: History) -> No
     ]
     st.dataframe(rows, hide_index=True, height=min(35 * len(rows) + 38, 250), key="sampling_history_table")
     steps = list(range(1, len(h) + 1))
-    grown = state.get("_sampling_steps_seen") != len(h)
-    state["_sampling_steps_seen"] = len(h)
+    grown = get("_sampling_steps_seen") != len(h)
+    put("_sampling_steps_seen", len(h))
     for key in ("sampling_rewind_step", "sampling_force_step"):
-        if grown or state.get(key) not in steps:  # a new step (or a rewind): point at the latest one
-            state[key] = steps[-1]
-    options = session().force_choices(lm, state.sampling_force_step)
-    if state.get("sampling_force_token") not in options:
-        state.sampling_force_token = options[0]
+        if grown or get(key) not in steps:  # a new step (or a rewind): point at the latest one
+            put(key, steps[-1])
+    options = session().force_choices(lm, get("sampling_force_step"))
+    if get("sampling_force_token") not in options:
+        put("sampling_force_token", options[0])
     rewind_col, force_col = st.columns(2)
     with rewind_col.container(border=True):
         st.selectbox("Rewind to step", steps, key="sampling_rewind_step")
@@ -86,13 +85,13 @@ def history_section(lm: TextModel, sampling: SamplingSettings, h: History) -> No
             key="sampling_branches_table",
         )
         pick, go = st.columns([1, 2], vertical_alignment="bottom")
-        if state.get("sampling_branch_pick") not in range(1, len(h.branches) + 1):
-            state.sampling_branch_pick = 1
+        if get("sampling_branch_pick") not in range(1, len(h.branches) + 1):
+            put("sampling_branch_pick", 1)
         pick.selectbox("Branch", range(1, len(h.branches) + 1), key="sampling_branch_pick")
         go.button(
             "Restore this branch",
             key="sampling_branch_restore",
             icon="↩️",
-            on_click=lambda: session().restore_branch(newest_first[state.sampling_branch_pick - 1]),
+            on_click=lambda: session().restore_branch(newest_first[get("sampling_branch_pick") - 1]),
             help="Bring that text back exactly as it was drawn; the current one becomes a branch.",
         )

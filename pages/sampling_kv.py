@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.display import escape_markdown
 from core.errors import ChainRuleError
 from core.figures.sampling import kv_timing_figure
 from core.lessons.kv_timing import time_kv_cache, tokens_to_block
 from core.lessons.sampling_session import SamplingSettings
 from core.text.language_model import TextModel
-from pages.common import chart_config
-from pages.sampling_panels import state
+from pages.common import chart_config, show_error
+from pages.state import get, put
 
 KV_REPEATS = 3  # runs per mode behind each timing median
 
@@ -33,17 +32,16 @@ def kv_section(lm: TextModel, prompt: str, prompt_ids: list[int], sampling: Samp
     if st.button("Time both ways", key="sampling_kv_run", disabled=room < 1, icon="⏱️"):
         try:
             with st.spinner("Generating with and without the cache…"):
-                result = time_kv_cache(
-                    lm, prompt, sampling.temperature, sampling.top_k, sampling.top_p, seed, KV_REPEATS
-                )
-            state.sampling_kv = (kv_key, result)
+                result = time_kv_cache(lm, prompt, sampling, seed, KV_REPEATS)
+            put("sampling_kv", (kv_key, result))
         except ChainRuleError as e:
-            st.error(escape_markdown(str(e)))
+            show_error("The timing could not run.", e)
     if room < 1:
         st.caption(f"The prompt fills the whole block of {lm.block_size} tokens: shorten it to run the experiment.")
-    if "sampling_kv" not in state or state.sampling_kv[0] != kv_key:
+    got = get("sampling_kv")
+    if got is None or got[0] != kv_key:
         return
-    result = state.sampling_kv[1]
+    result = got[1]
     c1, c2, c3 = st.columns(3)
     c1.metric("Speed-up with the cache", f"{result.speedup:.1f}×")
     c2.metric("Total without cache", f"{result.total_uncached_s * 1000:.0f} ms")

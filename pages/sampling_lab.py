@@ -24,100 +24,97 @@ from core.lessons.settings import (
     text_from_query,
     text_to_query,
 )
+from core.lessons.page_state import to_query
+from core.lessons.states import SamplingState
 from core.text.language_model import TextModel
-from core.text.sampling import empirical_counts
+from core.text.sampling import empirical_counts, total_variation
 from pages.common import show_error
 from pages.quiz_panel import check_yourself, quiz_rng
+from pages.state import LinkedPage, bound, get, put
 
 DRAW_CHOICES = (10, 100, 1000, 10000)  # "Draw N times"
 BEAM_WIDTHS = (2, 3, 4, 5)
 COMPARE_TOKENS = 30  # longest continuation the three decoders compare (beam search costs width x that)
-state = st.session_state
+KNOBS = ("min_p", "typical_p", "repetition", "presence", "frequency", "order")
 
 
 def session():
-    return state.sampling
+    return get("sampling")
 
 
 # ---------------------------------------------------------------------------------------------
 # The extra knobs
 
 
-def more_knobs() -> dict:
+def more_knobs() -> None:
     """min-p, typical, the penalties and the order, in an expander (open when any is on)."""
-    on = (
-        state.get("sampling_min_p", 0) > 0
-        or state.get("sampling_typical_p", 1) < 1
-        or state.get("sampling_repetition", 1) != 1
-        or state.get("sampling_presence", 0) != 0
-        or state.get("sampling_frequency", 0) != 0
-        or state.get("sampling_order", "hf") != "hf"
-    )
+    on = SamplingState(**{k: get(k) for k in KNOBS if get(k) is not None}).sampling().has_extras
     with st.expander("More ways to draw", expanded=on):
-        min_p = st.slider(
-            "Min-p", 0.0, 1.0, step=0.01, key="sampling_min_p", help="Keep tokens with p ≥ min-p × the top p. 0 = off."
+        st.slider(
+            "Min-p", 0.0, 1.0, 0.0, 0.01, help="Keep tokens with p ≥ min-p × the top p. 0 = off.", **bound("min_p")
         )
-        typical_p = st.slider(
+        st.slider(
             "Typical-p",
             TOP_P_MIN,
             1.0,
-            step=0.01,
-            key="sampling_typical_p",
+            1.0,
+            0.01,
             help="Keep the tokens whose surprise −log p is closest to the entropy, up to this mass. 1 = off. "
             "It can drop the most likely token.",
+            **bound("typical_p"),
         )
-        repetition = st.slider(
+        st.slider(
             "Repetition penalty",
             *REPETITION_RANGE,
-            step=0.05,
-            key="sampling_repetition",
+            1.0,
+            0.05,
             help="CTRL: a token already in the text has its logit divided by θ (if positive) or multiplied "
             "by θ (if negative). 1 = off; above 1 discourages repeats.",
+            **bound("repetition"),
         )
-        presence = st.slider(
+        st.slider(
             "Presence penalty",
             *PENALTY_RANGE,
-            step=0.1,
-            key="sampling_presence",
+            0.0,
+            0.1,
             help="OpenAI: subtract this from the logit of every token already in the text. 0 = off.",
+            **bound("presence"),
         )
-        frequency = st.slider(
+        st.slider(
             "Frequency penalty",
             *PENALTY_RANGE,
-            step=0.1,
-            key="sampling_frequency",
+            0.0,
+            0.1,
             help="OpenAI: subtract this times the token's count in the text. 0 = off.",
+            **bound("frequency"),
         )
-        order = st.radio(
+        st.radio(
             "Order of the stages",
             list(ORDER_NAMES),
-            format_func=ORDER_NAMES.get,
-            key="sampling_order",
+            captions=list(ORDER_NAMES.values()),
+            horizontal=True,
             help="Penalties always come first. Hugging Face then applies temperature before top-k / top-p / "
             "min-p / typical; llama.cpp truncates first and applies temperature last.",
+            **bound("order"),
         )
-    return dict(
-        min_p=min_p, typical_p=typical_p, order=order, repetition=repetition, presence=presence, frequency=frequency
-    )
 
 
 # ---------------------------------------------------------------------------------------------
-# The text in the URL: a reload (F5) or a shared link shows the same tokens
+# The text in the URL: a reload (F5) or a shared link shows the same tokens (by hand: the binding of
+# widgets cannot carry it, and only the model can turn the ids back into text)
 
 
-def restore_from_link(lm: TextModel, sampling: SamplingSettings) -> None:
-    """Rebuild the text the URL carries, once per browser session (then the page owns it)."""
-    if state.get("sampling_link_used"):
-        return
-    state.sampling_link_used = True
-    ids, forced, notes = text_from_query(st.query_params.to_dict())
-    state.sampling_url_notes = list(state.sampling_url_notes) + notes
+def restore_from_link(lm: TextModel, sampling: SamplingSettings, page: LinkedPage) -> None:
+    """Rebuild the text the link carries (on arrival); what cannot be used gets a note."""
+    ids, forced, notes = text_from_query({key: st.query_params.get_all(key) for key in ("text", "forced")})
+    for note in notes:
+        page.add_note(note)
     if ids and not session().restore(lm, sampling, ids, forced):
-        state.sampling_url_notes.append(f"The link's text was cut short: {session().last_error}")
+        page.add_note(f"The link's text was cut short: {session().last_error}")
         session().last_error = None
 
 
-def write_text_to_url() -> None:
+def write_text_to_url() -> dict[str, str]:
     """The generated tokens and the forced steps into the address bar (removed when the text is empty)."""
     h = session().history
     wanted = text_to_query(h.generated_ids, [i for i, e in enumerate(h.entries, start=1) if e.forced])
@@ -126,12 +123,14 @@ def write_text_to_url() -> None:
             st.query_params[key] = wanted[key]
         elif key not in wanted and key in st.query_params:
             del st.query_params[key]
+    return wanted
 
 
-def share_link() -> str:
+def share_link(settings: SamplingState, text_query: dict[str, str]) -> str:
     """This exact demo as a link: every setting that differs from its default, and the text so far."""
     base = (st.context.url or "").split("?")[0]
-    return f"{base}?{urlencode(st.query_params.to_dict())}" if st.query_params else base
+    query = {**to_query(settings), **text_query}
+    return f"{base}?{urlencode(query)}" if query else base
 
 
 # ---------------------------------------------------------------------------------------------
@@ -140,9 +139,9 @@ def share_link() -> str:
 
 def on_draw_many(lm: TextModel, sampling: SamplingSettings) -> None:
     """N draws from the current step's final distribution, with the session's own draws generator."""
-    n = state.sampling_draws_n
+    n = get("sampling_draws_n")
     counts = empirical_counts(current_stages(lm, sampling).final, n, session().draws_generator)
-    state.sampling_draws = (_draws_key(lm, sampling), n, counts)
+    put("sampling_draws", (_draws_key(lm, sampling), n, counts))
 
 
 def _draws_key(lm: TextModel, sampling: SamplingSettings) -> tuple:
@@ -159,14 +158,13 @@ def current_stages(lm: TextModel, sampling: SamplingSettings):
 
 def draws_for_chart(lm: TextModel, sampling: SamplingSettings):
     """(n, counts) of the last "Draw N times", if it belongs to the step and knobs on screen; else None."""
-    got = state.get("sampling_draws")
+    got = get("sampling_draws")
     if got and got[0] == _draws_key(lm, sampling):
         return got[1], got[2]
     return None
 
 
 def draw_many_controls(lm: TextModel, sampling: SamplingSettings) -> None:
-    state.setdefault("sampling_draws_n", 1000)
     cols = st.columns([1.3, 1, 3])
     cols[0].button(
         "Draw N times",
@@ -180,12 +178,13 @@ def draw_many_controls(lm: TextModel, sampling: SamplingSettings) -> None:
         "Shortcut: D.",
     )
     cols[1].selectbox(
-        "N", DRAW_CHOICES, key="sampling_draws_n", format_func="{:,}".format, label_visibility="collapsed"
-    )
+        "N", DRAW_CHOICES, index=DRAW_CHOICES.index(1000), key="sampling_draws_n", format_func="{:,}".format,
+        label_visibility="collapsed", persist_state="session",
+    )  # fmt: skip
     if (got := draws_for_chart(lm, sampling)) is not None:
         n, counts = got
         p = current_stages(lm, sampling).final
-        tv = 0.5 * float((counts / n - p).abs().sum())
+        tv = total_variation(counts / n, p)
         cols[2].caption(
             f"◆ = share of {n:,} draws. Distance from the probabilities (total variation): **{tv:.3f}**; "
             f"it shrinks like 1/√N as N grows — frequencies converge to probabilities."
@@ -211,10 +210,10 @@ def decoders_section(
     if cols[1].button("Compare", key="sampling_compare", icon="🔀", width="stretch"):
         try:
             with st.spinner("Decoding three ways…"):
-                state.sampling_compare_result = (key, compare_decoders(lm, prompt, sampling, seed, n, width))
+                put("sampling_compare_result", (key, compare_decoders(lm, prompt, sampling, seed, n, width)))
         except ChainRuleError as e:
             show_error(escape_markdown(str(e)))
-    got = state.get("sampling_compare_result")
+    got = get("sampling_compare_result")
     if not got or got[0] != key:
         cols[2].caption(f"Up to {n} tokens each, from the prompt, with this seed and these knobs (sampled).")
         return
@@ -232,11 +231,11 @@ def decoders_section(
     st.dataframe(rows, hide_index=True, key="sampling_compare_table")
 
 
-def export_section(lm: TextModel) -> None:
+def export_section(lm: TextModel, link: str) -> None:
     h = session().history
     with st.expander("Share and export"):
         st.markdown("**A link to this exact demo** (every setting and the text so far, forced tokens included):")
-        st.code(share_link(), language=None, wrap_lines=True)
+        st.code(link, language=None, wrap_lines=True)
         st.download_button(
             "Download the history (CSV)",
             history_csv(h, lm.vocab),
@@ -270,19 +269,12 @@ def quiz_section(lm: TextModel, sampling: SamplingSettings) -> None:
     )
 
 
-def lab_sections(
-    lm: TextModel,
-    prompt: str,
-    prompt_ids: list[int],
-    sampling: SamplingSettings,
-    seed: int,
-    limit: int,
-    presenter: bool,
-) -> None:
+def lab_sections(lm: TextModel, prompt_ids: list[int], settings: SamplingState, link: str) -> None:
     if session().clock.playing:
         return  # the lab waits for Pause: auto-play redraws only the live panel
-    if not presenter:
-        decoders_section(lm, prompt, prompt_ids, sampling, seed, limit)
-    export_section(lm)
-    if not presenter:
+    sampling = settings.sampling()
+    if not settings.presenter:
+        decoders_section(lm, settings.prompt, prompt_ids, sampling, settings.seed, settings.tokens)
+    export_section(lm, link)
+    if not settings.presenter:
         quiz_section(lm, sampling)

@@ -1,7 +1,7 @@
 """Panels and button actions of the Live sampling page (pages/sampling.py).
 
 Not a page itself: a module, so that Streamlit compiles it once rather than on every rerun. All
-per-session data of the demo lives in one object, ``st.session_state.sampling``: a
+per-session data of the demo lives in one object, the session value "sampling" (``pages.state``): a
 core.lessons.sampling_session.SamplingSession (the history with its branches, the session's
 torch.Generator, the auto-play clock, the logits memo and the last error).
 
@@ -40,24 +40,24 @@ from core.text.language_model import TextModel
 from pages.common import chart_config, show_error
 from pages.sampling_history import history_section
 from pages.sampling_lab import draw_many_controls, draws_for_chart
+from pages.state import get, put
 
 SHOW_CHART_UP_TO = 4  # auto-play speeds (tokens/s) at which each step's chart is still drawn
 POLL_S = 0.05  # auto-play checks for a click this often (seconds)
-state = st.session_state  # a proxy: resolves to the current browser session on every access
 
 
 # ---------------------------------------------------------------------------------------------
 # Actions (button callbacks run before the script, so the page draws the new state at once)
 
 
-def session() -> SamplingSession:
-    return state.sampling
+def session() -> SamplingSession | None:
+    return get("sampling")
 
 
-def start_over(prompt_ids: list[int], seed: int, run_key: tuple | None = None) -> None:
+def start_over(prompt_ids: list[int], seed: int, run_key: tuple | None, speed: float) -> None:
     """A fresh text and a generator seeded from the seed: the next draws repeat core.generate."""
-    state.sampling = SamplingSession.start(prompt_ids, seed, run_key)
-    state.sampling.clock.speed = state.get("sampling_speed", state.sampling.clock.speed)
+    put("sampling", SamplingSession.start(prompt_ids, seed, run_key))
+    session().clock.speed = speed
 
 
 def on_play() -> None:
@@ -65,7 +65,7 @@ def on_play() -> None:
 
 
 def on_speed() -> None:
-    session().set_speed(state.sampling_speed, time.monotonic())
+    session().set_speed(get("speed"), time.monotonic())
 
 
 # ---------------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from core.display import visible
 from core.errors import InputError
 from core.models.kv_cache import causal_mask
 from core.text.language_model import TextModel, context_ids, generate
+from core.text.sampling import total_variation
 
 # Longest window drawn as a heatmap: more rows than this are unreadable on a projector.
 MAX_SHOWN_TOKENS = 32
@@ -152,11 +153,6 @@ def max_above_diagonal(matrix: np.ndarray) -> float:
 class Dependence:
     values: np.ndarray  # (T, T) D[i, j]: max over replacements of TV(p_i, p_i with x_j replaced)
     best_replacement: np.ndarray  # (T, T) int: the replacement token id that attains D[i, j]
-
-
-def total_variation(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
-    """Half the L1 distance between distributions along the last axis (0 = same, 1 = disjoint)."""
-    return 0.5 * (p - q).abs().sum(dim=-1)
 
 
 @torch.no_grad()

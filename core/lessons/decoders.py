@@ -35,7 +35,7 @@ class Decoded:
 
 def _continuation(lm: TextModel, prompt: str, settings: SamplingSettings, seed: int, n: int) -> tuple:
     """(tokens, log p, ended) of ``core.generate``'s continuation: what "Next token" draws for this seed."""
-    steps = list(generate(lm, prompt, n, seed=seed, settings=settings))
+    steps = list(generate(lm, prompt, n, settings, seed))
     ended = bool(steps) and steps[-1].is_end
     return tuple(s.token_id for s in steps), math.fsum(s.logprob for s in steps), ended
 

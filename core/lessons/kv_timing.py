@@ -17,7 +17,8 @@ import statistics
 from dataclasses import dataclass
 
 from core.errors import InputError
-from core.text.language_model import TextModel, context_ids, generate
+from core.text.language_model import DEFAULT_SETTINGS, TextModel, context_ids, generate
+from core.text.sampling import SamplingSettings
 
 
 @dataclass(frozen=True)
@@ -63,16 +64,15 @@ def tokens_to_block(lm: TextModel, prompt: str) -> int:
 def time_kv_cache(
     lm: TextModel,
     prompt: str,
-    temperature: float = 1.0,
-    top_k: int | None = None,
-    top_p: float | None = None,
+    settings: SamplingSettings = DEFAULT_SETTINGS,
     seed: int = 0,
     repeats: int = 3,
     max_new_tokens: int | None = None,
 ) -> KVTimingResult:
     """Generate up to the block size (or ``max_new_tokens``) with and without the cache, ``repeats`` times each.
 
-    Every repeat must give the same tokens (same seed); the result reports the first of each mode
+    ``settings`` are every knob of the page, so both runs generate exactly what ``core.generate``
+    gives with them. Every repeat must give the same tokens (same seed); the result reports the first of each mode
     so that a page can show whether the two modes agree.
     """
     if repeats < 1:
@@ -87,7 +87,7 @@ def time_kv_cache(
     for r in range(repeats):
         # alternate which mode goes first, so a warm-up or a busy neighbour does not favour one
         for use_cache in (True, False) if r % 2 == 0 else (False, True):
-            steps = list(generate(lm, prompt, n, temperature, top_k, top_p, seed, use_cache=use_cache))
+            steps = list(generate(lm, prompt, n, settings, seed, use_cache=use_cache))
             runs[use_cache].append(steps)
 
     def medians(mode: bool) -> list[float]:

@@ -227,7 +227,7 @@ class SamplingSession:
     def _draw(self, lm: TextModel, settings: SamplingSettings) -> None:
         """The one generation step: ``sample_step`` with this session's generator, then recorded."""
         h = self.history
-        step = sample_step(lm, h.ids, self.generator, settings=settings)
+        step = sample_step(lm, h.ids, self.generator, settings)
         h.push(step, settings)
 
     def next(self, lm: TextModel, settings: SamplingSettings) -> bool:

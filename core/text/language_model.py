@@ -27,6 +27,8 @@ from core.models import build
 from core.models.kv_cache import KVCache
 from core.serving import Turnstile, gate_forward
 from core.text.sampling import SamplingSettings, SamplingStages, sample_token
+
+DEFAULT_SETTINGS = SamplingSettings()  # temperature 1, nothing truncated: samples follow the model's joint
 from core.text.vocab import Vocab
 from core.validation import check_seed
 
@@ -49,7 +51,7 @@ TEXT_MODELS = {**TRAINED_MODELS, **LLM_MODELS}
 class TextModel:
     name: str
     vocab: Vocab
-    net: nn.Module  # GPT or BigramLM; forward(idx, targets=None) -> (logits, loss)
+    net: nn.Module  # any text network of core.models; forward(idx, targets=None) -> (logits, loss)
     card: dict = field(repr=False)
 
     @property
@@ -281,18 +283,15 @@ def sample_step(
     lm: TextModel,
     ids: list[int],
     generator: torch.Generator,
-    temperature: float = 1.0,
-    top_k: int | None = None,
-    top_p: float | None = None,
-    cache: KVCache | None = None,
-    settings: SamplingSettings | None = None,
+    settings: SamplingSettings = DEFAULT_SETTINGS,
+    cache=None,
 ) -> Step:
-    """Draw the token after ``ids`` (start token included). Pure but for ``generator`` and ``cache``.
+    """Draw the token after ``ids`` (start token included) under ``settings``. Pure but for ``generator`` and ``cache``.
 
-    ``settings`` (min-p, typical, the order, penalties over the text in ``ids``), when given, replaces the three knobs.
+    ``settings`` is every knob at once (temperature, top-k/p, min-p, typical, penalties over the text in
+    ``ids``, the order): the one way into every sampling function.
     """
     t0 = time.perf_counter()
-    settings = settings or SamplingSettings(temperature, top_k, top_p)
     logits = cached_logits(lm, ids, cache) if cache is not None else logits_for_context(lm, ids)
     stages = settings.stages(logits, ids[1:])  # penalties read the text, not the start token (names: also the end)
     token_id = sample_token(stages.final, generator)
@@ -311,27 +310,25 @@ def generate(
     lm: TextModel,
     prompt: str,
     max_new_tokens: int,
-    temperature: float = 1.0,
-    top_k: int | None = None,
-    top_p: float | None = None,
+    settings: SamplingSettings = DEFAULT_SETTINGS,
     seed: int = 0,
     use_cache: bool = True,
-    settings: SamplingSettings | None = None,
 ) -> Iterator[Step]:
-    """Yield one Step per generated token; stops at the end token or after max_new_tokens.
+    """Yield one Step per generated token under ``settings``; stops at the end token or after max_new_tokens.
 
     Randomness comes only from a ``torch.Generator`` seeded with ``seed``, so the same arguments
     give the same tokens, with or without the cache, whatever other threads do meanwhile.
-    The leaky (non-causal) model has nothing to cache and always recomputes.
+    A model with nothing to cache (the leaky one) always recomputes.
     """
-    settings = settings or SamplingSettings(temperature, top_k, top_p)  # InputError in words if out of range
+    if not isinstance(settings, SamplingSettings):
+        raise TypeError(f"settings must be a SamplingSettings, got {settings!r}")
     if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 0:
         raise InputError(f"max_new_tokens must be a whole number >= 0, got {max_new_tokens!r}")
     ids = context_ids(lm, prompt)
     generator = seeded_generator(seed)
     cache = lm.net.new_cache() if use_cache and lm.net.supports_cache else None
     for _ in range(max_new_tokens):
-        step = sample_step(lm, ids, generator, cache=cache, settings=settings)
+        step = sample_step(lm, ids, generator, settings, cache)
         yield step
         ids.append(step.token_id)
         if step.is_end:

@@ -308,6 +308,11 @@ class SamplingSettings:
     def penalised(self) -> bool:
         return self.repetition != 1 or self.presence != 0 or self.frequency != 0
 
+    @property
+    def has_extras(self) -> bool:
+        """Any knob beyond temperature, top-k and top-p is on (min-p, typical, a penalty, llama.cpp's order)."""
+        return bool(self.min_p) or (self.typical_p or 1) < 1 or self.penalised or self.order != "hf"
+
     def stages(self, logits: torch.Tensor, context_ids: Sequence[int] = ()) -> SamplingStages:
         """logits (V,) after ``context_ids`` -> every stage; with penalties on, a "penalties" stage follows "raw".
 
@@ -331,6 +336,15 @@ class SamplingSettings:
 
 # ---------------------------------------------------------------------------------------------
 # Drawing
+
+
+def total_variation(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor | float:
+    """Half the L1 distance between distributions along the last axis (0 = same, 1 = disjoint).
+
+    A float for two 1-D distributions (draws' frequencies against the probabilities they came from).
+    """
+    tv = 0.5 * (p - q).abs().sum(dim=-1)
+    return float(tv) if tv.dim() == 0 else tv
 
 
 def sample_token(probs: torch.Tensor, generator: torch.Generator) -> int:

@@ -77,20 +77,20 @@ def text_cases() -> list[Case]:
             add("attention", "text_area", "attention_text", name, "error", ["The text is empty", "at least one"])
             add("attention", "text_input", "attention_probe", name, "error", ["Probe name", "The text is empty"])
             # an empty prompt is allowed (the start token alone): the page says so
-            add("sampling", "text_area", "sampling_prompt", name, "caption", ["Empty prompt", "start token"])
+            add("sampling", "text_area", "prompt", name, "caption", ["Empty prompt", "start token"])
         elif name == "100k characters":
             # the server cuts a widget's value at max_chars (as the browser does): a long text is scored in windows
             add("chain_rule", "text_input", "cr_ledger_text", name, "info", ["more than the model's context"], 1000)
             add("chain_rule", "text_input", "cr_compare_text", name, None, [], 1000)
             add("attention", "text_area", "attention_text", name, "info", ["the model reads at most 16 tokens"], 2000)
             add("attention", "text_input", "attention_probe", name, "info", ["longer than the 16-token context"], 200)
-            add("sampling", "text_area", "sampling_prompt", name, None, [], 200)
+            add("sampling", "text_area", "prompt", name, None, [], 200)
         else:
             add("chain_rule", "text_input", "cr_ledger_text", name, "error", [*VOCAB, bad])
             add("chain_rule", "text_input", "cr_compare_text", name, "error", [*COMPARE, bad])
             add("attention", "text_area", "attention_text", name, "error", [*VOCAB, bad])
             add("attention", "text_input", "attention_probe", name, "error", ["Probe name", *VOCAB, bad])
-            add("sampling", "text_area", "sampling_prompt", name, "error", ["prompt cannot be used", *VOCAB, bad])
+            add("sampling", "text_area", "prompt", name, "error", ["prompt cannot be used", *VOCAB, bad])
     # the same with the other vocabularies: shakespeare has spaces and punctuation, but no emoji
     shakespeare = [("cr_ledger_model", "shakespeare")]
     add(
@@ -274,7 +274,7 @@ def test_the_table_covers_every_text_box_and_every_bad_input():
         ("chain_rule", "cr_compare_text"),
         ("attention", "attention_text"),
         ("attention", "attention_probe"),
-        ("sampling", "sampling_prompt"),
+        ("sampling", "prompt"),
         ("pixelcnn", "pcnn_l_text"),
     }
     for page, key in boxes:
@@ -307,7 +307,7 @@ def test_bad_prompt_in_link(params, fragments):
     run(at)
     assert_renders(at, "sampling")
     assert_says(at, "error", fragments)
-    at.text_area(key="sampling_prompt").set_value("em")
+    at.text_area(key="prompt").set_value("em")
     run(at)
     assert not at.error, messages(at, "error")
 

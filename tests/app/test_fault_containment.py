@@ -48,7 +48,7 @@ WORKING = {
 STILL_USABLE = {
     "chain_rule": lambda at: any(m.label == "joint p(B, A, C)" for m in at.metric),
     "attention": lambda at: any("Largest weight above the diagonal" in c.value for c in at.caption),
-    "sampling": lambda at: at.selectbox(key="sampling_model").options == list(SAMPLING_MODELS),
+    "sampling": lambda at: at.selectbox(key="model").options == list(SAMPLING_MODELS),
     "pixelcnn": lambda at: any(m.label == "Bits per dimension" for m in at.metric),
 }
 
@@ -99,12 +99,12 @@ def test_a_page_recovers_when_the_user_picks_a_working_model(tmp_path, monkeypat
     """Sampling with shakespeare missing: choosing it says why it cannot; switching back works."""
     monkeypatch.setenv(MODELS_DIR_ENV, str(broken_models_dir(tmp_path, "shakespeare", "missing weights")))
     at = run_page("sampling")
-    at.selectbox(key="sampling_model").set_value("shakespeare")
+    at.selectbox(key="model").set_value("shakespeare")
     at.run()
     assert not at.exception
     errors = [plain(e.value) for e in at.error]
     assert any("The model shakespeare is unavailable" in e and "weights file is missing" in e for e in errors), errors
-    at.selectbox(key="sampling_model").set_value("names")
+    at.selectbox(key="model").set_value("names")
     at.run()
     assert not at.exception and not at.error
     at.button(key="sampling_next").click()

@@ -11,7 +11,7 @@ from core.lessons.decoders import compare_decoders
 from core.text.language_model import generate, logits_for_context, seeded_generator
 from core.text.sampling import SamplingSettings, apply_penalties, empirical_counts
 from tests.app.helpers import chart
-from tests.app.test_sampling_page import assert_chart_shows, click, open_page, run
+from tests.app.test_sampling_page import assert_chart_shows, click, open_page, run, shared_link
 
 torch.set_num_threads(1)
 
@@ -25,14 +25,14 @@ def test_min_p_typical_and_the_order_drive_the_chart(names_lm):
     logits = logits_for_context(names_lm, [0])
     hf = SamplingSettings(2.0, None, 0.5).stages(logits, [])
     assert_chart_shows(at, hf, names_lm.vocab, None)
-    at.radio(key="sampling_order").set_value("llama.cpp")
+    at.radio(key="order").set_value("llama.cpp")
     run(at)
     llama = SamplingSettings(2.0, None, 0.5, order="llama.cpp").stages(logits, [])
     assert_chart_shows(at, llama, names_lm.vocab, None)
     assert not torch.equal(hf.final, llama.final)  # same knobs, different distributions
-    assert at.query_params["order"] == "llama.cpp"
-    at.slider(key="sampling_min_p").set_value(0.2)
-    at.slider(key="sampling_typical_p").set_value(0.9)
+    assert shared_link(at)["order"] == ["llama.cpp"]
+    at.slider(key="min_p").set_value(0.2)
+    at.slider(key="typical_p").set_value(0.9)
     run(at)
     both = SamplingSettings(2.0, None, 0.5, 0.2, 0.9, "llama.cpp").stages(logits, [])
     assert_chart_shows(at, both, names_lm.vocab, None)
@@ -45,7 +45,7 @@ def test_penalties_are_a_stage_and_the_text_matches_generate(names_lm):
     at = open_page(repetition=1.5, presence=0.5, seed=2, tokens=8)
     click(at, "sampling_finish")
     s = SamplingSettings(repetition=1.5, presence=0.5)
-    expected = [st.token_id for st in generate(names_lm, "", 8, seed=2, settings=s)]
+    expected = [st.token_id for st in generate(names_lm, "", 8, s, seed=2)]
     assert at.session_state["sampling"].history.generated_ids == expected
     # the current step's chart: raw, then the penalised distribution
     ids = current_ids(at)
@@ -71,7 +71,7 @@ def test_draw_n_times_shows_the_frequencies_of_the_sessions_draws(names_lm):
     # the draws did not touch the text's generator: Next gives core.generate's first token
     click(at, "sampling_next")
     assert at.session_state["sampling"].history.generated_ids == [
-        next(generate(names_lm, "", 1, 0.9, 5, seed=7)).token_id
+        next(generate(names_lm, "", 1, SamplingSettings(0.9, 5), seed=7)).token_id
     ]
 
 
@@ -147,7 +147,7 @@ def test_presenter_view_hides_the_secondary_panels(names_lm):
     at = open_page(seed=1)
     click(at, "sampling_next")
     assert at.subheader and any(h.value == "History and branching" for h in at.subheader)
-    at.toggle(key="sampling_presenter").set_value(True)
+    at.toggle(key="presenter").set_value(True)
     run(at)
     headers = [h.value for h in at.subheader]
     assert "History and branching" not in headers and "Why caching matters" not in headers

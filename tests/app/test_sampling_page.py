@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import pytest
 import torch
@@ -19,9 +20,12 @@ import core.text.language_model
 from core.checkpoint import MODELS_DIR
 from core.figures.sampling import distribution_view, layer_label
 from core.lessons.sampling_session import kept_count
-from core.lessons.settings import DEFAULTS, MAX_TOKENS
+from core.lessons.settings import MAX_TOKENS
+from core.lessons.states import SamplingState
+
+DEFAULTS = SamplingState()
 from core.text.language_model import generate, logits_for_context
-from core.text.sampling import next_token_distribution
+from core.text.sampling import SamplingSettings, next_token_distribution
 from pages.common import shared_model
 from tests.app.helpers import chart
 
@@ -92,7 +96,7 @@ def assert_chart_shows(at: AppTest, stages, vocab, sampled_id):
 def seed_for(lm, prompt: str, length: int, **settings) -> int:
     """The first seed whose text runs at least ``length`` tokens before the end token (found with core)."""
     for seed in range(100):
-        steps = list(generate(lm, prompt, length, seed=seed, **settings))
+        steps = list(generate(lm, prompt, length, SamplingSettings(**settings), seed=seed))
         if len(steps) == length and not steps[-1].is_end:
             return seed
     raise AssertionError("no seed gives a long enough name")
@@ -127,13 +131,15 @@ def texts(elements) -> str:
 
 def test_next_token_shows_cores_stages_for_that_step(names):
     at = open_page()
-    at.slider(key="sampling_temperature").set_value(0.7)
-    at.select_slider(key="sampling_top_k").set_value(6)
-    at.slider(key="sampling_top_p").set_value(0.9)
+    at.slider(key="temperature").set_value(0.7)
+    at.select_slider(key="top_k").set_value(6)
+    at.slider(key="top_p").set_value(0.9)
     run(at)
     assert_chart_shows(at, next_token_distribution(logits_for_context(names, [0]), 0.7, 6, 0.9), names.vocab, None)
     click(at, "sampling_next")
-    step = next(generate(names, "", 1, 0.7, 6, 0.9, seed=DEFAULTS.seed))  # the same draw, made by core
+    step = next(
+        generate(names, "", 1, SamplingSettings(0.7, 6, 0.9), seed=DEFAULTS.seed)
+    )  # the same draw, made by core
     assert text_shown(at) == step.token
     assert_chart_shows(at, step.stages, names.vocab, step.token_id)
     assert f"**{kept_count(step.stages)} of 27** candidates kept" in kept_line(at)
@@ -152,8 +158,8 @@ def test_moving_a_slider_redraws_the_step_without_sampling_again(names):
     drawn = history.generated_ids
     context = [0] + names.vocab.encode("ma") + drawn[:1]  # step 2 read the prompt and token 1
 
-    at.slider(key="sampling_temperature").set_value(2.5)
-    at.select_slider(key="sampling_top_k").set_value(4)
+    at.slider(key="temperature").set_value(2.5)
+    at.select_slider(key="top_k").set_value(4)
     run(at)
     assert at.session_state["sampling"].history.generated_ids == drawn  # nothing new was drawn
     assert torch.equal(at.session_state["sampling"].generator.get_state(), generator_state)
@@ -175,7 +181,7 @@ def test_temperature_zero_is_greedy_and_says_so(names):
     at = open_page(temperature=0, prompt="jo")
     assert "greedy" in texts(at.caption)
     click(at, "sampling_next")
-    step = next(generate(names, "jo", 1, 0.0, None, None, seed=0))
+    step = next(generate(names, "jo", 1, SamplingSettings(0.0), seed=0))
     assert_chart_shows(at, step.stages, names.vocab, step.token_id)
     assert final_layer(bars(at))[0] == 1.0  # the argmax, first bar, all the mass
     assert "**1 of 27** candidates kept" in kept_line(at)
@@ -202,11 +208,12 @@ def test_tiny_top_p_keeps_at_least_one_candidate(names):
 )
 def test_query_params_reproduce_core_generate(names, query):
     at = open_page(**query)
-    assert at.slider(key="sampling_temperature").value == query["temperature"]
-    assert at.number_input(key="sampling_seed").value == query["seed"]
+    assert at.slider(key="temperature").value == query["temperature"]
+    assert at.number_input(key="seed").value == query["seed"]
     click(at, "sampling_finish")
     top_k, top_p = query.get("top_k"), query.get("top_p")
-    steps = generate(names, query["prompt"], query["tokens"], query["temperature"], top_k, top_p, query["seed"])
+    knobs = SamplingSettings(query["temperature"], top_k, top_p)
+    steps = generate(names, query["prompt"], query["tokens"], knobs, query["seed"])
     expected = query["prompt"] + "".join(s.token for s in steps)
     assert text_shown(at) == expected
     # pressing Next token one step at a time gives the same text (and the uncached path agrees too)
@@ -214,25 +221,30 @@ def test_query_params_reproduce_core_generate(names, query):
     for _ in range(len(expected) - len(query["prompt"])):
         click(at, "sampling_next")
     assert text_shown(at) == expected
-    uncached = generate(
-        names, query["prompt"], query["tokens"], query["temperature"], top_k, top_p, query["seed"], use_cache=False
-    )
+    uncached = generate(names, query["prompt"], query["tokens"], knobs, query["seed"], use_cache=False)
     assert query["prompt"] + "".join(s.token for s in uncached) == expected
+
+
+def shared_link(at: AppTest) -> dict[str, list[str]]:
+    """The query of the link "Share and export" shows (the browser's address bar holds the same:
+    the widgets are bound to it, which only a real browser shows; see tests/e2e)."""
+    (link,) = [c.value for c in at.code if "?" in c.value or c.value.startswith(("http", "/"))] or [""]
+    return parse_qs(link.partition("?")[2])
 
 
 def test_settings_are_written_to_the_url_and_defaults_are_left_out(names):
     at = open_page()
-    assert "temperature" not in at.query_params and "seed" not in at.query_params
-    at.slider(key="sampling_temperature").set_value(0.42)
-    at.number_input(key="sampling_seed").set_value(99)
-    at.text_area(key="sampling_prompt").input("li")
+    assert "temperature" not in shared_link(at) and "seed" not in shared_link(at)
+    at.slider(key="temperature").set_value(0.42)
+    at.number_input(key="seed").set_value(99)
+    at.text_area(key="prompt").input("li")
     run(at)
-    assert at.query_params["temperature"] == ["0.42"] or at.query_params["temperature"] == "0.42"
-    assert str(at.query_params["seed"]).strip("[]'") == "99"
-    assert str(at.query_params["prompt"]).strip("[]'") == "li"
-    at.slider(key="sampling_temperature").set_value(1.0)
+    link = shared_link(at)
+    assert link["temperature"] == ["0.42"] and link["seed"] == ["99"] and link["prompt"] == ["li"]
+    assert "top_p" not in link and "model" not in link  # defaults are left out
+    at.slider(key="temperature").set_value(1.0)
     run(at)
-    assert "temperature" not in at.query_params
+    assert "temperature" not in shared_link(at)
 
 
 def test_bad_query_params_fall_back_with_a_visible_note(names):
@@ -240,10 +252,10 @@ def test_bad_query_params_fall_back_with_a_visible_note(names):
     notes = texts(at.warning).replace("\\", "")  # the page escapes markdown in URL values
     for word in ("temperature", "top_p", "seed", "model", "top_k", "tokens"):
         assert f"Ignored {word}=" in notes
-    assert at.slider(key="sampling_temperature").value == DEFAULTS.temperature
-    assert at.slider(key="sampling_top_p").value == DEFAULTS.top_p
-    assert at.number_input(key="sampling_seed").value == DEFAULTS.seed
-    assert at.selectbox(key="sampling_model").value == "names"
+    assert at.slider(key="temperature").value == DEFAULTS.temperature
+    assert at.slider(key="top_p").value == DEFAULTS.top_p
+    assert at.number_input(key="seed").value == DEFAULTS.seed
+    assert at.selectbox(key="model").value == "names"
     click(at, "sampling_next")  # the page is usable
     assert len(at.session_state["sampling"].history) == 1
     click(at, "sampling_dismiss_notes")
@@ -253,9 +265,9 @@ def test_bad_query_params_fall_back_with_a_visible_note(names):
 def test_token_count_beyond_the_maximum_is_clamped_with_a_note(names):
     at = open_page(tokens=10**6)
     assert f"At most {MAX_TOKENS} tokens" in texts(at.warning)  # the URL's notes
-    assert at.number_input(key="sampling_tokens").value == MAX_TOKENS
+    assert at.number_input(key="tokens").value == MAX_TOKENS
     at = open_page()
-    at.number_input(key="sampling_tokens").set_value(5000)
+    at.number_input(key="tokens").set_value(5000)
     run(at)
     assert f"using {MAX_TOKENS} instead of 5000" in texts(at.info)
     assert at.button(key="sampling_finish").label == f"Finish ({MAX_TOKENS})"
@@ -264,7 +276,7 @@ def test_token_count_beyond_the_maximum_is_clamped_with_a_note(names):
 def test_top_k_above_the_vocabulary_is_turned_off_with_a_note(names):
     at = open_page(top_k=50)
     assert "more than the 27 symbols" in texts(at.info)
-    assert at.select_slider(key="sampling_top_k").value == 0
+    assert at.select_slider(key="top_k").value == 0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -335,12 +347,12 @@ def test_play_draws_tokens_that_match_generate(names):
 @pytest.mark.parametrize("prompt, shown", [("a b", "' ' (space)"), ("zoë", "'ë'"), ("x1", "'1'")])
 def test_prompt_outside_the_vocabulary_is_a_clear_error(names, prompt, shown):
     at = open_page()
-    at.text_area(key="sampling_prompt").input(prompt)
+    at.text_area(key="prompt").input(prompt)
     run(at)
     error = texts(at.error).replace("\\", "")  # the page escapes markdown in the message
     assert "not in the model's vocabulary" in error and shown in error
     assert "Allowed characters: abcdefghijklmnopqrstuvwxyz" in error
-    at.text_area(key="sampling_prompt").input("ab")
+    at.text_area(key="prompt").input("ab")
     run(at)
     assert not at.error
     click(at, "sampling_next")
@@ -361,7 +373,7 @@ def test_missing_model_is_a_clear_error_and_the_page_stays_usable(tmp_path, monk
     at = open_page(model="shakespeare")
     assert "shakespeare" in texts(at.error) and "unavailable" in texts(at.error)
     assert not at.button  # nothing to draw from, but the controls remain
-    at.selectbox(key="sampling_model").set_value("names")
+    at.selectbox(key="model").set_value("names")
     run(at)
     assert not at.error
     click(at, "sampling_next")
@@ -409,7 +421,7 @@ def test_large_vocabulary_shows_top_20_and_a_rest_bar(tmp_path, monkeypatch, nam
     assert lm.vocab.size == 66
     at = open_page(model="shakespeare", prompt="ROMEO:\nO", temperature=1.5, top_p=0.8, seed=9, tokens=10)
     click(at, "sampling_next")
-    step = next(generate(lm, "ROMEO:\nO", 1, 1.5, None, 0.8, seed=9))
+    step = next(generate(lm, "ROMEO:\nO", 1, SamplingSettings(1.5, None, 0.8), seed=9))
     shown = bars(at)
     view = distribution_view(step.stages, lm.vocab, step.token_id, top_n=20)
     assert shown["names"][-1] == f"rest ({view.rest_count} others)"
@@ -418,18 +430,20 @@ def test_large_vocabulary_shows_top_20_and_a_rest_bar(tmp_path, monkeypatch, nam
     assert sum(shown["model (T = 1)"]) == pytest.approx(1.0)  # <s> has no bar and no mass
     assert "of 65** candidates kept" in kept_line(at)
     click(at, "sampling_finish")
-    expected = "ROMEO:\nO" + "".join(s.token for s in generate(lm, "ROMEO:\nO", 10, 1.5, None, 0.8, seed=9))
+    expected = "ROMEO:\nO" + "".join(
+        s.token for s in generate(lm, "ROMEO:\nO", 10, SamplingSettings(1.5, None, 0.8), seed=9)
+    )
     assert text_shown(at) == expected
 
 
 def test_switching_to_a_smaller_vocabulary_turns_a_large_top_k_off(tmp_path, monkeypatch, names):
     fake_shakespeare(tmp_path, monkeypatch)
     at = open_page(model="shakespeare", top_k=50)
-    assert at.select_slider(key="sampling_top_k").value == 50
-    at.selectbox(key="sampling_model").set_value("names")
+    assert at.select_slider(key="top_k").value == 50
+    at.selectbox(key="model").set_value("names")
     run(at)
     assert "top-k = 50 is more than the 27 symbols of names" in texts(at.info).replace("\\", "")
-    assert at.select_slider(key="sampling_top_k").value == 0
+    assert at.select_slider(key="top_k").value == 0
     assert str(at.query_params.get("top_k", "0")).strip("[]'") == "0"
 
 
@@ -437,7 +451,7 @@ def test_switching_to_a_smaller_vocabulary_turns_a_large_top_k_off(tmp_path, mon
 def test_the_llm_samples_the_same_tokens_as_generate():
     llm = core.load_text_model("smollm2")
     at = open_page(model="smollm2", prompt="The capital of France is", seed=3, tokens=3)
-    assert at.select_slider(key="sampling_top_k").options[:3] == ["off", "1", "2"]  # steps, not 49,153 choices
+    assert at.select_slider(key="top_k").options[:3] == ["off", "1", "2"]  # steps, not 49,153 choices
     click(at, "sampling_finish")
     expected = [s.token_id for s in generate(llm, "The capital of France is", 3, seed=3)]
     assert at.session_state["sampling"].history.generated_ids == expected

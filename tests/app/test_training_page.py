@@ -66,7 +66,7 @@ def test_train_names_then_use_the_model_on_live_sampling():
     sampling = AppTest.from_file(str(PAGES / "sampling.py"), default_timeout=120)
     sampling.session_state["my_model"] = model
     sampling.run()
-    sampling.selectbox(key="sampling_model").set_value("my-model")
+    sampling.selectbox(key="model").set_value("my-model")
     sampling.run()
     sampling.button(key="sampling_finish").click()
     sampling.run()

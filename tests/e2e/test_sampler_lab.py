@@ -77,7 +77,7 @@ def test_history_csv_download_matches_generate_and_reload_keeps_the_text(page: P
     open_sampling(page, server, "?seed=4&tokens=6&temperature=0.9")
     page.get_by_role("button", name="Finish (6)").click()
     wait_idle(page)
-    steps = list(core.generate(names, "", 6, 0.9, seed=4))
+    steps = list(core.generate(names, "", 6, core.SamplingSettings(0.9), seed=4))
     page.get_by_text("Share and export").click()
     with page.expect_download() as info:
         page.get_by_role("button", name="Download the history (CSV)").click()

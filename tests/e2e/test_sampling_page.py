@@ -30,7 +30,7 @@ def names() -> core.TextModel:
 def long_name_seed(lm: core.TextModel, prompt: str, length: int, **settings) -> int:
     """The first seed whose name runs at least ``length`` tokens (found with core, not the page)."""
     for seed in range(200):
-        if len(list(core.generate(lm, prompt, length, seed=seed, **settings))) == length:
+        if len(list(core.generate(lm, prompt, length, core.SamplingSettings(**settings), seed=seed))) == length:
             return seed
     raise AssertionError("no seed gives a long enough name")
 
@@ -126,7 +126,9 @@ def test_play_and_pause_answer_and_the_strip_never_goes_stale_while_playing(page
 def test_a_shared_link_reproduces_the_same_text(page: Page, server: str, names):
     settings = dict(temperature=1.2, top_k=10, top_p=0.9)
     seed = long_name_seed(names, "ma", 4, **settings)
-    expected = "ma" + "".join(s.token for s in core.generate(names, "ma", 12, seed=seed, **settings))
+    expected = "ma" + "".join(
+        s.token for s in core.generate(names, "ma", 12, core.SamplingSettings(**settings), seed=seed)
+    )
     query = f"?model=names&prompt=ma&temperature=1.2&top_k=10&top_p=0.9&seed={seed}&tokens=12"
     open_sampling(page, server, query)
     page.get_by_role("button", name="Finish (12)").click()

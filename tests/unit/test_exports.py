@@ -36,9 +36,7 @@ def test_history_csv_is_the_history(names_lm):
             assert float(r[f"p_{name}"]) == float(stages[name][e.step.token_id])
         assert "repetition = 1.2" in r["settings"]
     # the first two draws are core.generate's
-    assert s.history.generated_ids[:2] == [
-        st.token_id for st in core.generate(names_lm, "", 2, seed=6, settings=settings)
-    ]
+    assert s.history.generated_ids[:2] == [st.token_id for st in core.generate(names_lm, "", 2, settings, seed=6)]
 
 
 def test_ledger_csv_is_the_ledger_and_sums_to_the_nll(names_lm):

@@ -104,8 +104,8 @@ def test_compare_decoders_matches_generate(names_lm):
     prompt = "em"
     settings = SamplingSettings(0.8, 10, 0.95)
     out = {d.method: d for d in compare_decoders(names_lm, prompt, settings, seed=5, n=12, width=3)}
-    sampled = list(core.generate(names_lm, prompt, 12, 0.8, 10, 0.95, seed=5))
-    greedy = list(core.generate(names_lm, prompt, 12, 0.0, seed=5))
+    sampled = list(core.generate(names_lm, prompt, 12, core.SamplingSettings(0.8, 10, 0.95), seed=5))
+    greedy = list(core.generate(names_lm, prompt, 12, core.SamplingSettings(0.0), seed=5))
     assert list(out["sampled"].token_ids) == [s.token_id for s in sampled]
     assert list(out["greedy"].token_ids) == [s.token_id for s in greedy]
     assert out["greedy"].logprob == pytest.approx(math.fsum(s.logprob for s in greedy))

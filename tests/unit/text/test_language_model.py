@@ -197,7 +197,7 @@ def test_shakespeare_cache_matches_recomputation_over_200_tokens(shakespeare_lm)
     assert worst < 1e-5
 
     # the shipped float32 model: identical tokens both ways, logits equal to 1e-6 relative
-    kw = dict(max_new_tokens=220, temperature=1.0, seed=5)
+    kw = dict(max_new_tokens=220, seed=5)
     with_cache = list(core.generate(shakespeare_lm, "ROMEO:\n", use_cache=True, **kw))
     without = list(core.generate(shakespeare_lm, "ROMEO:\n", use_cache=False, **kw))
     assert [s.token_id for s in with_cache] == [s.token_id for s in without]
@@ -210,7 +210,7 @@ def test_shakespeare_cache_matches_recomputation_over_200_tokens(shakespeare_lm)
 
 
 def test_generate_is_reproducible_and_cache_independent(names_lm):
-    kw = dict(max_new_tokens=20, temperature=1.0, top_k=10, top_p=0.9, seed=123)
+    kw = dict(max_new_tokens=20, settings=core.SamplingSettings(1.0, 10, 0.9), seed=123)
     a = [s.token_id for s in core.generate(names_lm, "an", use_cache=True, **kw)]
     b = [s.token_id for s in core.generate(names_lm, "an", use_cache=False, **kw)]
     c = [s.token_id for s in core.generate(names_lm, "an", use_cache=True, **dict(kw, seed=124))]
@@ -230,7 +230,7 @@ def test_generate_stops_at_end_token_and_reports_steps(names_lm):
 
 
 def test_temperature_zero_is_greedy(names_lm):
-    steps = list(core.generate(names_lm, "mar", max_new_tokens=10, temperature=0, seed=1))
+    steps = list(core.generate(names_lm, "mar", max_new_tokens=10, settings=core.SamplingSettings(0), seed=1))
     ids = core.text.language_model.context_ids(names_lm, "mar")
     for s in steps:
         assert s.token_id == int(torch.argmax(logits_for_context(names_lm, ids)))
@@ -239,7 +239,7 @@ def test_temperature_zero_is_greedy(names_lm):
 
 def test_prompt_longer_than_block_is_cropped_and_generation_slides(names_lm):
     long_prompt = "abcdefghijklmnopqrstuvwxyz"  # 27 tokens with the start token > block 16
-    steps = list(core.generate(names_lm, long_prompt, max_new_tokens=5, temperature=0))
+    steps = list(core.generate(names_lm, long_prompt, max_new_tokens=5, settings=core.SamplingSettings(0)))
     ids = core.text.language_model.context_ids(names_lm, long_prompt)
     first = int(torch.argmax(names_lm.net(torch.tensor([ids[-16:]]))[0][0, -1]))
     assert steps[0].token_id == first
@@ -247,11 +247,11 @@ def test_prompt_longer_than_block_is_cropped_and_generation_slides(names_lm):
 
 def test_generate_rejects_bad_settings(names_lm):
     with pytest.raises(ValueError, match="temperature"):
-        next(core.generate(names_lm, "", 3, temperature=-1))
+        next(core.generate(names_lm, "", 3, core.SamplingSettings(temperature=-1)))
     with pytest.raises(ValueError, match="top_k"):
-        next(core.generate(names_lm, "", 3, top_k=0))
+        next(core.generate(names_lm, "", 3, core.SamplingSettings(top_k=0)))
     with pytest.raises(ValueError, match="top_p"):
-        next(core.generate(names_lm, "", 3, top_p=1.5))
+        next(core.generate(names_lm, "", 3, core.SamplingSettings(top_p=1.5)))
     with pytest.raises(core.InputError, match="max_new_tokens"):
         next(core.generate(names_lm, "", -2))
     with pytest.raises(core.InputError, match="seed must be a whole number from 0 to"):

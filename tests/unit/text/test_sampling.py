@@ -16,7 +16,6 @@ import pytest
 import torch
 
 import core
-from core.display import escape_markdown
 from core.errors import InputError
 from core.lessons.kv_timing import time_kv_cache, tokens_to_block
 from core.lessons.sampling_session import (
@@ -28,21 +27,10 @@ from core.lessons.sampling_session import (
     predictable_ids,
     stages_at,
 )
-from core.lessons.settings import (
-    DEFAULTS,
-    MAX_TOKENS,
-    PROMPT_MAX_CHARS,
-    PageSettings,
-    clamp_tokens,
-    fit_top_k,
-    parse_query_params,
-    to_query_params,
-)
 from core.models.transformer import GPT, GPTConfig
 from core.text.language_model import TextModel, generate, logits_for_context, sample_step
 from core.text.sampling import next_token_distribution, sample_token, validate_settings
 from core.text.vocab import names_vocab, text_vocab
-from core.validation import MAX_SEED
 
 # ---------------------------------------------------------------------------------------------
 # Small untrained models: the maths under test does not depend on training, and they load instantly.
@@ -209,7 +197,7 @@ def test_sampled_frequencies_match_the_final_distribution(temperature, top_k, to
     generator = torch.Generator().manual_seed(2024)
     draws = 6000
     counts = np.zeros(lm.vocab.size)
-    first = sample_step(lm, ids, generator, temperature, top_k, top_p)
+    first = sample_step(lm, ids, generator, SamplingSettings(temperature, top_k, top_p))
     final = first.stages.final.numpy()
     counts[first.token_id] += 1
     for _ in range(draws - 1):
@@ -242,7 +230,7 @@ def test_temperature_zero_is_one_hot_on_the_lowest_index_argmax():
 
 def test_greedy_generation_ignores_the_seed():
     lm = tiny_names_model()
-    texts = {"".join(s.token for s in generate(lm, "", 12, 0.0, None, None, seed)) for seed in (0, 1, 99)}
+    texts = {"".join(s.token for s in generate(lm, "", 12, SamplingSettings(0.0), seed)) for seed in (0, 1, 99)}
     assert len(texts) == 1
 
 
@@ -310,7 +298,7 @@ def page_loop(lm, prompt, n, temperature, top_k, top_p, seed):
     generator = torch.Generator().manual_seed(seed)
     settings = SamplingSettings(temperature, top_k, top_p)
     while len(history) < n and not history.finished:
-        history.push(sample_step(lm, history.ids, generator, temperature, top_k, top_p), settings)
+        history.push(sample_step(lm, history.ids, generator, SamplingSettings(temperature, top_k, top_p)), settings)
     return history
 
 
@@ -321,11 +309,11 @@ def test_the_page_loop_reproduces_generate_with_and_without_cache(make, settings
     prompt = "th" if lm.vocab.eos_id is None else "an"
     seed = int(settings[0] * 10)  # a different seed for each setting
     history = page_loop(lm, prompt, 20, *settings, seed)  # 20 tokens: past the block of the text model
-    cached = list(generate(lm, prompt, 20, *settings, seed, use_cache=True))
+    cached = list(generate(lm, prompt, 20, SamplingSettings(*settings), seed, use_cache=True))
     assert [s.token_id for s in cached] == history.generated_ids
     assert [s.position for s in cached] == [e.step.position for e in history.entries]
     # the uncached path is the page's own: the same numbers bit for bit
-    uncached = list(generate(lm, prompt, 20, *settings, seed, use_cache=False))
+    uncached = list(generate(lm, prompt, 20, SamplingSettings(*settings), seed, use_cache=False))
     assert [s.token_id for s in uncached] == history.generated_ids
     for s, e in zip(uncached, history.entries, strict=True):
         assert torch.equal(s.stages.final, e.step.stages.final)
@@ -334,7 +322,7 @@ def test_the_page_loop_reproduces_generate_with_and_without_cache(make, settings
 
 def test_same_seed_same_text_and_other_seeds_differ():
     lm = tiny_text_model()
-    texts = ["".join(s.token for s in generate(lm, "", 25, 1.0, None, None, seed)) for seed in (5, 5, 6, 7)]
+    texts = ["".join(s.token for s in generate(lm, "", 25, SamplingSettings(1.0), seed)) for seed in (5, 5, 6, 7)]
     assert texts[0] == texts[1]
     assert len(set(texts[1:])) == 3
 
@@ -342,8 +330,8 @@ def test_same_seed_same_text_and_other_seeds_differ():
 def test_cached_and_uncached_decoding_agree_past_the_block_size():
     lm = tiny_text_model(block_size=8)  # 30 tokens slide the window many times
     for seed in range(2):
-        cached = list(generate(lm, "the", 30, 1.0, None, None, seed, use_cache=True))
-        uncached = list(generate(lm, "the", 30, 1.0, None, None, seed, use_cache=False))
+        cached = list(generate(lm, "the", 30, SamplingSettings(1.0), seed, use_cache=True))
+        uncached = list(generate(lm, "the", 30, SamplingSettings(1.0), seed, use_cache=False))
         assert [s.token_id for s in cached] == [s.token_id for s in uncached]
         for a, b in zip(cached, uncached, strict=True):
             assert torch.allclose(a.stages.raw, b.stages.raw, atol=1e-6)
@@ -351,7 +339,7 @@ def test_cached_and_uncached_decoding_agree_past_the_block_size():
 
 def test_shipped_names_model_page_loop_matches_generate(names_lm):
     history = page_loop(names_lm, "", 20, 0.9, 10, 0.95, 42)
-    cached = [s.token_id for s in generate(names_lm, "", 20, 0.9, 10, 0.95, 42, use_cache=True)]
+    cached = [s.token_id for s in generate(names_lm, "", 20, SamplingSettings(0.9, 10, 0.95), 42, use_cache=True)]
     assert cached == history.generated_ids
     assert history.finished or len(history) == 20
 
@@ -400,7 +388,7 @@ def test_forcing_a_token_uses_no_randomness_and_conditions_what_follows():
     h = History(prompt_ids=[0])
     settings = SamplingSettings(1.0, None, None)
     for _ in range(3):
-        h.push(sample_step(lm, h.ids, generator, 1.0, None, None), settings)
+        h.push(sample_step(lm, h.ids, generator), settings)
     state = generator.get_state()
     z = lm.vocab.stoi["z"]
     h.truncate(1)
@@ -412,7 +400,7 @@ def test_forcing_a_token_uses_no_randomness_and_conditions_what_follows():
         math.log(float(torch.softmax(logits_for_context(lm, [0, h.ids[1]]).double(), 0)[z]))
     )
     # the next conditional reads the forced token: the distribution after it is that of the new context
-    nxt = sample_step(lm, h.ids, generator, 1.0, None, None)
+    nxt = sample_step(lm, h.ids, generator)
     assert torch.equal(nxt.stages.raw, stages_at(lm, h.ids, settings).raw)
 
 
@@ -433,101 +421,6 @@ def test_input_only_tokens_cannot_be_forced_and_end_stops_the_text():
 def test_describe_settings():
     assert describe_settings(SamplingSettings(0, None, None)) == "greedy (T = 0), top-k off, top-p off"
     assert describe_settings(SamplingSettings(0.7, 5, 0.9)) == "T = 0.7, top-k = 5, top-p = 0.9"
-
-
-# ---------------------------------------------------------------------------------------------
-# URL query parameters
-
-
-@pytest.mark.parametrize(
-    "params, field, expected",
-    [
-        ({"temperature": "-1"}, "temperature", DEFAULTS.temperature),
-        ({"temperature": "nan"}, "temperature", DEFAULTS.temperature),
-        ({"temperature": "inf"}, "temperature", DEFAULTS.temperature),
-        ({"temperature": "hot"}, "temperature", DEFAULTS.temperature),
-        ({"temperature": "3.5"}, "temperature", DEFAULTS.temperature),
-        ({"temperature": ""}, "temperature", DEFAULTS.temperature),
-        ({"top_p": "nan"}, "top_p", DEFAULTS.top_p),
-        ({"top_p": "0"}, "top_p", DEFAULTS.top_p),
-        ({"top_p": "0.001"}, "top_p", DEFAULTS.top_p),
-        ({"top_p": "1.2"}, "top_p", DEFAULTS.top_p),
-        ({"seed": str(10**30)}, "seed", DEFAULTS.seed),
-        ({"seed": "10**30"}, "seed", DEFAULTS.seed),
-        ({"seed": "-4"}, "seed", DEFAULTS.seed),
-        ({"seed": "1e400"}, "seed", DEFAULTS.seed),
-        ({"seed": "2.5"}, "seed", DEFAULTS.seed),
-        ({"model": "../../etc"}, "model", DEFAULTS.model),
-        ({"model": "names-leaky"}, "model", DEFAULTS.model),
-        ({"top_k": "-3"}, "top_k", DEFAULTS.top_k),
-        ({"top_k": "many"}, "top_k", DEFAULTS.top_k),
-        ({"tokens": "lots"}, "tokens", DEFAULTS.tokens),
-    ],
-)
-def test_bad_query_values_fall_back_to_defaults_with_a_note(params, field, expected):
-    settings, notes = parse_query_params(params)
-    assert getattr(settings, field) == expected
-    assert len(notes) == 1
-    assert field in notes[0] and "default" in notes[0]
-    # everything else keeps its default
-    assert settings == DEFAULTS
-
-
-def test_good_query_values_are_used_silently():
-    params = {
-        "model": "shakespeare",
-        "prompt": "ROMEO:",
-        "temperature": "0.8",
-        "top_k": "12",
-        "top_p": "0.9",
-        "seed": str(MAX_SEED),
-        "tokens": "150",
-        "utm_source": "mail",
-    }
-    settings, notes = parse_query_params(params)
-    assert notes == []
-    assert settings == PageSettings("shakespeare", "ROMEO:", 0.8, 12, 0.9, MAX_SEED, 150)
-    assert settings.top_k_or_none == 12 and settings.top_p_or_none == 0.9
-    assert parse_query_params({"top_k": "off"})[0].top_k_or_none is None
-    assert parse_query_params({"top_p": "1"})[0].top_p_or_none is None
-    assert parse_query_params({"seed": "12.0", "temperature": "0"})[0].seed == 12
-    assert parse_query_params({"temperature": ["2", "0.5"]})[0].temperature == 0.5  # a repeated key: the last
-
-
-def test_query_round_trip():
-    s = PageSettings("shakespeare", "To be, or not to be?\n&<>", 0.0, 65, 0.05, 123456789, 300)
-    assert parse_query_params(to_query_params(s)) == (s, [])
-    assert parse_query_params(to_query_params(DEFAULTS)) == (DEFAULTS, [])
-    assert parse_query_params({}) == (DEFAULTS, [])
-
-
-def test_token_count_is_clamped_with_a_note():
-    settings, notes = parse_query_params({"tokens": "100000"})
-    assert settings.tokens == MAX_TOKENS and str(MAX_TOKENS) in notes[0]
-    assert clamp_tokens(MAX_TOKENS + 1) == (MAX_TOKENS, clamp_tokens(MAX_TOKENS + 1)[1])
-    assert clamp_tokens(0)[0] == 1 and clamp_tokens(0)[1]
-    assert clamp_tokens(20) == (20, None)
-
-
-def test_long_prompt_is_cut_with_a_note():
-    settings, notes = parse_query_params({"prompt": "a" * (PROMPT_MAX_CHARS + 50)})
-    assert settings.prompt == "a" * PROMPT_MAX_CHARS and len(notes) == 1
-
-
-def test_top_k_above_the_vocabulary_means_off():
-    assert fit_top_k(50, 27, "names")[0] == 0 and "27" in fit_top_k(50, 27, "names")[1]
-    assert fit_top_k(27, 27, "names") == (27, None)
-    assert fit_top_k(0, 27, "names") == (0, None)
-    # k >= V and off give the same distribution
-    logits = torch.randn(27, generator=torch.Generator().manual_seed(0))
-    assert torch.equal(next_token_distribution(logits, 1, 27).final, next_token_distribution(logits, 1, None).final)
-
-
-def test_notes_never_carry_markup_from_the_url():
-    _, notes = parse_query_params({"model": "[click](http://evil.example) **x** <b>" + "y" * 100})
-    shown = escape_markdown(notes[0])
-    assert "[click](" not in shown and "**x**" not in shown and "<b>" not in shown
-    assert "y" * 50 not in notes[0]  # long values are cut short
 
 
 # ---------------------------------------------------------------------------------------------

@@ -602,7 +602,7 @@ def test_penalties_read_the_text_not_the_start_token(names_lm):
 
     ids = [0] + names_lm.vocab.encode("anna")
     s = SamplingSettings(repetition=2.0)
-    step = sample_step(names_lm, ids, seeded_generator(0), settings=s)
+    step = sample_step(names_lm, ids, seeded_generator(0), s)
     expected = apply_penalties(logits_for_context(names_lm, ids), ids[1:], 2.0)
     assert torch.allclose(step.stages.stages[1][1], torch.softmax(expected, 0))
     assert step.stages.stages[1][1][0] / step.stages.raw[0] > 1  # the end token gained (others were penalised)

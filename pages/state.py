@@ -1,0 +1,150 @@
+"""The pages' one way to keep state: a lesson's state bound to the link, and a few values per session.
+
+Every page script reads and writes ``st.session_state`` only through this module (a unit test holds
+that). Two kinds of state:
+
+* **A lesson's state** (``core.lessons.states``): each field is one widget, bound to the URL with
+  Streamlit's ``bind="query-params"`` (its value lives in the address bar under its key, so a link
+  or F5 reproduces the page) and kept across page switches with ``persist_state="session"``.
+  ``LinkedPage`` adds what the binding cannot do: on arrival it reads the link with the lesson's own
+  rules and keeps a note in words for every value it could not use; Streamlit drops an invalid value
+  silently, and where the two read a value differently (``seed=1.5``: Streamlit takes 1, the rules
+  say "not a whole number") the rules win, by a correction applied before the widgets of the next run.
+* **Values of this browser session** that are not part of a link (the live-sampling session, a
+  training job, quiz answers): ``get``, ``put``, ``pop`` and ``remember``.
+
+Text boxes have no ``max_chars``: Streamlit 1.67 throws away a paste longer than it without a word.
+``text_box`` cuts a long value to its limit instead, and says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import streamlit as st
+
+from core.display import escape_markdown
+from core.lessons.page_state import from_query, from_values, linked_fields
+
+_state = st.session_state  # a proxy: resolves to the current browser session on every access
+
+
+# ---------------------------------------------------------------------------------------------
+# Values of this browser session (not in the link)
+
+
+def get(name: str, default: Any = None) -> Any:
+    return _state.get(name, default)
+
+
+def put(name: str, value: Any) -> None:
+    _state[name] = value
+
+
+def pop(name: str, default: Any = None) -> Any:
+    return _state.pop(name, default)
+
+
+def remember(name: str, make: Callable[[], Any]) -> Any:
+    """The session's value of ``name``, made once by ``make()``."""
+    if name not in _state:
+        _state[name] = make()
+    return _state[name]
+
+
+def setter(name: str, value: Any) -> Callable[[], None]:
+    """A callback that sets ``name`` (a widget's key too: the widget then shows ``value``)."""
+    return lambda: put(name, value)
+
+
+# ---------------------------------------------------------------------------------------------
+# A lesson's state, bound to the link
+
+
+def bound(name: str) -> dict:
+    """The keyword arguments that bind a widget to field ``name`` of its page's state."""
+    return {"key": name, "bind": "query-params", "persist_state": "session"}
+
+
+class LinkedPage:
+    """One page's linked state for one run: create it before any widget, ``settle()`` after the last."""
+
+    def __init__(self, cls, page: str):
+        self.cls, self.page = cls, page
+        self._notes_key = f"_link_notes_{page}"
+        corrections = _state.pop(f"_link_fix_{page}", None)
+        for name, value in (corrections or {}).items():
+            _state[name] = value  # before the widget exists: the widget, and the URL, take it
+        # A run is an arrival when another page (or nothing) ran before it in this session: only then is
+        # the address bar a link to read. Later runs must not read it: it may lag behind the widgets.
+        self.arrived = _state.get("_current_page") != page and not corrections
+        _state["_current_page"] = page
+        raw = {key: st.query_params.get_all(key) for key in st.query_params}
+        self.linked, notes = from_query(cls, raw) if self.arrived else (cls(), [])
+        self.in_link = {f.name for f in linked_fields(cls) if f.name in raw} if self.arrived else set()
+        if self.arrived:
+            _state[self._notes_key] = notes
+
+    def value(self, name: str) -> Any:
+        """What field ``name``'s widget will show this run (the link's value on arrival)."""
+        if name in self.in_link:
+            return getattr(self.linked, name)
+        return _state.get(name, getattr(self.cls(), name))
+
+    def expect(self, name: str, value: Any, note: str | None = None) -> None:
+        """The page fitted a linked value itself (top-k past the vocabulary): use ``value`` instead."""
+        if name in self.in_link:
+            self.linked = replace(self.linked, **{name: value})
+        if note:
+            self.add_note(note)
+
+    def add_note(self, note: str) -> None:
+        _state[self._notes_key] = [*_state.get(self._notes_key, []), note]
+
+    def read(self):
+        """The state as the widgets hold it now (a value its rule forbids becomes the default, with a note)."""
+        values = {f.name: _state[f.name] for f in linked_fields(self.cls) if f.name in _state}
+        values.update({name: getattr(self.linked, name) for name in self.in_link})  # what settle() makes them
+        state, notes = from_values(self.cls, values)
+        for note in notes:
+            self.add_note(note)
+        return state
+
+    def settle(self) -> None:
+        """After the widgets: where Streamlit read the link otherwise than the rules, correct it next run."""
+        if not self.in_link:
+            return
+        fixes = {n: getattr(self.linked, n) for n in self.in_link if _state.get(n) != getattr(self.linked, n)}
+        if fixes:
+            _state[f"_link_fix_{self.page}"] = fixes
+            st.rerun()
+
+    def show_notes(self) -> None:
+        """The link's notes in words, until dismissed."""
+        notes = _state.get(self._notes_key)
+        if notes:
+            st.warning("  \n".join(escape_markdown(n) for n in notes), icon="🔗")
+            st.button("Dismiss", key=f"{self.page}_dismiss_notes", on_click=setter(self._notes_key, []))
+
+
+def text_box(widget: Callable, label: str, name: str, limit: int, **kwargs) -> str:
+    """A text widget bound to field ``name``, cut to ``limit`` characters with a note (not refused)."""
+    cut_key = f"_cut_{name}"
+
+    def cut() -> None:
+        value = _state.get(name) or ""
+        _state[cut_key] = len(value) if len(value) > limit else None
+        if len(value) > limit:
+            _state[name] = value[:limit]
+
+    value = widget(label, on_change=cut, **bound(name), **kwargs)
+    if len(value) > limit:  # from a link or a script (no change event): cut it here
+        value = value[:limit]
+    if _state.get(cut_key):
+        st.info(
+            f"The text had {_state[cut_key]:,} characters; only the first {limit:,} are kept (the limit here).",
+            icon="✂️",
+        )
+    return value
