@@ -15,6 +15,7 @@ from core.exports import history_csv
 from core.figures.sampling import token_name
 from core.lessons import questions
 from core.lessons.decoders import compare_decoders
+from core.lessons.page_state import to_query
 from core.lessons.sampling_session import SamplingSettings, stages_at
 from core.lessons.settings import (
     ORDER_NAMES,
@@ -24,7 +25,6 @@ from core.lessons.settings import (
     text_from_query,
     text_to_query,
 )
-from core.lessons.page_state import to_query
 from core.lessons.states import SamplingState
 from core.text.language_model import TextModel
 from core.text.sampling import empirical_counts, total_variation

@@ -22,13 +22,12 @@ from core.figures.sampling import distribution_view, layer_label
 from core.lessons.sampling_session import kept_count
 from core.lessons.settings import MAX_TOKENS
 from core.lessons.states import SamplingState
-
-DEFAULTS = SamplingState()
 from core.text.language_model import generate, logits_for_context
 from core.text.sampling import SamplingSettings, next_token_distribution
 from pages.common import shared_model
 from tests.app.helpers import chart
 
+DEFAULTS = SamplingState()
 torch.set_num_threads(1)
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "sampling.py")
 
