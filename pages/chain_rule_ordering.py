@@ -10,8 +10,9 @@ from core.errors import ChainRuleError
 from core.figures.chain_rule import ordering_scatter
 from core.lessons.chain_rule import to_unit
 from core.lessons.ordering import FORWARD, REVERSED, HeldoutComparison, OrderedScore, heldout_comparison, order_pair
-from pages.chain_rule_compare import fmt, text_with_examples
-from pages.common import chart_config, model_or_error, shared_model
+from core.lessons.states import PROMPT_CHARS
+from pages.chain_rule_ledger import fmt, text_with_examples
+from pages.common import chart_config, model_or_error, shared_model, show_error
 
 ORDER_EXAMPLES = ["emma", "noelle", "finian", "xavier", "christopher"]  # noelle, finian: held-out names (a dot)
 
@@ -49,12 +50,12 @@ def ordering_section(unit: str) -> None:
         st.info("The ordering comparison needs both names models; the rest of the page works without them.")
         return
     name = text_with_examples(
-        "A name to factor both ways", "cr_order_name", "cr_order_examples", ORDER_EXAMPLES, "emma"
+        "A name to factor both ways", "cr_order_name", "cr_order_examples", ORDER_EXAMPLES, PROMPT_CHARS
     )
     try:
         pair = order_pair(forward, backward, name)
     except ChainRuleError as e:
-        st.error(escape_markdown(str(e)), icon="🚫")
+        show_error("", e, icon="🚫")
         return
     left, right = st.columns(2, gap="large")
     for col, s, title in ((left, pair.forward, "left to right"), (right, pair.reversed, "right to left")):

@@ -145,7 +145,8 @@ def keep_widget_values(defaults: dict) -> None:
 def show_error(message: str, error: Exception | None = None, icon: str = "⚠️") -> None:
     """The pages' one way to show a problem: ``message`` (page markdown) then the error's own words,
     escaped so that user text inside an error can never become markup or a link."""
-    st.error(message + (f" {escape_markdown(str(error))}" if error is not None else ""), icon=icon)
+    words = escape_markdown(str(error)) if error is not None else ""
+    st.error(" ".join(part for part in (message, words) if part), icon=icon)
 
 
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")

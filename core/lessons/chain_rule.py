@@ -192,6 +192,23 @@ def product_of_conditionals(joint: np.ndarray, order: tuple[int, ...]) -> np.nda
     return product
 
 
+@dataclass(frozen=True)
+class SequenceRow:
+    sequence: str  # e.g. "BAC"
+    joint: float  # read from the table
+    product: float  # the product of its conditionals under the order
+    difference: float  # |product - joint|: 0 up to float rounding
+
+
+def sequence_table(joint: np.ndarray, order: tuple[int, ...]) -> list[SequenceRow]:
+    """Every sequence with its joint, the product of its conditionals under ``order``, and their gap."""
+    products = product_of_conditionals(joint, order)
+    return [
+        SequenceRow(sequence_text(s), float(joint[s]), float(products[s]), abs(float(products[s] - joint[s])))
+        for s in all_sequences(joint.ndim, joint.shape[0])
+    ]
+
+
 def max_abs_difference(joint: np.ndarray, order: tuple[int, ...]) -> float:
     """max over all sequences of |product of conditionals - joint|: 0 up to float rounding."""
     return float(np.max(np.abs(product_of_conditionals(joint, order) - joint)))

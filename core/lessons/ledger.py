@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from core.display import visible
+from core.display import scientific_from_log10, visible
 from core.errors import InputError, VocabError, _describe_char
 from core.lessons.chain_rule import to_unit
 from core.text.language_model import TextModel, score
@@ -254,6 +254,46 @@ def bits_difference(a: Candidate, b: Candidate) -> float:
     if math.isinf(a.bits) and math.isinf(b.bits):
         return math.nan  # both say impossible: no comparison
     return b.bits - a.bits
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Two likelihoods of one text compared, in one sentence (markdown, user text escaped)."""
+
+    kind: str  # "better" (one explains it better), "tie", "only" (one gives it probability 0), "neither"
+    winner: str | None  # the one that explains the text better (None for a tie or "neither")
+    gap_bits: float  # how many bits the other needs more (0 for a tie, inf for "only", nan for "neither")
+    sentence: str
+
+
+def times_more_likely(gap_bits: float) -> str:
+    """2^gap as words a student can read, far past a float's range: "2^12.00 ≈ 4.10 × 10³"."""
+    return f"2^{gap_bits:.2f} ≈ {scientific_from_log10(gap_bits * math.log10(2))}"
+
+
+def likelihood_verdict(
+    names: tuple[str, str], bits: tuple[float, float], what: str, who: str = "", kind: str = "model"
+) -> Verdict:
+    """Which of two sources makes the text more likely: ``bits`` are -log2 p(text) under each of ``names``
+    (inf: probability 0); ``what`` names the text, ``who`` prefixes a source ("Prompt "). A gap of
+    exactly 0 is a tie, never a win. ``kind`` names what the two are ("model", "prompt")."""
+    a, b = bits
+    if math.isinf(a) and math.isinf(b):
+        return Verdict("neither", None, math.nan, f"Neither {kind} can produce {what}: both give it probability 0")
+    if math.isinf(a) or math.isinf(b):
+        winner = names[0] if math.isinf(b) else names[1]
+        return Verdict("only", winner, math.inf, f"Only {who}**{winner}** can produce {what}.")
+    gap = b - a
+    if gap == 0:
+        return Verdict("tie", None, 0.0, f"Both give {what} the same probability: a tie.")
+    winner, loser = (names[0], names[1]) if gap > 0 else (names[1], names[0])
+    return Verdict(
+        "better",
+        winner,
+        abs(gap),
+        f"{who}**{winner}** explains {what} better, by **{abs(gap):.2f} bits**: it finds it "
+        f"{times_more_likely(abs(gap))} times more likely than {who.lower()}**{loser}** does.",
+    )
 
 
 @dataclass(frozen=True)

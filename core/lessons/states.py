@@ -90,7 +90,7 @@ class SamplingState:
         )
 
 
-_SEQUENCES = tuple(all_sequences())
+SEQUENCES = tuple(all_sequences())
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,7 @@ class ChainRuleState:
     cr_factor_2: float = number(WORKED_FACTORS[2], 0, 1, "a probability must be a number from 0 to 1")
     cr_joint_seed: int = whole(0, 0, MAX_SEED, f"the distribution number must be {SEED_WORDS}")
     cr_order: tuple = choice(ORDERINGS[0], ORDERINGS, label=order_label)
-    cr_sequence: tuple = choice(_SEQUENCES[11], _SEQUENCES, label=sequence_text)
+    cr_sequence: tuple = choice(SEQUENCES[11], SEQUENCES, label=sequence_text)
     cr_order_name: str = text("emma", PROMPT_CHARS, "the name to factor both ways")
     cr_ledger_model: str = choice("names", LEDGER_MODELS)
     cr_ledger_text: str = text("emma", TEXT_MAX_CHARS, "the text to score")

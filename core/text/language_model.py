@@ -27,10 +27,10 @@ from core.models import build
 from core.models.kv_cache import KVCache
 from core.serving import Turnstile, gate_forward
 from core.text.sampling import SamplingSettings, SamplingStages, sample_token
-
-DEFAULT_SETTINGS = SamplingSettings()  # temperature 1, nothing truncated: samples follow the model's joint
 from core.text.vocab import Vocab
 from core.validation import check_seed
+
+DEFAULT_SETTINGS = SamplingSettings()  # temperature 1, nothing truncated: samples follow the model's joint
 
 # The models we train and ship in assets/models, with the one-line description the app shows.
 TRAINED_MODELS = {
