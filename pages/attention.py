@@ -1,119 +1,74 @@
 """Attention and causality: the causal mask, the learned attention, what peeking breaks, and a live check.
 
-Thin page: read the widgets, call ``core.lessons.causality`` and ``core.lessons.attention_lesson``,
-draw the figures of ``core.figures.attention``. The real LLM (smollm2) gets one layer's heads at a
-time plus a one-number-per-head overview, and a causality check on a few replacements per token.
+Thin page: its state is ``core.lessons.states.AttentionState`` (every control bound to the link); it
+calls ``core.lessons.causality`` and ``core.lessons.attention_lesson`` and draws the figures of
+``core.figures.attention``. Sections 2 (``pages/attention_panels.py``) and 3-4 (``pages/attention_peeking.py``)
+are modules of their own.
 """
 
 import numpy as np
 import streamlit as st
 
-from core import ChainRuleError, causal_mask, score
-from core.display import escape_markdown
+from core import ChainRuleError, causal_mask
 from core.figures import attention as figures
 from core.lessons import attention_lesson as lesson
 from core.lessons import causality, questions
-from core.text.language_model import LLM_MODELS
-from pages.attention_panels import learned_attention, weights_key
-from pages.common import chart_config, model_or_error
+from core.lessons.states import AttentionState
+from core.validation import MAX_SEED
+from pages.attention_panels import learned_attention
+from pages.attention_peeking import llm_check, peeking_sections
+from pages.common import chart_config, model_or_error, show_error
 from pages.quiz_panel import check_yourself, quiz_rng
+from pages.state import LinkedPage, bound, get, put, setter, text_box
 
 TOY_TOKENS = 6  # the toy example uses the first few tokens so every number fits in its cell
-N_SAMPLES = 8
 MAX_TOKENS = causality.MAX_SHOWN_TOKENS
 
 
-@st.cache_data(show_spinner=False, max_entries=256)
-def cached_samples(_lm, model_key: str, n: int, seed: int):
-    """``sample_texts``: deterministic for given weights and seed, so shared by reruns and sessions."""
-    return causality.sample_texts(_lm, n, seed=seed)
-
-
-@st.cache_data(show_spinner=False, max_entries=256)
-def cached_dependence(_lm, model_key: str, ids: tuple[int, ...]):
-    """``dependence_matrix``: deterministic for given weights and tokens, so shared by reruns and sessions."""
-    return causality.dependence_matrix(_lm, list(ids))
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def cached_llm_dependence(_lm, model_key: str, ids: tuple[int, ...]):
-    """``llm_dependence``: seconds of CPU per text, so computed once per server."""
-    return lesson.llm_dependence(_lm, list(ids))
-
-
-def _init_state() -> None:
-    defaults = {
-        "attention_model": "names",
-        "attention_text": lesson.ATTENTION_MODELS["names"].examples[0],
-        "attention_layer": 1,
-        "attention_head": 1,
-        "attention_toy_seed": 0,
-        "attention_probe": "emma",
-        "attention_sample_seed": 0,
-        "attention_statistic": next(iter(lesson.HEAD_STATISTICS)),
-    }
-    for key, value in defaults.items():
-        if key not in st.session_state:
-            st.session_state[key] = value
-
-
-def _on_model_change() -> None:
+def on_model_change() -> None:
     """A new model has other examples and may have fewer heads: start from its defaults."""
-    st.session_state["attention_text"] = lesson.ATTENTION_MODELS[st.session_state["attention_model"]].examples[0]
-    st.session_state["attention_layer"] = 1
-    st.session_state["attention_head"] = 1
+    put("attention_text", lesson.ATTENTION_MODELS[get("attention_model")].examples[0])
+    put("attention_layer", 1)
+    put("attention_head", 1)
 
 
-def _use_example(text: str) -> None:
-    st.session_state["attention_text"] = text
-
-
-def _request_llm_check(ids: tuple[int, ...]) -> None:
-    st.session_state["attention_llm_check"] = ids
-
-
-def _show_dependence(col, values: np.ndarray, labels: list[str], title: str, name: str) -> None:
-    """One measured dependence map with its verdict: the largest value above the diagonal."""
-    col.plotly_chart(
-        figures.dependence_heatmap(values, labels, title),
-        key=f"attention_dependence_{name}",
-        config=chart_config(f"attention_dependence_{name}"),
-    )
-    col.metric(
-        f"{name}: max above the diagonal",
-        lesson.format_max(causality.max_above_diagonal(values)),
-        help="The largest change of a prediction when a LATER token is replaced.",
-    )
-    col.caption(lesson.upper_summary(values))
-
-
-_init_state()
+page = LinkedPage(AttentionState, "attention")
 st.title("Attention and causality")
+page.show_notes()
 st.markdown(lesson.INTRO)
+names = list(lesson.ATTENTION_MODELS)
 model_name = st.radio(
     "Model",
-    list(lesson.ATTENTION_MODELS),
-    format_func=lambda name: lesson.ATTENTION_MODELS[name].label,
-    key="attention_model",
+    names,
+    captions=[lesson.ATTENTION_MODELS[n].label.removeprefix(n).strip(" ()") for n in names],
     horizontal=True,
-    on_change=_on_model_change,
+    on_change=on_model_change,
+    **bound("attention_model"),
 )
 examples = lesson.ATTENTION_MODELS[model_name].examples
 example_cols = st.columns(len(examples) + 1)
 example_cols[0].markdown("Examples:")
 for k, example in enumerate(examples):
-    label = repr(example) if "\n" in example else example
-    example_cols[k + 1].button(label, key=f"attention_example_{k}", on_click=_use_example, args=(example,))
-text = st.text_area("Text the model reads", key="attention_text", height=80, max_chars=lesson.MAX_TEXT_CHARS)
+    example_cols[k + 1].button(
+        lesson.example_label(example), key=f"attention_example_{k}", on_click=setter("attention_text", example)
+    )
+text = text_box(st.text_area, "Text the model reads", "attention_text", lesson.MAX_TEXT_CHARS, height=80,
+                value=AttentionState().attention_text)  # fmt: skip
 
 with st.spinner(lesson.LOADING.get(model_name, "Loading the model…")):
     lm = model_or_error(model_name)
 window = None
 if lm is not None:
+    for name, n, what in zip(
+        ("attention_layer", "attention_head"), lesson.layers_and_heads(lm), ("layers", "heads"), strict=True
+    ):
+        if page.value(name) > n:  # a link (or another model) asked for a layer this model does not have
+            page.expect(name, 1, f"{lm.name} has {n} {what}: showing {what[:-1]} 1 instead of {page.value(name)}.")
+            put(name, 1)
     try:
         window = causality.text_window(lm, text, MAX_TOKENS)
     except ChainRuleError as e:
-        st.error(escape_markdown(str(e)), icon="⚠️")
+        show_error("", e)
 if window is not None and (note := lesson.crop_note(window, lm.block_size, len(text))):
     st.info(note, icon="✂️")
 
@@ -128,42 +83,28 @@ st.markdown(
     "including the very token it is supposed to predict."
 )
 left, right = st.columns(2)
-left.plotly_chart(
-    figures.mask_figure(allowed, labels, "Causal mask: row i may read j ≤ i"),
-    key="attention_mask_fig",
-    config=chart_config("attention_mask_fig"),
-)
-everything = np.ones((T, T), dtype=bool)
-right.plotly_chart(
-    figures.mask_figure(everything, labels, "No mask: every row reads every column"),
-    key="attention_full_fig",
-    config=chart_config("attention_full_fig"),
-)
+for col, cells, title, key in (
+    (left, allowed, "Causal mask: row i may read j ≤ i", "attention_mask_fig"),
+    (right, np.ones((T, T), dtype=bool), "No mask: every row reads every column", "attention_full_fig"),
+):
+    col.plotly_chart(figures.mask_figure(cells, labels, title), key=key, config=chart_config(key))
 
 st.subheader("Why masked weights are exactly 0")
-toy_seed = st.number_input("Toy scores seed", min_value=0, max_value=9999, step=1, key="attention_toy_seed")
+toy_seed = st.number_input(f"Toy scores seed (0 to {MAX_SEED:,})", 0, MAX_SEED, 0, 1, **bound("attention_toy_seed"))
 toy = causality.toy_attention(labels[:TOY_TOKENS], seed=int(toy_seed))
 st.markdown(lesson.TOY_INTRO)
 st.latex(lesson.TOY_LATEX)
-c1, c2, c3 = st.columns(3)
-c1.plotly_chart(
-    figures.toy_matrix_figure(toy.scores, toy.labels, "scores s = q·k/√2"),
-    key="attention_toy_scores",
-    config=chart_config("attention_toy_scores"),
-)
-c2.plotly_chart(
-    figures.toy_matrix_figure(toy.masked_scores, toy.labels, "masked: −∞ = future"),
-    key="attention_toy_masked",
-    config=chart_config("attention_toy_masked"),
-)
-c3.plotly_chart(
-    figures.toy_matrix_figure(toy.weights, toy.labels, "softmax of each row"),
-    key="attention_toy_weights",
-    config=chart_config("attention_toy_weights"),
-)
+for col, matrix, title, key in zip(
+    st.columns(3),
+    (toy.scores, toy.masked_scores, toy.weights),
+    ("scores s = q·k/√2", "masked: −∞ = future", "softmax of each row"),
+    ("attention_toy_scores", "attention_toy_masked", "attention_toy_weights"),
+    strict=True,
+):
+    col.plotly_chart(figures.toy_matrix_figure(matrix, toy.labels, title), key=key, config=chart_config(key))
 st.caption(
     f"Largest weight above the diagonal: {lesson.format_max(causality.max_above_diagonal(toy.weights))}; "
-    f"each row sums to 1 (largest deviation {np.abs(toy.weights.sum(-1) - 1).max():.1e})."
+    f"each row sums to 1 (largest deviation {causality.row_sum_error(toy.weights):.1e})."
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -172,97 +113,8 @@ if window is None:
     st.info("Learned attention needs a loaded model and a valid text (see the message above).")
 else:
     learned_attention(lm, window)
-
-# ---------------------------------------------------------------------------------------------
-st.header("3. What peeking breaks", divider="gray")
-st.markdown(lesson.PEEKING)
-pair = [m for m in (model_or_error("names"), model_or_error("names-leaky")) if m is not None]
-probe_window = None  # the probe name as the names models read it, once it is valid
-if pair:
-    summaries = [causality.training_summary(m) for m in pair]
-    metric_cols = st.columns(2 * len(summaries))
-    for k, s in enumerate(summaries):
-        held, train = lesson.format_loss(s.heldout_nll), lesson.format_loss(s.train_nll)
-        metric_cols[2 * k].metric(f"{s.name}: held-out", held, help="NLL in nats per token on names not trained on")
-        metric_cols[2 * k + 1].metric(f"{s.name}: training", train, help="NLL in nats per token on the training names")
-    if any(s.curve for s in summaries):
-        st.plotly_chart(
-            figures.training_curves_figure(summaries),
-            key="attention_curves_fig",
-            config=chart_config("attention_curves_fig"),
-        )
-    st.caption(lesson.LOSSES_NOTE)
-
-    probe = st.text_input("A name to probe (this section and the next)", key="attention_probe", max_chars=200)
-    try:
-        probe_window = causality.text_window(pair[0], probe)  # both names models share one vocabulary
-        probe_scores = [score(m, probe) for m in pair]
-    except ChainRuleError as e:
-        st.error(f"Probe name: {escape_markdown(str(e))}", icon="⚠️")
-    else:
-        st.markdown("**Teacher-forced probabilities** of each token of the probe name (the end token '.' included):")
-        table = {"token": probe_scores[0].tokens}
-        for m, sc in zip(pair, probe_scores, strict=True):
-            table[f"p under {m.name}"] = [round(p, 4) for p in sc.probs]
-        st.dataframe(table, hide_index=True, key="attention_probe_table")
-        nlls = " · ".join(
-            f"{m.name}: {sc.nll:.2f} nats for the whole name" for m, sc in zip(pair, probe_scores, strict=True)
-        )
-        leaky = [(m, sc) for m, sc in zip(pair, probe_scores, strict=True) if not m.is_causal]
-        st.caption(nlls + "." + "".join(" " + lesson.leaky_probe_note(m.name, sc.probs) for m, sc in leaky))
-
-    st.markdown(lesson.SAMPLES_NOTE)
-    sample_seed = st.number_input("Sampling seed", min_value=0, max_value=10**6, step=1, key="attention_sample_seed")
-    for col, m in zip(st.columns(len(pair)), pair, strict=True):
-        samples = cached_samples(m, weights_key(m), N_SAMPLES, int(sample_seed))
-        col.markdown(f"**Samples from {m.name}** (seeds {int(sample_seed)}–{int(sample_seed) + N_SAMPLES - 1})")
-        col.dataframe(lesson.samples_table(samples), hide_index=True, key=f"attention_samples_{m.name}")
-        n_empty = sum(1 for s in samples if not s.text)
-        mean_length = np.mean([len(s.text) for s in samples])
-        col.caption(f"{n_empty} of {len(samples)} samples are empty; mean length {mean_length:.1f} letters.")
-
-# ---------------------------------------------------------------------------------------------
-st.header("4. Check causality, don't trust it", divider="gray")
-st.markdown(lesson.DEPENDENCE_INTRO)
-if probe_window is None:
-    st.info("The dependence check needs the names models and a valid probe name (see above).")
-else:
-    if probe_window.n_dropped:
-        st.info(
-            f"The probe is longer than the {probe_window.limit}-token context: only its last "
-            f"{probe_window.T} tokens are used.",
-            icon="✂️",
-        )
-    for col, m in zip(st.columns(len(pair)), pair, strict=True):
-        dep = cached_dependence(m, weights_key(m), tuple(probe_window.ids))
-        _show_dependence(col, dep.values, probe_window.labels, lesson.ATTENTION_MODELS[m.name].label, m.name)
-    st.caption(
-        "Computed live from the models: one forward pass per column with every replacement token at once. "
-        "Colours are on a log scale, so a dependence of 0.000004 shows as clearly as one of 0.5; grey cells "
-        "are exactly 0. Hover a cell for its value."
-    )
-
-if model_name in LLM_MODELS and window is not None:
-    st.subheader(f"{lm.name} on your text")
-    ids = tuple(window.ids[: lesson.LLM_DEPENDENCE_TOKENS])
-    n = len(ids)
-    st.markdown(lesson.llm_check_intro(n, lm.vocab.size))
-    st.button(
-        f"Measure {lm.name}'s dependence on these {n} tokens",
-        key="attention_llm_check_button",
-        on_click=_request_llm_check,
-        args=(ids,),
-    )
-    if st.session_state.get("attention_llm_check") == ids:
-        with st.spinner(f"Running {lm.name} on {n * (lesson.LLM_REPLACEMENTS + 1)} variants of your text…"):
-            dep, candidates = cached_llm_dependence(lm, weights_key(lm), ids)
-        left, right = st.columns([5, 4])  # room for the replacement tokens
-        title = f"{lm.name}: {lesson.LLM_REPLACEMENTS} replacements per token"
-        _show_dependence(left, dep.values, window.labels[:n], title, lm.name)
-        replaced = ["  ·  ".join(lm.vocab.token_text(t) for t in c) for c in candidates]
-        table = {"position": list(range(n)), "token": window.labels[:n], "replaced by": replaced}
-        right.dataframe(table, hide_index=True, key="attention_llm_replacements")
-
+peeking_sections()
+llm_check(lm, window)
 check_yourself(
     "attention",
     [
@@ -274,3 +126,4 @@ check_yourself(
         ),
     ],
 )
+page.settle()

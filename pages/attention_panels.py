@@ -15,7 +15,9 @@ from core.figures import attention as figures
 from core.figures import attention_grid as grids
 from core.lessons import attention_lesson as lesson
 from core.lessons import causality
+from core.lessons.states import AttentionState
 from pages.common import chart_config
+from pages.state import bound, get, put
 
 MAX_TOKENS = causality.MAX_SHOWN_TOKENS
 GRID_HEADS = 32  # models with more heads than this (SmolLM2: 270) show one layer's heads at a time
@@ -40,14 +42,18 @@ def learned_attention(lm, window) -> None:
     n_kv = lesson.n_kv_heads(lm)
     model_allowed = causal_mask(window.T).numpy() if lm.is_causal else None
     c_layer, c_head, c_query = st.columns([1, 1, 2])
-    layer = c_layer.selectbox(f"Layer (of {n_layer})", list(range(1, n_layer + 1)), key="attention_layer")
-    head = c_head.selectbox(f"Head (of {n_head})", list(range(1, n_head + 1)), key="attention_head")
+    layer = c_layer.selectbox(f"Layer (of {n_layer})", list(range(1, n_layer + 1)), **bound("attention_layer"))
+    head = c_head.selectbox(f"Head (of {n_head})", list(range(1, n_head + 1)), **bound("attention_head"))
+    if get("_attention_T", window.T) != window.T or get("attention_query", 0) > window.T - 1:
+        put("attention_query", window.T - 1)  # a text of another length: its last row
+    put("_attention_T", window.T)
     query = c_query.slider(
         "Query position: the row to inspect (it predicts the token after it)",
         min_value=0,
-        max_value=window.T - 1,
-        value=window.T - 1,  # a text of another length resets the slider to its last row
-        key="attention_query",
+        max_value=max(window.T - 1, 1),
+        value=min(AttentionState().attention_query, window.T - 1),
+        disabled=window.T < 2,
+        **bound("attention_query"),
     )
     head_weights = weights[layer - 1, head - 1]  # (T, T)
     kv_note = f" (kv head {lesson.kv_head_of(head - 1, n_head, n_kv) + 1})" if n_kv < n_head else ""
@@ -80,7 +86,7 @@ def learned_attention(lm, window) -> None:
             lesson.format_max(causality.max_above_diagonal(weights)),
             help="The largest attention weight on a later token, over every layer, head and row of this text.",
         )
-        row_error = float(np.abs(weights.sum(-1) - 1).max())
+        row_error = causality.row_sum_error(weights)
         st.metric("Max |row sum − 1|", f"{row_error:.1e}", help="Each row is a softmax: its weights sum to 1.")
         verdict = lesson.attention_verdict(weights)
         (st.success if verdict.causal else st.warning)(verdict.text, icon="✅" if verdict.causal else "👀")
@@ -111,7 +117,7 @@ def learned_attention(lm, window) -> None:
         )
         st.subheader(f"All {n_layer * n_head} heads at a glance")
         stat_name = st.radio(
-            "One number per head", list(lesson.HEAD_STATISTICS), key="attention_statistic", horizontal=True
+            "One number per head", list(lesson.HEAD_STATISTICS), horizontal=True, **bound("attention_statistic")
         )
         stat = lesson.HEAD_STATISTICS[stat_name]
         summary = grids.head_summary_heatmap(

@@ -17,6 +17,7 @@ import streamlit as st
 import core
 import core.image.model
 from core.display import escape_markdown
+from pages.state import get, put
 
 
 @dataclass(frozen=True)
@@ -127,21 +128,6 @@ def chart_config(key: str) -> dict:
     }
 
 
-def keep_widget_values(defaults: dict) -> None:
-    """Give widgets back the value they had, whatever a run drew: call before drawing them.
-
-    Streamlit forgets a widget's value after a run that does not draw it (a source switch that hides the
-    widget, another page): the widget then comes back at its default, or its minimum. Each key here records
-    its value while it exists and is restored from that record (else ``defaults[key]``) when it is gone.
-    """
-    for key, default in defaults.items():
-        kept = f"_{key}_keep"
-        if key in st.session_state:
-            st.session_state[kept] = st.session_state[key]
-        else:
-            st.session_state[key] = st.session_state.get(kept, default)
-
-
 def show_error(message: str, error: Exception | None = None, icon: str = "⚠️") -> None:
     """The pages' one way to show a problem: ``message`` (page markdown) then the error's own words,
     escaped so that user text inside an error can never become markup or a link."""
@@ -172,9 +158,9 @@ RESTART_NOTICE = (
 def notice_lost_session() -> None:
     """On a session's first run, say so if the browser had a session this server no longer holds
     (the server restarted or this replica replaced another): the page shows its state afresh."""
-    if "crl_session_started" in st.session_state:
+    if get("crl_session_started"):
         return
-    st.session_state.crl_session_started = True
+    put("crl_session_started", True)
     if previous_session_id(st.context.headers.get("Sec-Websocket-Protocol", "")):
         st.info(RESTART_NOTICE, icon="🔄")
 

@@ -24,20 +24,25 @@ from core.image.mnist import DigitSet
 from core.image.model import IMAGE_MODELS, ImageModel, ImageNLL
 from core.lessons.pixel_lesson import (
     EXTREME_IMAGES,
-    PAGE_DEFAULTS,
     comparison_images,
     likelihood_is_not_typicality,
     typicality_note,
 )
-from pages.common import chart_config, keep_widget_values, show_error
+from core.lessons.states import PixelState
+from core.validation import MAX_SEED
+from pages.common import chart_config, show_error
 from pages.pixelcnn_shared import SIZE, label_input, score_image, test_digits_or_error, test_set_nlls
+from pages.state import bound, get, put, text_box
+
+DEFAULTS = PixelState()
+PIXEL_TEXT_CHARS = SIZE * (SIZE + 1)  # 28 lines of 28 pixels and their line breaks
 
 
 def chosen_image(digits: DigitSet | None, source: str) -> np.ndarray | None:
     """The image to score from the chosen source (a test digit, an upload, typed pixels), or None."""
     if source == "Test digit" and digits is not None:
         d1, d2 = st.columns([1, 2])
-        idx = d1.number_input(f"Test digit (0–{len(digits) - 1})", 0, len(digits) - 1, step=1, key="pcnn_l_index")
+        idx = d1.number_input(f"Test digit (0–{len(digits) - 1})", 0, len(digits) - 1, 0, 1, **bound("pcnn_l_index"))
         d2.markdown(
             f"Test digit {idx} is a **{digits.labels[idx]}**, one of the 500 held-out digits the models never "
             "trained on (binarized once with a fixed seed)."
@@ -66,13 +71,15 @@ def chosen_image(digits: DigitSet | None, source: str) -> np.ndarray | None:
             f"{', inverted (light background)' if processed.inverted else ''}, {framing}, binarized at half intensity."
         )
         return processed.image
-    kept = st.session_state["pcnn_l_index"]  # the test digit last chosen (kept by keep_widget_values)
-    if "pcnn_l_text" not in st.session_state:
+    kept = get("pcnn_l_index", DEFAULTS.pcnn_l_index)  # the test digit last chosen (kept for the session)
+    if get("pcnn_l_text") is None:  # nothing typed yet: start from that digit
         start = digits.images[kept] if digits is not None else np.zeros((SIZE, SIZE), dtype=np.uint8)
-        st.session_state["pcnn_l_text"] = format_pixel_text(start)
-    if digits is not None and st.button(f"Start again from test digit {kept}", key="pcnn_l_text_reset"):
-        st.session_state["pcnn_l_text"] = format_pixel_text(digits.images[kept])
-    text = st.text_area("28 lines of 28 pixels: '#' = ink, '.' = background", height=420, key="pcnn_l_text")
+        put("pcnn_l_text", format_pixel_text(start))
+    if digits is not None:
+        st.button(f"Start again from test digit {kept}", key="pcnn_l_text_reset",
+                  on_click=lambda: put("pcnn_l_text", format_pixel_text(digits.images[kept])))  # fmt: skip
+    text = text_box(st.text_area, "28 lines of 28 pixels: '#' = ink, '.' = background", "pcnn_l_text",
+                    PIXEL_TEXT_CHARS, height=420)  # fmt: skip
     try:
         return parse_pixel_text(text)
     except ChainRuleError as e:
@@ -82,8 +89,8 @@ def chosen_image(digits: DigitSet | None, source: str) -> np.ndarray | None:
 
 def use_extreme(which: str) -> None:
     """Button callback: put the blank or the all-ink image into the pixel editor and score it."""
-    st.session_state["pcnn_l_source"] = "Edit pixels"
-    st.session_state["pcnn_l_text"] = format_pixel_text(EXTREME_IMAGES[which])
+    put("pcnn_l_source", "Edit pixels")
+    put("pcnn_l_text", format_pixel_text(EXTREME_IMAGES[which]))
 
 
 def extremes_buttons() -> None:
@@ -123,9 +130,9 @@ def comparison(name: str, score: ImageNLL, label: int | None) -> None:
     """The digit against noise with the same ink and against itself shifted: NLLs and per-pixel maps."""
     st.subheader("A real digit, noise, and the same digit shifted")
     k1, k2, k3 = st.columns(3)
-    dx = k1.slider("Shift right (pixels)", -8, 8, key="pcnn_l_dx")
-    dy = k2.slider("Shift down (pixels)", -8, 8, key="pcnn_l_dy")
-    noise_seed = k3.number_input("Noise seed", 0, 1_000_000, step=1, key="pcnn_l_noise_seed")
+    dx = k1.slider("Shift right (pixels)", -8, 8, DEFAULTS.pcnn_l_dx, **bound("pcnn_l_dx"))
+    dy = k2.slider("Shift down (pixels)", -8, 8, DEFAULTS.pcnn_l_dy, **bound("pcnn_l_dy"))
+    noise_seed = k3.number_input(f"Noise seed (0 to {MAX_SEED:,})", 0, MAX_SEED, 0, 1, **bound("pcnn_l_noise_seed"))
     variants, lost = comparison_images(score.image, dx, dy, noise_seed)
     if lost:
         st.warning(
@@ -163,9 +170,6 @@ def comparison(name: str, score: ImageNLL, label: int | None) -> None:
 
 @st.fragment
 def likelihood_section(models: dict[str, ImageModel | None]) -> None:
-    # this section reruns alone: bring back what a run that did not draw them forgot (an upload not chosen yet
-    # hides the shift sliders, which would come back at their minimum, -8, and push the ink out)
-    keep_widget_values({k: PAGE_DEFAULTS[k] for k in ("pcnn_l_index", "pcnn_l_dx", "pcnn_l_dy", "pcnn_l_noise_seed")})
     st.header("5 · Exact likelihood of an image")
     st.markdown(
         "Unlike many image models, a PixelCNN gives the **exact** probability of any image: one forward pass "
@@ -173,8 +177,8 @@ def likelihood_section(models: dict[str, ImageModel | None]) -> None:
         "−log p(x) is their sum. Bits per dimension divides it by 784 · ln 2."
     )
     l1, l2, l3 = st.columns(3)
-    name = l1.selectbox("Model", list(IMAGE_MODELS), key="pcnn_l_model")
-    source = l2.radio("Image", ["Test digit", "Upload a PNG", "Edit pixels"], key="pcnn_l_source", horizontal=True)
+    name = l1.selectbox("Model", list(IMAGE_MODELS), index=1, **bound("pcnn_l_model"))
+    source = l2.radio("Image", ["Test digit", "Upload a PNG", "Edit pixels"], horizontal=True, **bound("pcnn_l_source"))
     label = label_input(l3, "Digit label (gated only)", "pcnn_l_label", models[name])
     extremes_buttons()
     image = chosen_image(test_digits_or_error(), source)

@@ -31,6 +31,7 @@ from core.image.model import (
 from core.lessons.pixel_lesson import LABEL_CHOICES, NO_LABEL, label_value
 from core.lessons.receptive_field import FieldView, field_view
 from pages.common import shared_model, show_error
+from pages.state import bound
 
 SIZE = 28
 
@@ -70,10 +71,9 @@ def _frozen_nlls(net: torch.nn.Module, images: torch.Tensor, labels: torch.Tenso
 def test_set_nlls(name: str, label: int | None) -> Future[np.ndarray]:
     """(N,) NLLs of the test digits (only those of ``label``, given it, when a label is set), computed
     once per server on the scoring worker: 500 digits take the gated model about 13 s of one core."""
-    digits = test_digits()
-    keep = np.ones(len(digits), dtype=bool) if label is None else digits.labels == label
+    digits = test_digits().of_label(label)
     model = shared_model(name)
-    images = torch.from_numpy(digits.images[keep])  # (N, 28, 28) 0/1
+    images = torch.from_numpy(digits.images)  # (N, 28, 28) 0/1
     labels = None if label is None else label_tensor(model, label).expand(len(images))
     return scoring_worker().submit(_frozen_nlls, model.net, images, labels)
 
@@ -106,5 +106,6 @@ def test_digits_or_error() -> DigitSet | None:
 def label_input(container, label: str, key: str, model: ImageModel | None, help: str | None = None) -> int | None:
     """The digit-label box: 0-9 for a conditional model, only 'no label' otherwise (its own key)."""
     conditional = model is not None and model.is_conditional
-    choices, key = (LABEL_CHOICES, key) if conditional else ([NO_LABEL], f"{key}_plain")
-    return label_value(container.selectbox(label, choices, key=key, help=help))
+    if not conditional:  # its own key, not in the link: the gated model's choice is kept for when it comes back
+        return label_value(container.selectbox(label, [NO_LABEL], key=f"{key}_plain", help=help))
+    return label_value(container.selectbox(label, LABEL_CHOICES, help=help, **bound(key)))

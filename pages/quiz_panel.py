@@ -15,18 +15,21 @@ import streamlit as st
 
 from core.display import escape_markdown
 from core.errors import InputError
+from core.lessons.page_state import whole_number
 from core.lessons.quiz import Question, check
 from core.validation import MAX_SEED
-
-state = st.session_state
+from pages.state import get, put, remember, set_link_value
+from pages.state import link_values as link
 
 
 def quiz_seed() -> int:
     """This session's question seed: from ``?quiz=`` the first time (a bad value means 0), then the session's."""
-    if "quiz_seed" not in state:
-        raw = st.query_params.get("quiz", "0")
-        state.quiz_seed = int(raw) if raw.isdigit() and int(raw) <= MAX_SEED else 0
-    return state.quiz_seed
+
+    def from_link() -> int:
+        n = whole_number((link("quiz") or ["0"])[-1])
+        return n if n is not None and 0 <= n <= MAX_SEED else 0
+
+    return remember("quiz_seed", from_link)
 
 
 def quiz_rng(page: str, index: int) -> random.Random:
@@ -39,19 +42,19 @@ def _fingerprint(q: Question) -> str:
 
 
 def _next_seed() -> None:
-    state.quiz_seed = quiz_seed() + 1
-    st.query_params["quiz"] = str(state.quiz_seed)
+    put("quiz_seed", (quiz_seed() + 1) % (MAX_SEED + 1))
+    set_link_value("quiz", str(get("quiz_seed")))
 
 
 def _on_check(page: str, q: Question, widget: str) -> None:
     fp = _fingerprint(q)
     try:
-        verdict = check(q, state.get(widget))
+        verdict = check(q, get(widget))
     except InputError as e:
-        state[f"quiz_verdict_{fp}"] = ("error", str(e))
+        put(f"quiz_verdict_{fp}", ("error", str(e)))
         return
-    state[f"quiz_verdict_{fp}"] = ("right" if verdict.correct else "wrong", verdict.message)
-    state.setdefault("quiz_score", {}).setdefault(page, {})[fp] = verdict.correct
+    put(f"quiz_verdict_{fp}", ("right" if verdict.correct else "wrong", verdict.message))
+    remember("quiz_score", dict).setdefault(page, {})[fp] = verdict.correct
 
 
 def _answer_widget(q: Question, widget: str) -> None:
@@ -80,14 +83,14 @@ def check_yourself(page: str, questions: list[Question | None]) -> None:
             st.markdown(f"**{n}.** {q.text}")
             _answer_widget(q, widget)
             st.button("Check", key=f"quiz_check_{page}_{n}", on_click=_on_check, args=(page, q, widget))
-            kind, message = state.get(f"quiz_verdict_{fp}", (None, ""))
+            kind, message = get(f"quiz_verdict_{fp}", (None, ""))
             if kind == "right":
                 st.success(message, icon="✅")
             elif kind == "wrong":
                 st.error(message, icon="❌")
             elif kind == "error":
                 st.warning(escape_markdown(message), icon="✏️")
-    scores = state.get("quiz_score", {}).get(page, {})
+    scores = get("quiz_score", {}).get(page, {})
     left, right = st.columns([1, 2], vertical_alignment="center")
     left.button("New questions", key=f"quiz_new_{page}", on_click=_next_seed, icon="🔁")
     right.caption(f"This session on this page: **{sum(scores.values())} of {len(scores)}** checked answers right.")

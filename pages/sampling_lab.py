@@ -30,7 +30,7 @@ from core.text.language_model import TextModel
 from core.text.sampling import empirical_counts, total_variation
 from pages.common import show_error
 from pages.quiz_panel import check_yourself, quiz_rng
-from pages.state import LinkedPage, bound, get, put
+from pages.state import LinkedPage, bound, get, link_values, put, set_link_value
 
 DRAW_CHOICES = (10, 100, 1000, 10000)  # "Draw N times"
 BEAM_WIDTHS = (2, 3, 4, 5)
@@ -106,7 +106,7 @@ def more_knobs() -> None:
 
 def restore_from_link(lm: TextModel, sampling: SamplingSettings, page: LinkedPage) -> None:
     """Rebuild the text the link carries (on arrival); what cannot be used gets a note."""
-    ids, forced, notes = text_from_query({key: st.query_params.get_all(key) for key in ("text", "forced")})
+    ids, forced, notes = text_from_query({key: link_values(key) for key in ("text", "forced")})
     for note in notes:
         page.add_note(note)
     if ids and not session().restore(lm, sampling, ids, forced):
@@ -119,10 +119,7 @@ def write_text_to_url() -> dict[str, str]:
     h = session().history
     wanted = text_to_query(h.generated_ids, [i for i, e in enumerate(h.entries, start=1) if e.forced])
     for key in ("text", "forced"):
-        if key in wanted and st.query_params.get(key) != wanted[key]:
-            st.query_params[key] = wanted[key]
-        elif key not in wanted and key in st.query_params:
-            del st.query_params[key]
+        set_link_value(key, wanted.get(key))
     return wanted
 
 

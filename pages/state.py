@@ -59,6 +59,20 @@ def setter(name: str, value: Any) -> Callable[[], None]:
     return lambda: put(name, value)
 
 
+def link_values(name: str) -> list[str]:
+    """Query parameter ``name`` as the address bar holds it now (every value of a repeated key)."""
+    return st.query_params.get_all(name)
+
+
+def set_link_value(name: str, value: str | None) -> None:
+    """Write (or, with None, remove) a query parameter that no widget is bound to: the drawn text of
+    Live sampling, the quiz's question set. Written only when it changes."""
+    if value is not None and st.query_params.get(name) != value:
+        st.query_params[name] = value
+    elif value is None and name in st.query_params:
+        del st.query_params[name]
+
+
 # ---------------------------------------------------------------------------------------------
 # A lesson's state, bound to the link
 
@@ -129,8 +143,10 @@ class LinkedPage:
             st.button("Dismiss", key=f"{self.page}_dismiss_notes", on_click=setter(self._notes_key, []))
 
 
-def text_box(widget: Callable, label: str, name: str, limit: int, **kwargs) -> str:
-    """A text widget bound to field ``name``, cut to ``limit`` characters with a note (not refused)."""
+def text_box(widget: Callable, label: str, name: str, limit: int, linked: bool = True, **kwargs) -> str:
+    """A text widget bound to field ``name``, cut to ``limit`` characters with a note (not refused).
+
+    ``linked=False``: kept for the session but not in the link (a text too long for an address)."""
     cut_key = f"_cut_{name}"
 
     def cut() -> None:
@@ -139,7 +155,8 @@ def text_box(widget: Callable, label: str, name: str, limit: int, **kwargs) -> s
         if len(value) > limit:
             _state[name] = value[:limit]
 
-    value = widget(label, on_change=cut, **bound(name), **kwargs)
+    keep = bound(name) if linked else {"key": name, "persist_state": "session"}
+    value = widget(label, on_change=cut, **keep, **kwargs)
     if len(value) > limit:  # from a link or a script (no change event): cut it here
         value = value[:limit]
     if _state.get(cut_key):

@@ -18,36 +18,26 @@ import streamlit as st
 import torch
 
 from core.checkpoint import save_checkpoint
-from core.display import escape_markdown
 from core.errors import ChainRuleError
 from core.figures.training import loss_curves, loss_figure
 from core.jobs import JobRunner
+from core.lessons.states import TRAINING_KINDS, TRAINING_RATES, TRAINING_STEPS, TrainingState
+from core.lessons.training_run import COST_LEGEND, cost_strip, run_progress
 from core.models.transformer import GPT, GPTConfig
 from core.text.corpora import CORPORA
 from core.text.live_training import NAMES_BLOCK, decode_upload, train_live
+from core.validation import MAX_SEED
 from pages.common import chart_config, show_error
+from pages.state import LinkedPage, bound, get, pop, put, remember, text_box
 
 MAX_UPLOAD_BYTES = 200_000
-STEP_CHOICES = (100, 200, 300, 600, 1000, 2000)
-LR_CHOICES = (3e-4, 1e-3, 3e-3, 1e-2)
 SLOTS_ENV = "CHAIN_RULE_LAB_TRAINING_SLOTS"  # jobs that may train at once on this server (default 1)
-state = st.session_state
 
 
 @st.cache_resource
 def job_runner() -> JobRunner:
     """One runner per server process: the bound on simultaneous jobs holds across every session."""
     return JobRunner(slots=max(1, int(os.environ.get(SLOTS_ENV, "1") or 1)), budget_s=120.0)
-
-
-def cost_strip(probe: list[tuple[str, float]]) -> str:
-    """The held-out example, each character's background its cost band (orange > 3 nats, grey 1–3, blue < 1)."""
-    out = []
-    for token, cost in probe:
-        band = "orange" if cost > 3 else "gray" if cost > 1 else "blue"
-        shown = escape_markdown("⏎" if token == "\n" else "␣" if token == " " else token)
-        out.append(f":{band}-background[:{band}[{shown}]]")
-    return "".join(out)
 
 
 def user_text() -> str | None:
@@ -57,9 +47,10 @@ def user_text() -> str | None:
         try:
             return decode_upload(upload.getvalue(), MAX_UPLOAD_BYTES)
         except ChainRuleError as e:
-            st.error(escape_markdown(str(e)), icon="📄")
+            show_error("", e, icon="📄")
             return None
-    return st.text_area("Paste your text", key="training_text", height=120, max_chars=MAX_UPLOAD_BYTES)
+    # not in the link: up to 200 KB, far longer than an address can carry
+    return text_box(st.text_area, "Paste your text", "training_text", MAX_UPLOAD_BYTES, linked=False, height=120)
 
 
 st.title("🏋️ Training", help="The whole training story: minimise the average −log p of each next character.")
@@ -68,9 +59,11 @@ st.markdown(
     "given the ones before it. Train a tiny model here and watch that number fall towards what the data allows, "
     "while its samples turn from noise into text."
 )
-state.setdefault("training_owner", uuid.uuid4().hex)
+page = LinkedPage(TrainingState, "training")
+page.show_notes()
+owner = remember("training_owner", lambda: uuid.uuid4().hex)
 runner = job_runner()
-job = state.get("training_job")
+job = get("training_job")
 busy = job is not None and not job.finished
 
 controls = st.container()  # Train / Pause / Stop, above the settings (filled below, once they are read)
@@ -79,34 +72,39 @@ data_col, model_col = settings_box.columns(2)
 with data_col.container(border=True):
     st.markdown("**Data**")
     source = st.segmented_control("Data", ["names", "shakespeare", "your text"], default="names", required=True,
-                                  key="training_source", label_visibility="collapsed", disabled=busy)  # fmt: skip
+                                  label_visibility="collapsed", disabled=busy, **bound("training_source"))  # fmt: skip
     text = source if source != "your text" else user_text()
     st.caption(CORPORA.get(source, "The vocabulary is the text's characters; the last 10% is held out."))
 with model_col.container(border=True):
     st.markdown("**Model**")
-    kind = st.radio("Model", ["transformer", "bigram"], horizontal=True, key="training_kind", disabled=busy,
-                    label_visibility="collapsed", format_func={"transformer": "tiny transformer", "bigram": "bigram counts"}.get)  # fmt: skip
+    kind = st.radio("Model", list(TRAINING_KINDS), horizontal=True, disabled=busy, label_visibility="collapsed",
+                    format_func=TRAINING_KINDS.get, **bound("training_kind"))  # fmt: skip
     a, b, c = st.columns(3)
-    n_layer = a.select_slider("Layers", [1, 2, 3, 4], value=2, key="training_layers", disabled=busy or kind == "bigram")
-    n_embd = b.select_slider(
-        "Width", [32, 64, 96, 128], value=64, key="training_width", disabled=busy or kind == "bigram"
-    )
-    block = c.select_slider("Context", [8, 16, 32, 64], value=32, key="training_block",
-                            disabled=busy or kind == "bigram" or source == "names")  # fmt: skip
+    n_layer = a.select_slider("Layers", [1, 2, 3, 4], value=2, disabled=busy or kind == "bigram",
+                              **bound("training_layers"))  # fmt: skip
+    n_embd = b.select_slider("Width", [32, 64, 96, 128], value=64, disabled=busy or kind == "bigram",
+                             **bound("training_width"))  # fmt: skip
+    block = c.select_slider("Context", [8, 16, 32, 64], value=32, disabled=busy or kind == "bigram" or source == "names",
+                            **bound("training_block"))  # fmt: skip
     if source == "names":
         block = NAMES_BLOCK
-    causal = st.checkbox("Causal mask", value=True, key="training_causal", disabled=busy or kind == "bigram",
+    causal = st.checkbox("Causal mask", value=True, disabled=busy or kind == "bigram", **bound("training_causal"),
                          help="Uncheck to train the pitfall: every position may read the future.")  # fmt: skip
     d, e, f = st.columns(3)
-    steps = d.select_slider("Steps", STEP_CHOICES, value=600, key="training_steps", disabled=busy or kind == "bigram")
-    lr = e.select_slider("Learning rate", LR_CHOICES, value=3e-3, key="training_lr", disabled=busy or kind == "bigram")
-    seed = int(f.number_input("Seed (0 to 9999)", 0, 9999, 0, key="training_seed", disabled=busy))
+    steps = d.select_slider("Steps", TRAINING_STEPS, value=600, disabled=busy or kind == "bigram",
+                            **bound("training_steps"))  # fmt: skip
+    lr = e.select_slider("Learning rate", TRAINING_RATES, value=3e-3, disabled=busy or kind == "bigram",
+                         **bound("training_lr"))  # fmt: skip
+    seed = int(f.number_input(f"Seed (0 to {MAX_SEED:,})", 0, MAX_SEED, 0, disabled=busy, **bound("training_seed")))
     if kind == "transformer":
         with torch.device("meta"):  # shapes only: no memory, no initialisation on every rerun
             params = GPT(
                 GPTConfig(block_size=block, vocab_size=100, n_layer=n_layer, n_head=n_embd // 16, n_embd=n_embd)
             ).num_params()
-        st.caption(f"About **{params:,}** parameters (with a 100-symbol vocabulary); budget 2 minutes on this server.")
+        st.caption(
+            f"About **{params:,}** parameters (counted for a vocabulary of 100 symbols; the real one depends on the "
+            "data); budget 2 minutes on this server."
+        )
     else:
         st.caption("Counts every (previous, next) pair once: the limit a one-character context can reach.")
 
@@ -116,10 +114,10 @@ def start() -> None:
         kind=kind, n_layer=n_layer, n_embd=n_embd, block_size=block, causal=causal, steps=steps, lr=lr, seed=seed
     )
     try:
-        state.training_job = runner.submit(state.training_owner, lambda: train_live(text, **settings))
-        state.training_settings = dict(settings, data=source)
+        put("training_job", runner.submit(owner, lambda: train_live(text, **settings)))
+        put("training_settings", dict(settings, data=source))
     except ChainRuleError as e:
-        state.training_error = str(e)
+        put("training_error", str(e))
 
 
 buttons = controls.columns([1, 1, 1, 3])
@@ -133,49 +131,49 @@ else:
 buttons[2].button(
     "Stop", key="training_stop", on_click=job.stop if busy else None, icon="⏹️", disabled=not busy, width="stretch"
 )
-if state.get("training_error"):
+if get("training_error"):
     with controls:
-        show_error(escape_markdown(state.pop("training_error")))
+        show_error("", ChainRuleError(pop("training_error")))
+if not text and not busy:
+    controls.caption("**Train** waits for a text: paste one or upload a .txt file (or choose names or Shakespeare).")
 
 
 @st.fragment(run_every=0.5 if busy else None)
 def live() -> None:
-    job = state.get("training_job")
+    job = get("training_job")
     if job is None:
         st.info("Choose the data and a model, then press **Train**.", icon="👆")
         return
     job.touch()
-    settings = state.training_settings
+    settings = get("training_settings")
     position = runner.position(job)
     if job.state == "queued":
         st.info(f"Waiting for a free training slot: {position} job(s) ahead of yours on this server.", icon="⏳")
         return
     if job.state == "failed":
-        show_error(escape_markdown(job.message))
+        show_error("", ChainRuleError(job.message))
         return
     events = list(job.events)
     if not events:
         st.caption("Preparing the data…")
         return
     last, reference = events[-1], events[0].reference
-    total = 1 if settings["kind"] == "bigram" else settings["steps"]
-    rate = last.step / max(last.elapsed_s, 1e-9)
+    progress = run_progress(events, 1 if settings["kind"] == "bigram" else settings["steps"])
+    total = progress.total
     held = [e for e in events if e.heldout_loss is not None]
-    m = st.columns([1, 1, 1.1, 0.9, 0.8])
-    m[0].metric("Step", f"{last.step:,} of {total:,}")
-    m[1].metric("Steps per second", f"{rate:.1f}", help="Including the evaluations and samples.")
+    m = st.columns([1.1, 1, 1.1, 0.9, 0.8])
+    m[0].metric("Step", progress.step_text)
+    m[1].metric("Steps per second", f"{progress.rate:.1f}", help="Including the evaluations and samples.")
     m[2].metric("Held-out −log p", f"{held[-1].heldout_loss:.3f} nats" if held else "–",
                 help="Nats per character, each prediction reading only the characters before it.")  # fmt: skip
-    m[3].metric("Time left", f"{max(total - last.step, 0) / max(rate, 1e-9):.0f} s" if not job.finished else job.state)
-    unit = m[4].radio("Unit", ["nats", "bits"], key="training_unit", help="per character")
+    m[3].metric("Time left", f"{progress.seconds_left:.0f} s" if not job.finished else job.state)
+    unit = m[4].radio("Unit", ["nats", "bits"], key="training_unit", help="per character", persist_state="session")
     st.plotly_chart(loss_figure(loss_curves(events, reference, unit), total), key="training_curve_fig",
                     config=chart_config("training_curve_fig"))  # fmt: skip
     if held:
         st.markdown(f"**Samples at step {held[-1].step}** (seeds 0–{len(held[-1].samples) - 1}, the same every time):")
         st.code("\n".join(held[-1].samples) or " ", language=None)
-        st.markdown(
-            "**A held-out example**, each character coloured by its cost −log p (orange > 3 nats · grey 1–3 · blue < 1):"
-        )
+        st.markdown(f"**A held-out example**, each character coloured by its cost −log p ({COST_LEGEND}):")
         st.markdown(cost_strip(held[-1].probe))
     if not settings.get("causal", True) and held:
         st.warning(
@@ -186,8 +184,8 @@ def live() -> None:
             icon="🙈",
         )
     if job.finished:
-        if state.get("training_seen_finish") != job.id:  # once: redraw the whole page (buttons, no timer)
-            state.training_seen_finish = job.id
+        if get("training_seen_finish") != job.id:  # once: redraw the whole page (buttons, no timer)
+            put("training_seen_finish", job.id)
             st.rerun()
         finished(job, settings)
 
@@ -201,7 +199,7 @@ def checkpoint_files(model, settings: dict) -> tuple[bytes, str]:
 
 def finished(job, settings) -> None:
     model = next((e.snapshot for e in reversed(job.events) if e.snapshot is not None), None)
-    note = "" if job.state == "done" else f" {job.message}"
+    note = "" if job.state == "done" or job.message == "Stopped." else f" {job.message}"
     if model is None:
         st.info(f"The run stopped before its first evaluation: there is no model to keep.{note}", icon="⏹️")
         return
@@ -213,11 +211,11 @@ def finished(job, settings) -> None:
     )
     left, right = st.columns(2)
     if left.button("Use this model on Live sampling", key="training_use", icon="🎲"):
-        state.my_model = model
+        put("my_model", model)
         left.caption("Added for this browser session: choose **my-model** on the Live sampling page.")
-    if state.get("training_files", (None,))[0] != job.id:  # written once per run, not on every rerun
-        state.training_files = (job.id, *checkpoint_files(model, settings))
-    _, blob, card = state.training_files
+    if get("training_files", (None,))[0] != job.id:  # written once per run, not on every rerun
+        put("training_files", (job.id, *checkpoint_files(model, settings)))
+    _, blob, card = get("training_files")
     right.download_button("Download the weights (.safetensors)", blob, "my-model.safetensors", key="training_dl_w")
     right.download_button(
         "Download the card (.json)", card, "my-model.json", mime="application/json", key="training_dl_c"
@@ -225,3 +223,4 @@ def finished(job, settings) -> None:
 
 
 live()
+page.settle()

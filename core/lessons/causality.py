@@ -137,6 +137,11 @@ def where_it_looks(weights_row: np.ndarray, labels: list[str], top: int = 5) -> 
     return [Look(position=j, token=labels[j], weight=float(weights_row[j])) for j in order[:top]]
 
 
+def row_sum_error(weights: np.ndarray) -> float:
+    """The largest |sum of a row - 1| over every row of attention weights (..., T, T): each row is a softmax."""
+    return float(np.abs(weights.sum(-1) - 1).max())
+
+
 def max_above_diagonal(matrix: np.ndarray) -> float:
     """Largest |value| strictly above the diagonal of the last two axes (0.0 when there is none)."""
     T = matrix.shape[-1]

@@ -1,5 +1,5 @@
 """The PixelCNN lesson's numbers in words: model cards, the animation's running commentary, the
-image comparison, and the page's starting settings. Plain values in, strings and arrays out.
+image comparison, and a click on a chart as a pixel. Plain values in, strings and arrays out.
 """
 
 from __future__ import annotations
@@ -17,32 +17,19 @@ from core.lessons.pixel_animation import PixelAnimation
 NO_LABEL = "no label"
 LABEL_CHOICES = [NO_LABEL] + [str(d) for d in range(10)]
 
-# Where every control of the page starts (session-state key -> value).
-PAGE_DEFAULTS = {
-    "pcnn_raster_i": 10,  # pixel being predicted on the 8x8 raster grid
-    "pcnn_rf_row": 14,  # receptive field of the centre pixel ...
-    "pcnn_rf_col": 14,
-    "pcnn_rf_layers": 4,  # ... after four masked layers
-    "pcnn_s_model": "gated-pixelcnn",
-    "pcnn_s_label": NO_LABEL,
-    "pcnn_s_temp": 1.0,
-    "pcnn_s_seed": 0,
-    "pcnn_s_speed": 14,  # pixels per animation frame
-    "pcnn_anim_step": 0,
-    "pcnn_anim_playing": False,
-    "pcnn_grid_seed": 100,
-    "pcnn_l_model": "gated-pixelcnn",
-    "pcnn_l_source": "Test digit",
-    "pcnn_l_index": 0,  # the test digit scored
-    "pcnn_l_label": NO_LABEL,
-    "pcnn_l_dx": 1,  # a small shift keeps every ink pixel of nearly every digit in the frame
-    "pcnn_l_dy": 1,
-    "pcnn_l_noise_seed": 0,
-}
-
 
 def label_value(choice: str) -> int | None:
     return None if choice == NO_LABEL else int(choice)
+
+
+def clicked_pixel(points: list[dict]) -> tuple[int, int] | None:
+    """(row, column) of the first cell a chart click selected, or None (no click, or a click off the grid)."""
+    if not points:
+        return None
+    try:
+        return int(points[0]["y"]), int(points[0]["x"])
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def card_summary(name: str, description: str, card: dict) -> str:
