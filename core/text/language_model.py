@@ -38,6 +38,10 @@ TRAINED_MODELS = {
     "names-bigram": "exact add-one-smoothed bigram counts on the same names",
     "names-leaky": "the same transformer trained WITHOUT the causal mask (the pitfall)",
     "names-reversed": "the same transformer trained on the same names written right to left (another ordering)",
+    "names-mlp": "an MLP over the last 5 characters only (Bengio et al. 2003), trained on the same names",
+    "names-gru": "a GRU recurrent network: one fixed-size state reads the whole prefix, trained on the same names",
+    "names-wavenet": "a WaveNet: dilated causal convolutions that read the last 8 characters, trained on the same names",
+    "names-wavenet-leaky": "the same WaveNet with centred kernels that read the next characters too (the pitfall)",
     "shakespeare": "a character transformer trained on tiny-shakespeare",
 }
 # A real small LLM, read from the GGUF file inside its PyPI wheel (core.text.gguf_llm).

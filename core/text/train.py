@@ -3,6 +3,7 @@
     python -m core.train names
     python -m core.train names-bigram
     python -m core.train names-leaky
+    python -m core.train names-mlp          # also: names-gru, names-wavenet, names-wavenet-leaky
     python -m core.train shakespeare --text path/to/tinyshakespeare.txt
 
 Each run uses a fixed seed, a held-out split and periodic evaluation, shows a progress bar,
@@ -22,8 +23,12 @@ from pathlib import Path
 import torch
 
 from core.checkpoint import DATA_DIR, MODELS_DIR, save_checkpoint
+from core.models import MODEL_KINDS, kind_of
 from core.models.bigram import BigramConfig, BigramLM, count_bigrams
-from core.models.transformer import GPT, GPTConfig
+from core.models.gru import GRUConfig
+from core.models.mlp import MLPConfig
+from core.models.transformer import GPTConfig
+from core.models.wavenet import WaveNetConfig
 from core.text.data import (
     NAMES_DATA_SEED,
     NAMES_SOURCE,
@@ -65,7 +70,7 @@ class TrainConfig:
         return Schedule(self.learning_rate, self.warmup_iters, self.max_iters)
 
 
-# Architecture and schedule of each shipped transformer (nanoGPT's field names).
+# Architecture and schedule of each shipped network (nanoGPT's field names where they apply).
 PRESETS = {
     "names": (
         GPTConfig(block_size=16, n_layer=4, n_head=4, n_embd=76, dropout=0.25),
@@ -84,6 +89,29 @@ PRESETS = {
         GPTConfig(block_size=16, n_layer=4, n_head=4, n_embd=76, dropout=0.25, causal=False),
         TrainConfig(max_iters=4000, batch_size=64, learning_rate=1e-3, weight_decay=0.1, eval_interval=500),
     ),
+    # The same names, split and harness, learned by other families (makemore's sequence): a window, a state, a tree.
+    "names-mlp": (
+        MLPConfig(block_size=16, context=5, n_embd=24, n_hidden=256, dropout=0.1),
+        TrainConfig(
+            max_iters=30000, batch_size=64, learning_rate=3e-3, weight_decay=0.1, eval_interval=3000, ema=0.999
+        ),
+    ),
+    "names-gru": (
+        GRUConfig(block_size=16, n_embd=64, n_hidden=256, n_layer=1, dropout=0.2),
+        TrainConfig(
+            max_iters=30000, batch_size=64, learning_rate=2e-3, weight_decay=0.1, eval_interval=3000, ema=0.999
+        ),
+    ),
+    "names-wavenet": (
+        WaveNetConfig(block_size=16, n_embd=64, n_skip=128, dilations=(1, 2, 4), dropout=0.1),
+        TrainConfig(
+            max_iters=30000, batch_size=64, learning_rate=2e-3, weight_decay=0.1, eval_interval=3000, ema=0.999
+        ),
+    ),
+    "names-wavenet-leaky": (
+        WaveNetConfig(block_size=16, n_embd=64, n_skip=128, dilations=(1, 2, 4), kernel_size=3, causal=False),
+        TrainConfig(max_iters=4000, batch_size=64, learning_rate=2e-3, weight_decay=0.1, eval_interval=500),
+    ),
     "shakespeare": (
         GPTConfig(block_size=128, n_layer=4, n_head=6, n_embd=192, dropout=0.1),
         TrainConfig(max_iters=3000, batch_size=32, learning_rate=2e-3, eval_interval=250),
@@ -91,7 +119,7 @@ PRESETS = {
 }
 
 
-def fit(net: GPT, get_batch, evaluate, tc: TrainConfig, log, on_eval=None) -> tuple[list[dict], float]:
+def fit(net: torch.nn.Module, get_batch, evaluate, tc: TrainConfig, log, on_eval=None) -> tuple[list[dict], float]:
     """Next-token training through the one harness; returns the learning curve and the smoothed batch loss.
 
     ``evaluate()`` -> (train NLL, held-out NLL). ``on_eval(steps_done, curve)`` runs after every
@@ -182,7 +210,8 @@ def train_names(model: str, args, log, write=None) -> tuple[dict, dict]:
     cfg, tc = PRESETS[model]
     cfg, tc = replace(override_arch(cfg, args), vocab_size=vocab.size), override(tc, args)
     torch.manual_seed(tc.seed)
-    net = GPT(cfg)
+    kind = kind_of(cfg)
+    net = MODEL_KINDS[kind][2](cfg)
     tx, ty = name_examples(train, vocab, cfg.block_size)
     hx, hy = name_examples(heldout, vocab, cfg.block_size)
     g = torch.Generator().manual_seed(tc.seed)
@@ -196,15 +225,16 @@ def train_names(model: str, args, log, write=None) -> tuple[dict, dict]:
 
     curve, _ = fit(net, get_batch, evaluate, tc, log)
     net.eval()
+    causal = getattr(cfg, "causal", True)
     metrics = {
         "train_nll": heldout_nll(net, tx, ty),
         "heldout_nll": heldout_nll(net, hx, hy),
-        "heldout_method": names_method(model == "names-reversed") if cfg.causal else LEAKY_METHOD,
+        "heldout_method": names_method(model == "names-reversed") if causal else LEAKY_METHOD,
         "bigram_heldout_nll": bigram_heldout,
     }
-    if not cfg.causal:
+    if not causal:
         metrics["heldout_nll_ledger"] = pooled_score_nll(TextModel(model, vocab, net, {}), heldout)
-    card = {"kind": "transformer", "config": cfg.to_dict(), "metrics": metrics, "num_params": net.num_params()}
+    card = {"kind": kind, "config": cfg.to_dict(), "metrics": metrics, "num_params": net.num_params()}
     card["training"] = train_card(tc)
     card["curve"] = curve
     return net.state_dict(), dict(card, vocab=vocab.to_dict(), data=data)
@@ -227,7 +257,7 @@ def train_text(model: str, args, log, write) -> tuple[dict, dict]:
     cfg = replace(override_arch(cfg, args), vocab_size=vocab.size, input_only_ids=tuple(vocab.input_only_ids))
     tc = override(tc, args)
     torch.manual_seed(tc.seed)
-    net = GPT(cfg)
+    net = MODEL_KINDS[kind_of(cfg)][2](cfg)
     train_ids = torch.tensor(vocab.encode(train))
     val_ids = torch.tensor(vocab.encode(val))
     g = torch.Generator().manual_seed(tc.seed)
@@ -266,9 +296,10 @@ def override(tc: TrainConfig, args) -> TrainConfig:
     return replace(tc, **{k: getattr(args, k) for k in keys if getattr(args, k) is not None})
 
 
-def override_arch(cfg: GPTConfig, args) -> GPTConfig:
-    keys = ("n_layer", "n_head", "n_embd", "dropout")
-    return replace(cfg, **{k: getattr(args, k) for k in keys if getattr(args, k) is not None})
+def override_arch(cfg, args):
+    """The preset's architecture with the fields given on the command line (those this family has)."""
+    keys = ("n_layer", "n_head", "n_embd", "n_hidden", "context", "dropout")
+    return replace(cfg, **{k: getattr(args, k) for k in keys if getattr(args, k, None) is not None and hasattr(cfg, k)})
 
 
 def train_card(tc: TrainConfig) -> dict:
@@ -300,6 +331,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--n-layer", type=int)
     p.add_argument("--n-head", type=int)
     p.add_argument("--n-embd", type=int)
+    p.add_argument("--n-hidden", type=int, help="MLP hidden width or GRU state size")
+    p.add_argument("--context", type=int, help="MLP window: previous characters each prediction reads")
     p.add_argument("--dropout", type=float)
     p.add_argument("--seed", type=int, help="seed of initialisation and batches")
     p.add_argument("--data-seed", type=int, default=NAMES_DATA_SEED, help="seed of the names shuffle")
