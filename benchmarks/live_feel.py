@@ -384,7 +384,7 @@ def _wait(page, js: str, arg=None, timeout_s: float = 30) -> bool:
 
 def measure_pages(context, base: str) -> tuple[dict[str, tuple[float, float, float]], list[str]]:
     """{path: (first paint, idle, drawn) in s from navigation start}, each page opened in turn; and notes."""
-    from tests.e2e.helpers import streamlit_errors
+    from benchmarks.page_driver import streamlit_errors
 
     page = context.new_page()
     page.add_init_script(f"({RECORDER_JS})({json.dumps(PAGE_PROBE)})")
@@ -410,7 +410,7 @@ def measure_pages(context, base: str) -> tuple[dict[str, tuple[float, float, flo
 
 
 def _set_speed(page) -> None:
-    from tests.e2e.helpers import wait_idle
+    from benchmarks.page_driver import wait_idle
 
     thumb = page.locator(".st-key-speed input[type=range]")
     thumb.focus()
@@ -425,7 +425,7 @@ def _set_speed(page) -> None:
 
 def measure_sampling(context, base: str, quick: bool) -> tuple[dict[str, float], list[str]]:
     """Auto-play at 10 tokens/s, Play/Pause, then Next token clicks; figures in ms (rate in tok/s)."""
-    from tests.e2e.helpers import wait_idle
+    from benchmarks.page_driver import wait_idle
 
     page = context.new_page()
     page.goto(f"{base}/{SAMPLING_URL}", wait_until="domcontentloaded", timeout=120000)
@@ -491,7 +491,7 @@ def measure_sampling(context, base: str, quick: bool) -> tuple[dict[str, float],
 
 def measure_attention(context, base: str, quick: bool) -> tuple[float, list[str]]:
     """Median ms from Enter in the layer selector to the head heatmap titled with the new layer; notes."""
-    from tests.e2e.helpers import wait_idle
+    from benchmarks.page_driver import wait_idle
 
     page = context.new_page()
     page.goto(f"{base}/attention", wait_until="domcontentloaded", timeout=120000)
@@ -517,7 +517,7 @@ def measure_attention(context, base: str, quick: bool) -> tuple[float, list[str]
 
 def warm_up(browser, base: str) -> None:
     """A first session visits every page and the two measured views, so every model is loaded and cached."""
-    from tests.e2e.helpers import open_page
+    from benchmarks.page_driver import open_page
 
     context = browser.new_context(viewport=VIEWPORT)
     page = context.new_page()

@@ -33,7 +33,7 @@ from urllib.parse import quote
 from benchmarks.common import streamlit_server
 
 # the same readiness test as the browser tests: the script run finished, connected, nothing stale
-from tests.e2e.helpers import _IDLE_JS, Wire
+from benchmarks.page_driver import IDLE_JS, Wire
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -220,7 +220,7 @@ def rss_mb(pids: tuple[int, ...]) -> float:
 
 async def _idle(page, timeout_ms: float = ACTION_TIMEOUT_MS) -> None:
     await page.evaluate("() => { window.__e2eIdleSince = undefined; }")
-    await page.wait_for_function(_IDLE_JS, arg=[QUIET_MS], timeout=timeout_ms, polling=100)
+    await page.wait_for_function(IDLE_JS, arg=[QUIET_MS], timeout=timeout_ms, polling=100)
 
 
 async def _open(page, url: str) -> None:

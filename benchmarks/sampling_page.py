@@ -165,7 +165,7 @@ def autoplay_rate(model: str = "shakespeare", tokens: int = 120) -> tuple[float,
     """(tokens per second displayed, tokens seen, seconds) while auto-play runs at its top speed."""
     import re
 
-    from tests.e2e.helpers import wait_idle
+    from benchmarks.page_driver import wait_idle
 
     with streamlit_server(ROOT / "app.py", ROOT) as (base, _), _browser_page() as page:
         page.goto(base)

@@ -16,28 +16,24 @@ from core.figures import attention_grid as grids
 from core.lessons import attention_lesson as lesson
 from core.lessons import causality
 from core.lessons.states import AttentionState
-from pages.common import chart_config
+from pages.common import chart_config, shared_model
 from pages.state import bound, get, put
 
 MAX_TOKENS = causality.MAX_SHOWN_TOKENS
 GRID_HEADS = 32  # models with more heads than this (SmolLM2: 270) show one layer's heads at a time
 
 
-def weights_key(lm) -> str:
-    """What identifies a model's weights for the caches below (its card's checksum when it has one)."""
-    return f"{lm.name}:{lm.card.get('weights_sha256') or id(lm.net)}"
-
-
 @st.cache_data(show_spinner=False, max_entries=64)
-def cached_attention(_lm, model_key: str, ids: tuple[int, ...], _window):
-    """``attention_weights`` of ``_window`` (whose tokens are ``ids``): a layer change only redraws."""
-    return causality.attention_weights(_lm, _window)
+def cached_attention(name: str, ids: tuple[int, ...], _window):
+    """``attention_weights`` of the shared model ``name`` reading ``_window`` (whose tokens are ``ids``):
+    computed once per server, so a layer change only redraws."""
+    return causality.attention_weights(shared_model(name), _window)
 
 
 @st.fragment
 def learned_attention(lm, window) -> None:
     """Section 2. A fragment: a layer, head or query change reruns only this section (the rest stays drawn)."""
-    weights = cached_attention(lm, weights_key(lm), tuple(window.ids), window)  # (n_layer, n_head, T, T)
+    weights = cached_attention(lm.name, tuple(window.ids), window)  # (n_layer, n_head, T, T)
     n_layer, n_head = weights.shape[:2]
     n_kv = lesson.n_kv_heads(lm)
     model_allowed = causal_mask(window.T).numpy() if lm.is_causal else None

@@ -13,29 +13,29 @@ from core.lessons import attention_lesson as lesson
 from core.lessons import causality
 from core.text.language_model import LLM_MODELS
 from core.validation import MAX_SEED
-from pages.attention_panels import weights_key
-from pages.common import chart_config, model_or_error, show_error
+from pages.common import chart_config, model_or_error, shared_model, show_error
 from pages.state import bound, get, setter, text_box
 
 N_SAMPLES = 8
 
 
+# Cached per server by the shared model's name (pages.common.shared_model), the pages' one cache key.
 @st.cache_data(show_spinner=False, max_entries=256)
-def cached_samples(_lm, model_key: str, n: int, seed: int):
+def cached_samples(name: str, n: int, seed: int):
     """``sample_texts``: deterministic for given weights and seed, so shared by reruns and sessions."""
-    return causality.sample_texts(_lm, n, seed=seed)
+    return causality.sample_texts(shared_model(name), n, seed=seed)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def cached_dependence(_lm, model_key: str, ids: tuple[int, ...]):
+def cached_dependence(name: str, ids: tuple[int, ...]):
     """``dependence_matrix``: deterministic for given weights and tokens, so shared by reruns and sessions."""
-    return causality.dependence_matrix(_lm, list(ids))
+    return causality.dependence_matrix(shared_model(name), list(ids))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def cached_llm_dependence(_lm, model_key: str, ids: tuple[int, ...]):
+def cached_llm_dependence(name: str, ids: tuple[int, ...]):
     """``llm_dependence``: seconds of CPU per text, so computed once per server."""
-    return lesson.llm_dependence(_lm, list(ids))
+    return lesson.llm_dependence(shared_model(name), list(ids))
 
 
 def show_dependence(col, values: np.ndarray, labels: list[str], title: str, name: str) -> None:
@@ -96,7 +96,7 @@ def peeking_sections() -> None:
         seed = int(st.number_input(f"Sampling seed (0 to {MAX_SEED:,})", 0, MAX_SEED, 0, 1,
                                    **bound("attention_sample_seed")))  # fmt: skip
         for col, m in zip(st.columns(len(pair)), pair, strict=True):
-            samples = cached_samples(m, weights_key(m), N_SAMPLES, seed)
+            samples = cached_samples(m.name, N_SAMPLES, seed)
             col.markdown(f"**Samples from {m.name}** (seeds {seed}–{seed + N_SAMPLES - 1})")
             col.dataframe(lesson.samples_table(samples), hide_index=True, key=f"attention_samples_{m.name}")
             n_empty = sum(1 for s in samples if not s.text)
@@ -116,7 +116,7 @@ def peeking_sections() -> None:
             icon="✂️",
         )
     for col, m in zip(st.columns(len(pair)), pair, strict=True):
-        dep = cached_dependence(m, weights_key(m), tuple(probe_window.ids))
+        dep = cached_dependence(m.name, tuple(probe_window.ids))
         show_dependence(col, dep.values, probe_window.labels, lesson.ATTENTION_MODELS[m.name].label, m.name)
     st.caption(
         "Computed live from the models: one forward pass per column with every replacement token at once. "
@@ -138,7 +138,7 @@ def llm_check(lm, window) -> None:
     if get("attention_llm_check") != ids:
         return
     with st.spinner(f"Running {lm.name} on {n * (lesson.LLM_REPLACEMENTS + 1)} variants of your text…"):
-        dep, candidates = cached_llm_dependence(lm, weights_key(lm), ids)
+        dep, candidates = cached_llm_dependence(lm.name, ids)
     left, right = st.columns([5, 4])  # room for the replacement tokens
     show_dependence(
         left, dep.values, window.labels[:n], f"{lm.name}: {lesson.LLM_REPLACEMENTS} replacements per token", lm.name

@@ -13,6 +13,7 @@ from pages.state import get, put
 
 
 def session():
+    """This browser session's live-sampling demo (a SamplingSession): the one accessor of the page's modules."""
     return get("sampling")
 
 

@@ -50,7 +50,7 @@ def kv_section(lm: TextModel, prompt: str, prompt_ids: list[int], sampling: Samp
     if result.same_tokens:
         st.success(f"Both runs produced the same {len(result.cached_tokens)} tokens:", icon="✅")
     else:
-        st.error("The two runs produced different tokens: the cache changed the maths.", icon="❌")
+        show_error("The two runs produced different tokens: the cache changed the maths.", icon="❌")
     st.code(lm.vocab.decode(result.cached_tokens), language=None, wrap_lines=True)
     if not result.same_tokens:
         st.code(lm.vocab.decode(result.uncached_tokens), language=None, wrap_lines=True)

