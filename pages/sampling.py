@@ -53,6 +53,9 @@ with st.sidebar:
     st.header("Sampling settings")
     my_model = get("my_model")  # trained on the Training page, this session only
     models = SAMPLING_MODELS + (("my-model",) if my_model is not None else ())
+    if page.value("model") not in models:  # a link to a model trained in another browser session
+        page.expect("model", "names", "Ignored model='my-model' in the link: a model trained on the Training page "
+                    "lives only in the browser session that trained it. Using the default 'names'.")  # fmt: skip
     model = st.selectbox("Model", models, **bound("model"))
     st.caption(TEXT_MODELS.get(model, f"your model from the Training page ({my_model and my_model.card['data']})"))
 lm = my_model if model == "my-model" else model_or_error(model)

@@ -24,9 +24,10 @@ from dataclasses import replace
 from typing import Any
 
 import streamlit as st
+from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
 from core.display import escape_markdown
-from core.lessons.page_state import from_query, from_values, linked_fields
+from core.lessons.page_state import default_of, from_query, from_values, linked_fields, rule_of
 
 _state = st.session_state  # a proxy: resolves to the current browser session on every access
 
@@ -100,6 +101,8 @@ class LinkedPage:
         self.in_link = {f.name for f in linked_fields(cls) if f.name in raw} if self.arrived else set()
         if self.arrived:
             _state[self._notes_key] = notes
+        # the widgets will show what the rules read (nothing to settle), or settle() corrects them next run
+        self._unsettled = bool(self.in_link) and not _seed_widgets_from_rules(cls, self.linked, self.in_link)
 
     def value(self, name: str) -> Any:
         """What field ``name``'s widget will show this run (the link's value on arrival)."""
@@ -111,6 +114,8 @@ class LinkedPage:
         """The page fitted a linked value itself (top-k past the vocabulary): use ``value`` instead."""
         if name in self.in_link:
             self.linked = replace(self.linked, **{name: value})
+            if not self._unsettled:  # already seeded from the link: the widget must take the fitted value too
+                _seed_widgets_from_rules(self.cls, self.linked, {name})
         if note:
             self.add_note(note)
 
@@ -128,7 +133,7 @@ class LinkedPage:
 
     def settle(self) -> None:
         """After the widgets: where Streamlit read the link otherwise than the rules, correct it next run."""
-        if not self.in_link:
+        if not self._unsettled:
             return
         fixes = {n: getattr(self.linked, n) for n in self.in_link if _state.get(n) != getattr(self.linked, n)}
         if fixes:
@@ -141,6 +146,33 @@ class LinkedPage:
         if notes:
             st.warning("  \n".join(escape_markdown(n) for n in notes), icon="🔗")
             st.button("Dismiss", key=f"{self.page}_dismiss_notes", on_click=setter(self._notes_key, []))
+
+
+def _seed_widgets_from_rules(cls, linked, names: set[str]) -> bool:
+    """Make the bound widgets seed from the rules' reading of the link instead of the raw text, before any
+    widget exists. Streamlit 1.67 seeds a bound widget from its own parse of the URL: it takes
+    ``seed=1.5`` as 1, and ``seed=1e999`` crashes an integer ``number_input`` (OverflowError, uncaught).
+    This writes the link as the rules read it into the session's initial query parameters (a private
+    structure of the pinned Streamlit; tests/app/test_links.py fails if it changes) and into the address
+    bar. Returns False when that structure is not there: ``settle()`` then corrects on the next run."""
+    ctx = get_script_run_ctx()
+    fields = {f.name: f for f in linked_fields(cls)}
+    wanted = {}
+    for name in names:
+        value = getattr(linked, name)
+        wanted[name] = None if value == default_of(fields[name]) else rule_of(fields[name]).format(value)
+    with ctx.session_state.query_params() as qp:
+        initial = getattr(qp, "_initial_query_params", None)
+        if not isinstance(initial, dict):
+            return False
+        for name, text in wanted.items():
+            if text is None:
+                initial.pop(name, None)
+            else:
+                initial[name] = [text]
+    for name, text in wanted.items():
+        set_link_value(name, text)
+    return True
 
 
 def text_box(widget: Callable, label: str, name: str, limit: int, linked: bool = True, **kwargs) -> str:

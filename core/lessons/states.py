@@ -51,7 +51,9 @@ def order_label(order: tuple[int, ...]) -> str:
 class SamplingState:
     """Live sampling: the model, the prompt and every knob (the text drawn travels by hand)."""
 
-    model: str = choice("names", SAMPLING_MODELS, f"the model must be one of {', '.join(SAMPLING_MODELS)}")
+    model: str = choice(  # "my-model": trained on the Training page, in this browser session only
+        "names", (*SAMPLING_MODELS, "my-model"), f"the model must be one of {', '.join(SAMPLING_MODELS)}"
+    )
     prompt: str = text("", PROMPT_MAX_CHARS, "the prompt")
     temperature: float = number(
         1.0, 0, TEMPERATURE_MAX, f"temperature must be a number from 0 (greedy) to {TEMPERATURE_MAX:g}"
