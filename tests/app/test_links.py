@@ -37,40 +37,62 @@ CASES = {
         "Chain rule",
         ChainRuleState(cr_unit="bits", cr_factor_0=0.25, cr_ledger_model="shakespeare", cr_ledger_text="ROMEO:"),
         "cr_ledger_chart",
-        (("segmented_control", "cr_unit", "bits"), ("number_input", "cr_factor_0", 0.25),
-         ("segmented_control", "cr_ledger_model", "shakespeare"), ("text_input", "cr_ledger_text", "ROMEO:")),
+        (
+            ("segmented_control", "cr_unit", "bits"),
+            ("number_input", "cr_factor_0", 0.25),
+            ("segmented_control", "cr_ledger_model", "shakespeare"),
+            ("text_input", "cr_ledger_text", "ROMEO:"),
+        ),
     ),  # fmt: skip
     "attention": LinkCase(
         "pages/attention.py",
         "Attention and causality",
         AttentionState(attention_model="names-leaky", attention_text="isabella", attention_layer=3, attention_head=2),
         "attention_head_fig",
-        (("radio", "attention_model", "names-leaky"), ("text_area", "attention_text", "isabella"),
-         ("selectbox", "attention_layer", 3), ("selectbox", "attention_head", 2)),
+        (
+            ("radio", "attention_model", "names-leaky"),
+            ("text_area", "attention_text", "isabella"),
+            ("selectbox", "attention_layer", 3),
+            ("selectbox", "attention_head", 2),
+        ),
     ),  # fmt: skip
     "sampling": LinkCase(
         "pages/sampling.py",
         "🎲 Live sampling",
         SamplingState(model="shakespeare", prompt="ROMEO:", temperature=0.7, top_k=5, seed=42),
         "sampling_distribution",
-        (("selectbox", "model", "shakespeare"), ("text_area", "prompt", "ROMEO:"), ("slider", "temperature", 0.7),
-         ("select_slider", "top_k", 5), ("number_input", "seed", 42)),
+        (
+            ("selectbox", "model", "shakespeare"),
+            ("text_area", "prompt", "ROMEO:"),
+            ("slider", "temperature", 0.7),
+            ("select_slider", "top_k", 5),
+            ("number_input", "seed", 42),
+        ),
     ),  # fmt: skip
     "training": LinkCase(
         "pages/training.py",
         "🏋️ Training",
         TrainingState(training_source="shakespeare", training_layers=3, training_width=96, training_seed=7),
         "",
-        (("segmented_control", "training_source", "shakespeare"), ("select_slider", "training_layers", 3),
-         ("select_slider", "training_width", 96), ("number_input", "training_seed", 7)),
+        (
+            ("segmented_control", "training_source", "shakespeare"),
+            ("select_slider", "training_layers", 3),
+            ("select_slider", "training_width", 96),
+            ("number_input", "training_seed", 7),
+        ),
     ),  # fmt: skip
     "pixelcnn": LinkCase(
         "pages/pixelcnn.py",
         "PixelCNN: the chain rule over pixels",
         PixelState(pcnn_raster_i=30, pcnn_rf_row=20, pcnn_rf_col=5, pcnn_l_index=7, pcnn_l_dx=-2),
         "pcnn_raster_fig",
-        (("slider", "pcnn_raster_i", 30), ("number_input", "pcnn_rf_row", 20), ("number_input", "pcnn_rf_col", 5),
-         ("number_input", "pcnn_l_index", 7), ("slider", "pcnn_l_dx", -2)),
+        (
+            ("slider", "pcnn_raster_i", 30),
+            ("number_input", "pcnn_rf_row", 20),
+            ("number_input", "pcnn_rf_col", 5),
+            ("number_input", "pcnn_l_index", 7),
+            ("slider", "pcnn_l_dx", -2),
+        ),
     ),  # fmt: skip
 }
 
@@ -93,7 +115,7 @@ def test_a_link_reproduces_the_widgets_and_the_figure_set_by_hand(page):
     case = CASES[page]
     by_link = open_with(case.script, to_query(case.state))
     assert not [w for w in by_link.warning if "in the link" in str(w.value)]  # a good link is used silently
-    for accessor, key, value in case.set_by_hand:
+    for _, key, value in case.set_by_hand:
         assert by_link.session_state[key] == value == getattr(case.state, key), key
     by_hand = open_with(case.script, {})
     for accessor, key, value in case.set_by_hand:
