@@ -16,7 +16,7 @@ from core.lessons import causality, questions
 from core.lessons.states import AttentionState
 from core.validation import MAX_SEED
 from pages.attention_panels import learned_attention
-from pages.attention_peeking import llm_check, peeking_sections
+from pages.attention_peeking import families_section, llm_check, no_attention, peeking_sections
 from pages.common import chart_config, model_or_error, show_error
 from pages.quiz_panel import check_yourself, quiz_rng
 from pages.state import LinkedPage, bound, get, put, setter, text_box
@@ -111,9 +111,12 @@ st.caption(
 st.header("2. Learned attention", divider="gray")
 if window is None:
     st.info("Learned attention needs a loaded model and a valid text (see the message above).")
-else:
+elif lesson.has_attention(lm):
     learned_attention(lm, window)
+else:
+    no_attention(lm, window)
 peeking_sections()
+families_section()
 llm_check(lm, window)
 check_yourself(
     "attention",

@@ -11,6 +11,7 @@ from core import ChainRuleError, score
 from core.figures import attention as figures
 from core.lessons import attention_lesson as lesson
 from core.lessons import causality
+from core.lessons.families import conditions_on
 from core.text.language_model import LLM_MODELS
 from core.validation import MAX_SEED
 from pages.common import chart_config, model_or_error, shared_model, show_error
@@ -38,13 +39,10 @@ def cached_llm_dependence(name: str, ids: tuple[int, ...]):
     return lesson.llm_dependence(shared_model(name), list(ids))
 
 
-def show_dependence(col, values: np.ndarray, labels: list[str], title: str, name: str) -> None:
+def show_dependence(col, values: np.ndarray, labels: list[str], title: str, name: str, key: str | None = None) -> None:
     """One measured dependence map with its verdict: the largest value above the diagonal."""
-    col.plotly_chart(
-        figures.dependence_heatmap(values, labels, title),
-        key=f"attention_dependence_{name}",
-        config=chart_config(f"attention_dependence_{name}"),
-    )
+    key = f"attention_dependence_{key or name}"
+    col.plotly_chart(figures.dependence_heatmap(values, labels, title), key=key, config=chart_config(key))
     col.metric(
         f"{name}: max above the diagonal",
         lesson.format_max(causality.max_above_diagonal(values)),
@@ -122,6 +120,38 @@ def peeking_sections() -> None:
         "Computed live from the models: one forward pass per column with every replacement token at once. "
         "Colours are on a log scale, so a dependence of 0.000004 shows as clearly as one of 0.5; grey cells "
         "are exactly 0. Hover a cell for its value."
+    )
+
+
+def no_attention(lm, window) -> None:
+    """Section 2 for a network without attention: what it reads, measured on the text above."""
+    st.markdown(lesson.NO_ATTENTION.format(name=lm.name, reads=conditions_on(lm)))
+    dep = cached_dependence(lm.name, tuple(window.ids))
+    left, _ = st.columns([3, 2])
+    show_dependence(left, dep.values, window.labels, lesson.ATTENTION_MODELS[lm.name].label, lm.name, f"{lm.name}-text")
+
+
+def families_section() -> None:
+    st.subheader("The same check on networks without attention")
+    st.markdown(lesson.FAMILIES_INTRO)
+    models = [m for m in (model_or_error(n) for n in lesson.OTHER_FAMILIES) if m is not None]
+    name = text_box(st.text_input, "A name for every network", "attention_family_name", 200, value="christopher")
+    try:
+        window = causality.text_window(models[0], name) if models else None
+    except ChainRuleError as e:
+        show_error("", e)
+        return
+    if window is None:
+        return
+    for row in (models[:2], models[2:]):
+        for col, m in zip(st.columns(2), row, strict=False):
+            dep = cached_dependence(m.name, tuple(window.ids))
+            with col:
+                st.caption(f"**{m.name}** reads {conditions_on(m)}.")
+            show_dependence(col, dep.values, window.labels, m.name, m.name, f"family-{m.name}")
+    st.caption(
+        "Each map: one forward pass per column j with every replacement token at once; row i is the "
+        "prediction after token i. Log colour scale; grey cells are exactly 0."
     )
 
 

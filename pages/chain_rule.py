@@ -14,6 +14,7 @@ from core.lessons.chain_rule import UNITS
 from core.lessons.states import ChainRuleState
 from pages.chain_rule_compare import models_section, prompts_section
 from pages.chain_rule_exact import joint_section, worked_section
+from pages.chain_rule_families import families_section
 from pages.chain_rule_ledger import ledger_section
 from pages.chain_rule_ordering import ordering_section
 from pages.quiz_panel import check_yourself, quiz_rng
@@ -44,6 +45,7 @@ worked_section(unit)
 joint_section()
 ordering_section(unit)
 ledger = ledger_section(unit)
+families_section(unit)
 models_section()
 prompts_section()
 check_yourself(

@@ -29,7 +29,7 @@ from core.lessons.states import SamplingState
 from core.text.language_model import TEXT_MODELS, context_ids
 from core.validation import MAX_SEED
 from pages.common import model_or_error, show_error
-from pages.sampling_kv import kv_section
+from pages.sampling_kv import kv_section, state_section
 from pages.sampling_lab import lab_sections, more_knobs, restore_from_link, share_link, write_text_to_url
 from pages.sampling_panels import live_panel, on_speed, play, session, start_over
 from pages.state import LinkedPage, bound, get, pop, put, text_box
@@ -135,4 +135,5 @@ panel = live_panel(lm, sampling, limit, presenter)
 lab_sections(lm, prompt_ids, settings, link)
 if not presenter:
     kv_section(lm, prompt, prompt_ids, sampling, settings.seed)
+    state_section()
 play(panel, lm, sampling, limit, presenter)  # last: while auto-play lasts, it replaces the panel's parts in place

@@ -9,11 +9,12 @@ from __future__ import annotations
 import streamlit as st
 
 from core.errors import ChainRuleError
-from core.figures.sampling import kv_timing_figure
+from core.figures.sampling import carried_state_figure, kv_timing_figure
 from core.lessons.kv_timing import time_kv_cache, tokens_to_block
 from core.lessons.sampling_session import SamplingSettings
-from core.text.language_model import TextModel
-from pages.common import chart_config, show_error
+from core.lessons.step_memory import carried_state
+from core.text.language_model import TextModel, context_ids
+from pages.common import chart_config, shared_model, show_error
 from pages.state import get, put
 
 KV_REPEATS = 3  # runs per mode behind each timing median
@@ -66,4 +67,52 @@ def kv_section(lm: TextModel, prompt: str, prompt_ids: list[int], sampling: Samp
         )
     st.caption(
         f"Median of {result.repeats} runs per mode at each position; a token's time is its forward pass plus sampling."
+    )
+
+
+STATE_MODELS = ("names", "names-gru", "names-mlp", "names-wavenet")  # the same names, four ways to carry a step
+STATE_TEXT = "christopher"  # 13 tokens with the start and end: most of the names models' block of 16
+
+
+@st.cache_resource(show_spinner="Reading the name one token at a time with each network…")
+def cached_states(names: tuple[str, ...], ids: tuple[int, ...]) -> list:
+    """Per server: the bytes are deterministic; the times are this machine's, measured once."""
+    return [carried_state(shared_model(name), list(ids)) for name in names]
+
+
+def loadable(name: str) -> bool:
+    try:
+        shared_model(name)
+        return True
+    except ChainRuleError:
+        return False
+
+
+def state_section() -> None:
+    st.subheader("What a step carries")
+    st.markdown(
+        "Decoding token by token, each network keeps something so as not to redo the earlier steps. The "
+        "transformer keeps every earlier token's keys and values: its cache **grows with the text**. The GRU "
+        "keeps one hidden state, the MLP the last few tokens of its window, the WaveNet a short queue per "
+        "layer: **the same size at every step**, and each reads only what that state holds."
+    )
+    names = tuple(n for n in STATE_MODELS if loadable(n))
+    if missing := [n for n in STATE_MODELS if n not in names]:  # a side figure: say so once, not as errors
+        st.info(f"Not drawn for {', '.join(missing)}: the weights are missing from assets/models.", icon="ℹ️")
+    if not names:
+        return
+    first = shared_model(names[0])
+    ids = tuple(context_ids(first, STATE_TEXT) + [first.vocab.eos_id])
+    states = cached_states(names, ids)
+    st.plotly_chart(
+        carried_state_figure(states), key="sampling_state_chart", config=chart_config("sampling_state_chart")
+    )
+    cols = st.columns(len(states))
+    for col, s in zip(cols, states, strict=True):
+        col.metric(s.model, f"{s.nbytes[-1] / 1024:.2f} KiB", f"{'grows' if s.grows else 'fixed'}",
+                   delta_color="off", help=f"after {len(ids)} tokens; median step {sorted(s.step_ms)[len(s.step_ms) // 2]:.2f} ms")  # fmt: skip
+    st.caption(
+        f"Measured on “{STATE_TEXT}” read one token at a time (float32 numbers). Hover a point for that step's "
+        "time (median of 5). The transformer pays for its growing memory with reading the whole prefix at "
+        "every step; the others forget by construction."
     )

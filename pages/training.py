@@ -10,6 +10,7 @@ it in the session, and the weights and card download in the shipped format.
 from __future__ import annotations
 
 import os
+import string
 import tempfile
 import uuid
 from pathlib import Path
@@ -23,14 +24,20 @@ from core.figures.training import loss_curves, loss_figure
 from core.jobs import JobRunner
 from core.lessons.states import TRAINING_KINDS, TRAINING_RATES, TRAINING_STEPS, TrainingState
 from core.lessons.training_run import COST_LEGEND, cost_strip, run_progress
-from core.models.transformer import GPT, GPTConfig
 from core.text.corpora import CORPORA
-from core.text.live_training import NAMES_BLOCK, decode_upload, train_live
+from core.text.live_training import NAMES_BLOCK, build_net, decode_upload, train_live
+from core.text.vocab import text_vocab
 from core.validation import MAX_SEED
 from pages.common import chart_config, show_error
 from pages.state import LinkedPage, bound, get, pop, put, remember, text_box
 
 MAX_UPLOAD_BYTES = 200_000
+FAMILY_NOTES = {
+    "transformer": "layers, width (16 per head) and context as set.",
+    "mlp": "it reads the last 5 characters; its hidden layer is 4 × the width.",
+    "gru": "layers of GRU cells, a state as wide as the width.",
+    "wavenet": "one dilated convolution per layer (dilations 1, 2, 4, 8): it reads the last 2^layers characters.",
+}
 SLOTS_ENV = "CHAIN_RULE_LAB_TRAINING_SLOTS"  # jobs that may train at once on this server (default 1)
 
 
@@ -80,7 +87,7 @@ with model_col.container(border=True):
     kind = st.radio("Model", list(TRAINING_KINDS), horizontal=True, disabled=busy, label_visibility="collapsed",
                     format_func=TRAINING_KINDS.get, **bound("training_kind"))  # fmt: skip
     a, b, c = st.columns(3)
-    n_layer = a.select_slider("Layers", [1, 2, 3, 4], value=2, disabled=busy or kind == "bigram",
+    n_layer = a.select_slider("Layers", [1, 2, 3, 4], value=2, disabled=busy or kind in ("bigram", "mlp"),
                               **bound("training_layers"))  # fmt: skip
     n_embd = b.select_slider("Width", [32, 64, 96, 128], value=64, disabled=busy or kind == "bigram",
                              **bound("training_width"))  # fmt: skip
@@ -88,22 +95,22 @@ with model_col.container(border=True):
                             **bound("training_block"))  # fmt: skip
     if source == "names":
         block = NAMES_BLOCK
-    causal = st.checkbox("Causal mask", value=True, disabled=busy or kind == "bigram", **bound("training_causal"),
-                         help="Uncheck to train the pitfall: every position may read the future.")  # fmt: skip
+    causal = st.checkbox("Causal mask", value=True, disabled=busy or kind in ("bigram", "mlp", "gru"),
+                         **bound("training_causal"), help="Uncheck to train the pitfall: every position may read "
+                         "the future (a transformer without its mask, a WaveNet with centred kernels). A window "
+                         "and a recurrence are causal by construction.")  # fmt: skip
     d, e, f = st.columns(3)
     steps = d.select_slider("Steps", TRAINING_STEPS, value=600, disabled=busy or kind == "bigram",
                             **bound("training_steps"))  # fmt: skip
     lr = e.select_slider("Learning rate", TRAINING_RATES, value=3e-3, disabled=busy or kind == "bigram",
                          **bound("training_lr"))  # fmt: skip
     seed = int(f.number_input(f"Seed (0 to {MAX_SEED:,})", 0, MAX_SEED, 0, disabled=busy, **bound("training_seed")))
-    if kind == "transformer":
+    if kind != "bigram":
         with torch.device("meta"):  # shapes only: no memory, no initialisation on every rerun
-            params = GPT(
-                GPTConfig(block_size=block, vocab_size=100, n_layer=n_layer, n_head=n_embd // 16, n_embd=n_embd)
-            ).num_params()
+            params = build_net(kind, text_vocab(string.printable), block, n_layer, n_embd).num_params()
         st.caption(
-            f"About **{params:,}** parameters (counted for a vocabulary of 100 symbols; the real one depends on the "
-            "data); budget 2 minutes on this server."
+            f"About **{params:,}** parameters (counted for the 100 printable characters; the real vocabulary depends on the "
+            f"data): {FAMILY_NOTES[kind]} Budget 2 minutes on this server."
         )
     else:
         st.caption("Counts every (previous, next) pair once: the limit a one-character context can reach.")

@@ -231,3 +231,32 @@ def ordering_scatter(comparison: HeldoutComparison, highlight: str | None = None
         height=420,
     )
     return fig
+
+
+FAMILY_COLOURS = ["#999999", "#E69F00", "#009E73", "#CC79A7", "#0072B2"]  # Okabe-Ito, colour-blind safe
+
+
+def family_ledger_figure(tokens: list[str], costs: dict[str, list[float]], unit: str = "nats") -> go.Figure:
+    """One name's ledger under several networks: per token, one bar per model (its −log p)."""
+    fig = go.Figure()
+    labels = [f"{i + 1}: {_escape(display_token(t)) if t != '.' else 'end'}" for i, t in enumerate(tokens)]
+    for colour, (model, values) in zip(FAMILY_COLOURS * 2, costs.items(), strict=False):
+        shown = [to_unit(v, unit) for v in values]
+        fig.add_trace(
+            go.Bar(
+                x=labels,
+                y=shown,
+                name=_escape(model),
+                marker_color=colour,
+                hovertemplate=f"{_escape(model)}<br>%{{x}}: %{{y:.3f}} {unit}<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        barmode="group",
+        xaxis=dict(title=dict(text="token (position: token)"), tickfont=dict(size=15)),
+        yaxis=dict(title=dict(text=f"−log p(token | tokens before), {unit}"), tickfont=dict(size=14)),
+        legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0, font=dict(size=14)),
+        margin=dict(l=60, r=20, t=40, b=60),
+        height=400,
+    )
+    return fig

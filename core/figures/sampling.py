@@ -393,3 +393,41 @@ def kv_timing_figure(result: KVTimingResult) -> go.Figure:
         hoverlabel=dict(font=dict(size=15)),
     )
     return _figure(data, layout)
+
+
+# ---------------------------------------------------------------------------------------------
+# What a step carries
+
+
+def carried_state_figure(states: list) -> go.Figure:
+    """Bytes each network's decoding state holds after each position (one line per network)."""
+    colours = ["#0072B2", "#CC79A7", "#E69F00", "#009E73", "#999999"]
+    data = [
+        dict(
+            type="scatter",
+            x=s.positions,
+            y=[b / 1024 for b in s.nbytes],
+            name=_escape(s.model),
+            mode="lines+markers",
+            line=dict(color=colour, width=3),
+            marker=dict(size=6),
+            customdata=s.step_ms,
+            hovertemplate="position %{x}: %{y:.2f} KiB, step %{customdata:.2f} ms<extra>"
+            + _escape(s.model)
+            + "</extra>",
+        )
+        for s, colour in zip(states, colours * 2, strict=False)
+    ]
+    layout = dict(
+        xaxis=dict(title=dict(text="position of the token just read", font=dict(size=15)), tickfont=dict(size=14)),
+        yaxis=dict(
+            title=dict(text="state carried to the next step, KiB", font=dict(size=15)),
+            rangemode="tozero",
+            tickfont=dict(size=14),
+        ),  # fmt: skip
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0, font=dict(size=15)),
+        margin=dict(l=70, r=20, t=40, b=60),
+        height=340,
+        hoverlabel=dict(font=dict(size=15)),
+    )
+    return _figure(data, layout)

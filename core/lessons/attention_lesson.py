@@ -41,6 +41,9 @@ ATTENTION_MODELS = {
         ["ROMEO:\nBut soft, what light", "First Citizen:\nBefore we proceed", "To be, or not to be"],
     ),
     "names-leaky": AttentionModel("names-leaky (no mask)", ["emma", "isabella", "christopher", "zqxj"]),
+    "names-mlp": AttentionModel("names-mlp (a window of 5)", ["christopher", "emma", "maximilian"]),
+    "names-wavenet": AttentionModel("names-wavenet (dilated convolutions)", ["christopher", "emma", "maximilian"]),
+    "names-gru": AttentionModel("names-gru (a recurrent state)", ["christopher", "emma", "maximilian"]),
     "smollm2": AttentionModel(
         "SmolLM2-135M (a real LLM)",
         [
@@ -63,6 +66,26 @@ def layers_and_heads(lm: TextModel) -> tuple[int, int]:
     """(layers, heads per layer) of a model with attention; (0, 0) for one without (a GRU, an MLP)."""
     cfg = lm.net.config
     return getattr(cfg, "n_layer", 0) if hasattr(cfg, "n_head") else 0, getattr(cfg, "n_head", 0)
+
+
+def has_attention(lm: TextModel) -> bool:
+    """Whether the model reads through attention heads (a transformer, the LLM), so it has weights to draw."""
+    return lm.card.get("kind") in ("transformer", "llama")
+
+
+# The networks without attention, checked the same way: what each prediction depends on, measured.
+OTHER_FAMILIES = ("names-mlp", "names-wavenet", "names-gru", "names-wavenet-leaky")
+FAMILIES_INTRO = (
+    "Causality is not a property of attention. The same check on networks that have no attention at all: "
+    "an **MLP** that reads the last 5 characters (its dependence is a band 5 wide), a **WaveNet** whose "
+    "dilated causal convolutions reach 8 back (a band 8 wide), a **GRU** whose state carries the whole prefix "
+    "(the full lower triangle, fading with distance), and a **leaky WaveNet** whose kernels are centred "
+    "instead of shifted left: it reads the next characters, and collapses exactly as the leaky transformer does."
+)
+NO_ATTENTION = (
+    "**{name}** has no attention heads: {reads}. Its measured dependence on this text takes the place of the "
+    "attention picture — row *i* (predicting the next token) against each token *j* it could read."
+)
 
 
 def crop_note(window: Window, block_size: int, n_chars: int, max_chars: int = MAX_TEXT_CHARS) -> str | None:

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from core.lessons.page_state import shown
 
 # The text models this page samples from (the leaky and bigram models belong to other lessons).
-SAMPLING_MODELS = ("names", "shakespeare", "smollm2")
+SAMPLING_MODELS = ("names", "names-mlp", "names-wavenet", "names-gru", "shakespeare", "smollm2")
 # With a large vocabulary the top-k control offers these values (0 = off) instead of every k up to V.
 TOP_K_STEPS = (0, 1, 2, 3, 4, 5, 8, 10, 15, 20, 30, 40, 50, 100, 200, 500, 1000)
 

@@ -34,6 +34,7 @@ from core.lessons.settings import (
     TOP_P_MIN,
     clamp_tokens,
 )
+from core.text.live_training import LIVE_KINDS
 from core.text.sampling import SamplingSettings
 from core.validation import MAX_SEED
 
@@ -109,6 +110,7 @@ class ChainRuleState:
     cr_order_name: str = text("emma", PROMPT_CHARS, "the name to factor both ways")
     cr_ledger_model: str = choice("names", LEDGER_MODELS)
     cr_ledger_text: str = text("emma", TEXT_MAX_CHARS, "the text to score")
+    cr_family_name: str = text("christopher", PROMPT_CHARS, "the name scored by every network")
     cr_compare_text: str = text("olivia", TEXT_MAX_CHARS, "the string to judge")
     cr_compare_a: str = choice("names", LEDGER_MODELS)
     cr_compare_b: str = choice("shakespeare", LEDGER_MODELS)
@@ -134,9 +136,10 @@ class AttentionState:
     attention_probe: str = text("emma", PROMPT_CHARS, "the name to probe")
     attention_sample_seed: int = whole(0, 0, MAX_SEED, f"the sampling seed must be {SEED_WORDS}")
     attention_statistic: str = choice(next(iter(HEAD_STATISTICS)), tuple(HEAD_STATISTICS))
+    attention_family_name: str = text("christopher", PROMPT_CHARS, "the name every network reads")
 
 
-TRAINING_KINDS = {"transformer": "tiny transformer", "bigram": "bigram counts"}
+TRAINING_KINDS = LIVE_KINDS
 TRAINING_STEPS = (100, 200, 300, 600, 1000, 2000)
 TRAINING_RATES = (3e-4, 1e-3, 3e-3, 1e-2)
 

@@ -37,6 +37,11 @@ class KVCache:
         self.layers = [None] * len(self.layers)
         self._buffers = [None] * len(self.layers)
 
+    @property
+    def nbytes(self) -> int:
+        """Memory the cache holds for the tokens so far: every layer's keys and values (the used part)."""
+        return sum(k.numel() * k.element_size() + v.numel() * v.element_size() for k, v in filter(None, self.layers))
+
     def append(self, i: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Add layer i's new (B, nkv, T, hs) keys and values; returns all of them so far."""
         past = self.layers[i]

@@ -26,7 +26,10 @@ import torch.nn as nn
 
 from core.errors import InputError
 from core.models.bigram import BigramConfig, BigramLM
+from core.models.gru import GRULM, GRUConfig
+from core.models.mlp import MLPLM, MLPConfig
 from core.models.transformer import GPT, GPTConfig
+from core.models.wavenet import WaveNetConfig, WaveNetLM
 from core.text.corpora import CORPORA, load_corpus
 from core.text.data import name_examples, text_batch, text_windows
 from core.text.language_model import TextModel, generate, heldout_nll
@@ -160,6 +163,35 @@ def _bigram(data: LiveData) -> BigramLM:
     return bigram
 
 
+# What the page can train (kind -> what it is); "bigram" is counted, not trained.
+LIVE_KINDS = {
+    "transformer": "tiny transformer",
+    "mlp": "MLP over a window",
+    "wavenet": "WaveNet",
+    "gru": "GRU",
+    "bigram": "bigram counts",
+}
+MLP_WINDOW = 5  # the MLP reads the last 5 tokens, as the shipped names-mlp does
+
+
+def build_net(kind: str, vocab: Vocab, block: int, n_layer: int, n_embd: int, causal: bool = True) -> nn.Module:
+    """A fresh network of ``kind`` for the page's settings: ``n_layer`` and ``n_embd`` read per family
+    (transformer blocks and width; GRU layers and state size; WaveNet layers, dilations 1, 2, 4, ..., and
+    channels; the MLP's hidden layer is 4 x the width). ``causal=False``: no mask / centred kernels."""
+    common = dict(block_size=block, vocab_size=vocab.size, input_only_ids=tuple(vocab.input_only_ids))
+    if kind == "transformer":
+        return GPT(GPTConfig(n_layer=n_layer, n_head=n_embd // 16, n_embd=n_embd, causal=causal, **common))
+    if kind == "mlp":
+        return MLPLM(MLPConfig(context=min(MLP_WINDOW, block), n_embd=16, n_hidden=4 * n_embd, **common))
+    if kind == "gru":
+        return GRULM(GRUConfig(n_embd=n_embd // 2, n_hidden=n_embd, n_layer=n_layer, **common))
+    if kind == "wavenet":
+        dilations = tuple(2**i for i in range(n_layer))
+        return WaveNetLM(WaveNetConfig(n_embd=n_embd, n_skip=2 * n_embd, dilations=dilations, causal=causal,
+                                       kernel_size=2 if causal else 3, **common))  # fmt: skip
+    raise InputError(f"The model must be one of {', '.join(LIVE_KINDS)}, got {kind!r}.")
+
+
 def train_live(
     text: str,
     *,
@@ -188,6 +220,8 @@ def train_live(
         _check(key, value)
     if n_embd % 16:
         raise InputError(f"The width must be a multiple of 16 (16 per attention head), got {n_embd}.")
+    if kind not in LIVE_KINDS:
+        raise InputError(f"The model must be one of {', '.join(LIVE_KINDS)}, got {kind!r}.")
     lr = 3e-3 if lr is None else lr
     if not (isinstance(lr, float | int) and 1e-5 <= lr <= 0.1):
         raise InputError(f"The learning rate must be between 1e-5 and 0.1, got {lr!r}.")
@@ -221,19 +255,9 @@ def train_live(
         probe = prefix_costs(bigram, data.vocab, hx[0], hy[0])
         yield LiveEvent(1, reference["bigram"], reference["bigram"], samples(lm), elapsed, lm, lm, probe, reference)
         return
-    if kind != "transformer":
-        raise InputError(f"The model must be 'transformer' or 'bigram', got {kind!r}.")
+    causal = causal or kind in ("mlp", "gru")  # a window and a recurrence are causal by construction
     torch.manual_seed(seed)
-    cfg = GPTConfig(
-        block_size=block,
-        vocab_size=data.vocab.size,
-        n_layer=n_layer,
-        n_head=n_embd // 16,
-        n_embd=n_embd,
-        causal=causal,
-        input_only_ids=tuple(data.vocab.input_only_ids),
-    )
-    net = GPT(cfg)
+    net = build_net(kind, data.vocab, block, n_layer, n_embd, causal)
     g = torch.Generator().manual_seed(seed)
 
     def step_loss(it: int) -> torch.Tensor:
@@ -258,7 +282,7 @@ def train_live(
         if p.evaluation is not None:
             final = p.step == steps
             event.heldout_loss = score(net, hx, hy) if final else p.evaluation["heldout"]  # final: every sequence
-            event.snapshot = as_model(copy.deepcopy(net).requires_grad_(False), "transformer")
+            event.snapshot = as_model(copy.deepcopy(net).requires_grad_(False), kind)
             event.snapshot.card["metrics"] = {"heldout_nll": event.heldout_loss, "steps": p.step}
             event.samples = samples(event.snapshot)
             event.probe = prefix_costs(net, data.vocab, hx[0], hy[0])

@@ -159,7 +159,7 @@ def test_ledger_total_equals_core_score(model):
     assert metric(at, "bits per token") == f"{s.bits / len(s.tokens):.4f}"
     assert metric(at, "perplexity") == f"{s.perplexity:.3f}"
     assert metric(at, "log10 p(text)") == f"{s.joint_log10:.4f}"
-    table = at.dataframe[-1].value  # the ledger is the last table on the page
+    table = next(d.value for d in at.dataframe if "running total (nats)" in d.value.columns)  # the ledger
     assert list(table["token"]) == s.tokens
     assert table["running total (nats)"].iloc[-1] == pytest.approx(s.nll, rel=1e-12)
     assert list(table["p(xᵢ | x<ᵢ)"]) == pytest.approx(s.probs)
@@ -337,7 +337,7 @@ def test_llm_ledger_and_two_prompt_classifier_equal_core_score():
     rerun(at)
     s = core.score(llm, "The capital of France is Paris.")
     assert metric(at, "NLL (nats)") == f"{s.nll:.4f}"
-    table = at.dataframe[-1].value  # the ledger is the last table on the page
+    table = next(d.value for d in at.dataframe if "running total (nats)" in d.value.columns)  # the ledger
     assert list(table["token"])[:2] == ["The", "␣capital"]  # real sub-word tokens, the leading space visible
     # two prompts, one text: the bits shown are p(text | prompt) from core.score
     at.toggle(key="cr_pair_on").set_value(True)

@@ -2,7 +2,7 @@
 
 - ``server``: base URL of a live server with the shipped settings (one per test session); the
   browser's colour scheme picks light (the default here) or dark.
-- ``dark_server``: the same app in the dark theme (started only if a test asks for it).
+- ``dark_server``: the same server, with the ``page`` fixture's browser preferring dark.
 - ``browser``: Chromium from /usr/bin/chromium via Playwright's sync API.
 - ``page``: a fresh 1280x720 page in its own browser context.
 
@@ -113,10 +113,13 @@ def server() -> Iterator[str]:
     yield from _run_server("system")
 
 
-@pytest.fixture(scope="session")
-def dark_server() -> Iterator[str]:
-    """Base URL of a second live app server in the dark theme."""
-    yield from _run_server("dark")
+@pytest.fixture
+def dark_server(server: str, page) -> str:
+    """The live server as a viewer whose browser prefers dark sees it: the shipped config has light and
+    dark tables, so the theme follows the viewer (a ``--theme.base dark`` server is ignored by them and
+    showed the light theme). Sets the ``page`` fixture's colour scheme to dark; returns ``server``."""
+    page.emulate_media(color_scheme="dark")
+    return server
 
 
 @pytest.fixture(scope="session")

@@ -20,9 +20,10 @@ SECTIONS = [
     ("peeking", "3. What peeking breaks"),
     ("samples", "Samples from names"),
     ("dependence", "4. Check causality, don't trust it"),
+    ("families", "The same check on networks without attention"),
 ]
-# mask, full pattern, 3 toy matrices, head heatmap, grid, curves, 2 dependence maps
-N_CHARTS = 10
+# mask, full pattern, 3 toy matrices, head heatmap, grid, curves, 2 dependence maps, 4 families' maps
+N_CHARTS = 14
 
 
 def _base_url(request: pytest.FixtureRequest, theme: str) -> str:
@@ -32,6 +33,11 @@ def _base_url(request: pytest.FixtureRequest, theme: str) -> str:
 def _open_attention(page: Page, base_url: str) -> None:
     """Deep-link to the lesson, as a shared link or a bookmark does (on a fresh server too)."""
     open_page(page, base_url, "attention")
+
+
+def choose_model(page: Page, name: str) -> None:
+    """Click a model's option in the Model radio (each option is the model's name over a caption)."""
+    page.get_by_test_id("stRadio").get_by_text(name, exact=True).click()
 
 
 def _scroll_to(page: Page, text: str) -> None:
@@ -92,7 +98,7 @@ def test_selecting_a_head_in_the_browser(page: Page, server: str):
 @pytest.mark.parametrize("theme", THEMES)
 def test_shakespeare_heatmaps_stay_legible(page: Page, request: pytest.FixtureRequest, theme: str):
     _open_attention(page, _base_url(request, theme))
-    page.get_by_text("shakespeare (causal)", exact=True).click()
+    choose_model(page, "shakespeare")
     wait_idle(page, timeout=60000)  # first load of the bigger model
     box = page.get_by_label("Text the model reads")
     expect(box).to_have_value(re.compile(r"^ROMEO:"))
@@ -111,7 +117,7 @@ def test_shakespeare_heatmaps_stay_legible(page: Page, request: pytest.FixtureRe
 @pytest.mark.slow
 def test_smollm2_attention_renders_in_the_browser(page: Page, server: str):
     _open_attention(page, server)
-    page.get_by_text("SmolLM2-135M (a real LLM)", exact=True).click()
+    choose_model(page, "smollm2")
     wait_idle(page, timeout=120000)  # first load of the LLM in this server: ~10 s
     assert_no_streamlit_errors(page)
     expect(page.get_by_label("Text the model reads")).to_have_value(re.compile(r"^The capital of France"))

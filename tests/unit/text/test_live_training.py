@@ -111,7 +111,7 @@ def test_your_own_text_has_its_own_vocabulary_and_held_out_tail():
         ("names", dict(n_embd=40), "multiple of 16"),
         ("names", dict(lr=5.0), "learning rate"),
         ("names", dict(steps=0), "steps must be"),
-        ("names", dict(kind="lstm"), "'transformer' or 'bigram'"),
+        ("names", dict(kind="lstm"), "one of transformer, mlp, wavenet, gru, bigram"),
     ],
 )
 def test_bad_input_is_refused_in_words(text, kw, says):
