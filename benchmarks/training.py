@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -66,7 +67,7 @@ def interference() -> tuple[float, float, int]:
     rerun_times(3)  # warm up: the model loaded, the page compiled
     idle = statistics.median(rerun_times())
     runner = JobRunner(slots=1, budget_s=600, abandon_after_s=600)
-    job = runner.submit("bench", lambda: train_live("names", n_layer=2, n_embd=64, steps=5000, eval_every=500))
+    job = runner.submit("bench", partial(train_live, "names", n_layer=2, n_embd=64, steps=5000, eval_every=500))
     while not job.events:
         time.sleep(0.1)
     before = len(job.events)

@@ -167,21 +167,34 @@ def notice_lost_session() -> None:
 
 @contextmanager
 def llm_queue_notice() -> Iterator[None]:
-    """Inside, a page that waits for the shared LLM (core.serving) says how many sessions are ahead."""
-    from core.text.language_model import LLM_TURNSTILE
+    """Inside, a page that waits for a worker process (the real LLM, core.workers) notices its user's clicks,
+    and after a second says what it waits for.
+
+    The wait hook reads this session's state every 50 ms: that is a point where Streamlit stops a run that
+    a click made stale, and the worker then drops the abandoned request.
+    """
+    from core.workers import WaitStatus, wait_hook
 
     slot = st.empty()
+    shown = [""]
 
-    def show(ahead: int) -> None:
-        if ahead:
-            slot.caption(
-                f"⏳ The real LLM is shared by everyone on this server and runs one pass at a time: "
-                f"**{ahead}** {'request' if ahead == 1 else 'requests'} ahead of yours."
+    def waiting(status: WaitStatus) -> None:
+        get("crl_session_started")  # a rerun point: a pending click stops this run here (and cancels the request)
+        text = ""
+        if status.waited_s >= 1.0 and not status.done:
+            n = status.in_flight
+            text = (
+                f"⏳ {status.what[0].upper() + status.what[1:]} runs in a process of its own, shared by everyone on "
+                f"this server: **{n}** {'request' if n == 1 else 'requests'} in progress, yours among them."
             )
-        else:
-            slot.empty()
+        if text != shown[0]:
+            if text:
+                slot.caption(text)
+            else:
+                slot.empty()
+            shown[0] = text
 
-    with LLM_TURNSTILE.reporting(show):
+    with wait_hook(waiting):
         yield
 
 

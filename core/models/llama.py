@@ -227,10 +227,18 @@ class Llama(nn.Module):
         mlp = 3 * c.n_embd * c.intermediate_size
         return c.vocab_size * c.n_embd + c.n_layer * (attn + mlp + 2 * c.n_embd) + c.n_embd
 
-    def forward_detailed(self, idx, cache: KVCache | RaggedKVCaches | None = None, need_weights: bool = False):
+    def forward_detailed(
+        self,
+        idx,
+        cache: KVCache | RaggedKVCaches | None = None,
+        need_weights: bool = False,
+        last_only: bool = False,
+    ):
         """idx: (B, T) token ids, appended after what ``cache`` already holds. Returns ForwardOutput.
 
-        With ``RaggedKVCaches`` each row continues its own sequence, at its own position.
+        With ``RaggedKVCaches`` each row continues its own sequence, at its own position. With
+        ``last_only`` the logits are the last position's only, (B, 1, V): decoding needs no others,
+        and the output layer (49,152 x 576) costs as much as a third of the network.
         """
         B, T = idx.size()
         positions = cache.positions(T) if cache is not None else torch.arange(T)  # (T,) or (B, T)
@@ -245,7 +253,9 @@ class Llama(nn.Module):
             x, att = block(x, rope, allowed, cache=cache, layer=i, need_weights=need_weights)
             if need_weights:
                 attention.append(att)
-        logits = self.lm_head(self.ln_f(x))  # (B, T, V)
+        if last_only:
+            x = x[:, -1:]  # (B, 1, C)
+        logits = self.lm_head(self.ln_f(x))  # (B, T, V), or (B, 1, V)
         return ForwardOutput(logits=logits, attention=attention)
 
     def forward(self, idx, targets=None):
