@@ -100,7 +100,7 @@ class Call:
     items: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)  # ("item" | "done" | "error", payload)
     sent_at: float = field(default_factory=time.monotonic)
     finished: bool = False
-    future: Future | None = None  # set by ``Worker.submit``: the reader thread completes it instead
+    future: Future | None = None  # from ``Worker.submit``: the reader thread completes it instead
     last: Any = None  # the latest event, for a future
 
     def next(self, timeout: float | None = None) -> tuple[str, Any] | None:
@@ -140,9 +140,9 @@ class Worker:
 
     # -- requests
 
-    def request(self, op: str, payload: Any = None) -> Call:
-        """Send a request and return at once; its replies arrive on the returned ``Call``."""
-        call = Call(next(self._ids), self)
+    def request(self, op: str, payload: Any = None, future: Future | None = None) -> Call:
+        """Send a request and return at once; its replies arrive on the returned ``Call`` (or complete ``future``)."""
+        call = Call(next(self._ids), self, future=future)
         with self._lock:
             for attempt in (1, 2):
                 process = self._running()
@@ -167,13 +167,14 @@ class Worker:
         """
         call = self.request(op, payload)
         hook = getattr(_local, "hook", None)
-        last, hooked = None, False
+        last, hooked, hook_at = None, False, time.monotonic() + POLL_S
         try:
             while True:
-                reply = call.next(POLL_S if hook is not None else None)
-                if reply is None:
-                    hooked = True
+                reply = call.next(max(0.0, hook_at - time.monotonic()) if hook is not None else None)
+                if hook is not None and time.monotonic() >= hook_at:  # every POLL_S, events arriving or not
+                    hooked, hook_at = True, time.monotonic() + POLL_S
                     hook(WaitStatus(time.monotonic() - call.sent_at, self.in_flight, self.what))
+                if reply is None:
                     continue
                 kind, value = reply
                 if kind == "item":
@@ -191,10 +192,8 @@ class Worker:
 
     def submit(self, op: str, payload: Any = None) -> Future:
         """Send a request; a ``Future`` gets its answer (a job's last event), without a thread waiting for it."""
-        call = self.request(op, payload)
-        call.future = future = Future()
-        while (reply := call.next(timeout=0)) is not None:  # replies that came before the future was set
-            _deliver(call, *reply)
+        future: Future = Future()
+        self.request(op, payload, future)
         return future
 
     def notify(self, op: str, payload: Any = None) -> None:
@@ -295,15 +294,13 @@ class _Process:
 
     def close(self) -> None:
         self.dead = True
-        try:
-            self.conn.close()
-        except OSError:
-            pass
+        self.proc.terminate()
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(timeout=10)
+        self.conn.close()
 
     def _read(self) -> None:
         """Hand every reply to its request; when the worker is gone, fail every request it held."""
