@@ -69,7 +69,6 @@ class WaitStatus:
     waited_s: float  # since the request was sent
     in_flight: int  # requests the worker holds from every session of this server, this one included
     what: str  # the worker's name in words ("the real LLM")
-    done: bool = False  # the last call of a wait: the answer came (or the wait ended otherwise)
 
 
 _local = threading.local()  # per thread: the hook called while a request waits
@@ -167,12 +166,12 @@ class Worker:
         """
         call = self.request(op, payload)
         hook = getattr(_local, "hook", None)
-        last, hooked, hook_at = None, False, time.monotonic() + POLL_S
+        last, hook_at = None, time.monotonic() + POLL_S
         try:
             while True:
                 reply = call.next(max(0.0, hook_at - time.monotonic()) if hook is not None else None)
                 if hook is not None and time.monotonic() >= hook_at:  # every POLL_S, events arriving or not
-                    hooked, hook_at = True, time.monotonic() + POLL_S
+                    hook_at = time.monotonic() + POLL_S
                     hook(WaitStatus(time.monotonic() - call.sent_at, self.in_flight, self.what))
                 if reply is None:
                     continue
@@ -181,8 +180,6 @@ class Worker:
                     last = value
                     continue
                 call.finished = True
-                if hooked:
-                    hook(WaitStatus(time.monotonic() - call.sent_at, self.in_flight, self.what, done=True))
                 if kind == "error":
                     raise value
                 return value if value is not None else last

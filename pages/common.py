@@ -166,35 +166,17 @@ def notice_lost_session() -> None:
 
 
 @contextmanager
-def llm_queue_notice() -> Iterator[None]:
-    """Inside, a page that waits for a worker process (the real LLM, core.workers) notices its user's clicks,
-    and after a second says what it waits for.
+def notice_clicks_while_waiting() -> Iterator[None]:
+    """Inside, a page that waits for a worker process (the real LLM, core.workers) notices its user's clicks.
 
-    The wait hook reads this session's state every 50 ms: that is a point where Streamlit stops a run that
-    a click made stale, and the worker then drops the abandoned request.
+    Every 50 ms of a wait the hook reads this session's state: that is a point where Streamlit stops a
+    run that a click made stale, and the worker then drops the abandoned request. The hook draws
+    nothing: waits may happen inside a cached function, where an element drawn outside it could not
+    be replayed. (Continuous batching keeps a step's wait short; long requests show their own spinner.)
     """
-    from core.workers import WaitStatus, wait_hook
+    from core.workers import wait_hook
 
-    slot = st.empty()
-    shown = [""]
-
-    def waiting(status: WaitStatus) -> None:
-        get("crl_session_started")  # a rerun point: a pending click stops this run here (and cancels the request)
-        text = ""
-        if status.waited_s >= 1.0 and not status.done:
-            n = status.in_flight
-            text = (
-                f"⏳ {status.what[0].upper() + status.what[1:]} runs in a process of its own, shared by everyone on "
-                f"this server: **{n}** {'request' if n == 1 else 'requests'} in progress, yours among them."
-            )
-        if text != shown[0]:
-            if text:
-                slot.caption(text)
-            else:
-                slot.empty()
-            shown[0] = text
-
-    with wait_hook(waiting):
+    with wait_hook(lambda status: get("crl_session_started")):
         yield
 
 
