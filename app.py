@@ -8,7 +8,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages.common import existing_pages, llm_queue_notice, notice_lost_session
+from pages.common import existing_pages, notice_clicks_while_waiting, notice_lost_session
 
 st.set_page_config(page_title="Chain Rule Lab", page_icon="🔗", layout="wide")
 notice_lost_session()
@@ -22,5 +22,5 @@ for info in existing_pages(Path(__file__).parent):
         st.Page(info.path, title=info.title, icon=info.icon, url_path=info.url_path)
     )
 page = st.navigation(sections, expanded=True)
-with llm_queue_notice():  # above the page: shown only while this session waits for the shared LLM
+with notice_clicks_while_waiting():  # a click during a wait for the LLM's worker cancels the abandoned request
     page.run()

@@ -18,8 +18,10 @@ sampling text equals ``core.generate`` for its seed computed alone.
    browsers used (on one 2-core machine the browsers compete with the server they measure).
 4. **The server alone** (``benchmarks.ws_load``: sessions speaking Streamlit's websocket protocol,
    no browsers): 1, 4, 10 and 20 sessions pressing "Next token"; then 4 sessions beside 0, 1 and 2
-   sessions auto-playing the real LLM (the page's default 4 tokens/s), whose passes take turns
-   server-wide (``core.serving``).
+   sessions auto-playing the real LLM (the page's default 4 tokens/s), decoded in
+   the LLM's worker process (``core.workers``).
+5. **The real LLM beside a class** (websocket sessions): a teacher's auto-play on SmolLM2 alone,
+   beside 4 sessions pressing "Next token" nonstop, and 10 auto-plays at once.
 """
 
 from __future__ import annotations
@@ -133,7 +135,41 @@ def server_alone(sizes: tuple[int, ...] = (1, 4, 10, 20), seconds: float = 20) -
     return ws_load.report(results) + "\n\n" + ws_load.report(with_llm) + "\n", targets
 
 
-ORDER = ("### Repeat", "### Full size", "### Capacity", "### The server alone")
+def llm_class(seconds: float = 20) -> tuple[str, list[list[str]]]:
+    """The real LLM beside a class: a teacher's auto-play alone, beside 4 sessions pressing nonstop,
+    and 10 auto-plays at once (each scenario on a fresh server, websocket sessions, no browsers)."""
+    from benchmarks import ws_load
+
+    scenarios = {"player": (0, 1), "pressing": (4, 0), "both": (4, 1), "ten": (0, 10)}
+    got = {}
+    for name, (sessions, players) in scenarios.items():
+        with streamlit_server(ROOT / "app.py", ROOT, start_timeout_s=120) as (base, _):
+            got[name] = ws_load.measure(base, sessions, seconds, llm_players=players)
+        print(f"LLM {name}: tokens {got[name].llm_tokens} problems {got[name].problems[:2]}", flush=True)
+    alone, beside = got["player"].llm_tokens[0], got["both"].llm_tokens[0]
+    p95_alone, p95_beside = got["pressing"].percentile(0.95), got["both"].percentile(0.95)
+    slowest = min(got["ten"].llm_tokens) / seconds
+    ok = not any(r.problems for r in got.values())
+    targets = [
+        [
+            "LLM auto-play beside 4 sessions pressing ÷ alone",
+            "≥ 90 %",
+            f"{beside / max(alone, 1):.0%}",
+            beside >= 0.9 * alone,
+        ],
+        [
+            "4 pressing sessions' p95 beside the LLM auto-play ÷ without",
+            "≤ 1.3×",
+            f"{p95_beside / p95_alone:.2f}×",
+            p95_beside <= 1.3 * p95_alone,
+        ],
+        ["10 LLM auto-plays at 4 tokens/s: the slowest", "≥ 3.6 tokens/s", f"{slowest:.2f}", slowest >= 3.6],
+        ["LLM class: every pressing session's text equals core.generate", "all", "all" if ok else "**not all**", ok],
+    ]
+    return ws_load.report(list(got.values())) + "\n", targets
+
+
+ORDER = ("### Repeat", "### Full size", "### Capacity", "### The server alone", "### The real LLM")
 
 
 def run(parts: tuple[str, ...], runs: int) -> tuple[dict[str, str], list[list[str]]]:
@@ -146,6 +182,7 @@ def run(parts: tuple[str, ...], runs: int) -> tuple[dict[str, str], list[list[st
         "full": ("### Full size: 10 sessions for 30 s", full_size),
         "capacity": ("### Capacity: 1 to 20 sessions for 20 s each", lambda: (capacity(), [])),
         "server": ("### The server alone: websocket sessions, no browsers, 20 s each", server_alone),
+        "llm": ("### The real LLM beside a class: websocket sessions, 20 s each", llm_class),
     }
     sections, targets = {}, []
     for part in parts:
@@ -198,12 +235,12 @@ def replace_section(markdown: str, section: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument(
-        "--only", choices=["repeat", "full", "capacity", "server"], action="append", help="run only this part"
+        "--only", choices=["repeat", "full", "capacity", "server", "llm"], action="append", help="run only this part"
     )
     p.add_argument("--runs", type=int, default=10, help="repeats of the CI-size test, idle and loaded")
     p.add_argument("--update", type=Path, help="rewrite the classroom section of this markdown file")
     args = p.parse_args(argv)
-    sections, targets = run(tuple(args.only or ("repeat", "full", "capacity", "server")), args.runs)
+    sections, targets = run(tuple(args.only or ("repeat", "full", "capacity", "server", "llm")), args.runs)
     print(render(sections, targets))
     if args.update:  # the parts not run this time stay as they were
         old = args.update.read_text() if args.update.exists() else ""

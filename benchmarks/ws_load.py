@@ -8,8 +8,10 @@ This driver costs almost nothing per session: each one opens the websocket the b
 open, asks for the sampling page with its own seed in the query string (a ``rerun_script``
 message, as the browser sends), finds the "Next token" button in the reply, and presses it (a
 ``rerun_script`` with that button's trigger) as fast as the server answers. The time from a press
-to the run's ``script_finished`` is the server's latency; at the end each session's text (read
-from the page's code block) must equal ``core.generate`` for its seed, computed alone.
+to the run's ``script_finished`` is the server's latency; at the end each session's text must equal
+``core.generate`` for its seed, computed alone. The text is the page's first code block in the
+page's order (``drawn_text``), as the browser load test reads it: the page has more code blocks
+(the share link), so the last one received is not the text.
 """
 
 from __future__ import annotations
@@ -44,16 +46,18 @@ class WsSession:
 class Protocol:
     """One websocket session: request runs, read what they drew."""
 
-    def __init__(self, ws, query: str) -> None:
-        self.ws, self.query = ws, query
+    def __init__(self, ws, query: str, page: str = "sampling") -> None:
+        self.ws, self.query, self.page = ws, query, page
         self.buttons: dict[str, str] = {}  # label -> widget id, from the latest run
-        self.code: str | None = None  # the latest code block's text
+        self.codes: dict[tuple[int, ...], str] = {}  # the latest run's code blocks, by their place on the page
+        self.code: str | None = None  # the drawn text: the latest run's first code block (``drawn_text``)
+        self.finished = False  # the latest message ended a run
 
     async def request(self, trigger: str | None = None) -> None:
         """Ask for a run of the sampling page, pressing the button ``trigger``, as the browser's rerun request does."""
         msg = BackMsg()
         msg.rerun_script.query_string = self.query
-        msg.rerun_script.page_name = "sampling"
+        msg.rerun_script.page_name = self.page
         if trigger is not None:
             state = msg.rerun_script.widget_states.widgets.add()
             state.id = trigger
@@ -63,18 +67,32 @@ class Protocol:
     async def run(self, trigger: str | None = None) -> None:
         """Ask for a run (pressing ``trigger``) and read it to the end."""
         await self.request(trigger)
+        self.codes = {}
         while True:
-            fwd = ForwardMsg.FromString(await asyncio.wait_for(self.ws.recv(), TIMEOUT_S))
-            kind = fwd.WhichOneof("type")
-            if kind == "delta" and fwd.delta.WhichOneof("type") == "new_element":
-                element = fwd.delta.new_element
-                which = element.WhichOneof("type")
-                if which == "button":
-                    self.buttons[element.button.label] = element.button.id
-                elif which == "code":
-                    self.code = element.code.code_text
-            elif kind == "script_finished" and fwd.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+            self.read(ForwardMsg.FromString(await asyncio.wait_for(self.ws.recv(), TIMEOUT_S)))
+            if self.finished:
                 return
+
+    def read(self, fwd: ForwardMsg) -> None:
+        """Take in one message of a run: buttons, code blocks (by their place), the run's end."""
+        self.finished = False
+        kind = fwd.WhichOneof("type")
+        if kind == "delta" and fwd.delta.WhichOneof("type") == "new_element":
+            element = fwd.delta.new_element
+            which = element.WhichOneof("type")
+            if which == "button":
+                self.buttons[element.button.label] = element.button.id
+            elif which == "code":
+                self.codes[tuple(fwd.metadata.delta_path)] = element.code.code_text
+        elif kind == "script_finished" and fwd.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+            self.code = drawn_text(self.codes)
+            self.finished = True
+
+
+def drawn_text(codes: dict[tuple[int, ...], str]) -> str | None:
+    """The sampling page's text: its first code block in the page's order (a delta path orders the page as
+    the browser draws it: the text comes before the share link and the timing's texts)."""
+    return codes[min(codes)] if codes else None
 
 
 async def _session(base: str, s: WsSession, seconds: float, gate: Barrier) -> None:

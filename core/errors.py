@@ -40,6 +40,11 @@ class InputError(ChainRuleError, ValueError):
     """Any other user input outside what is allowed (empty text, out-of-range values, bad images)."""
 
 
+class WorkerError(ChainRuleError):
+    """A worker process (the real LLM's, the background jobs') stopped or failed; the message says what
+    happened and what was kept (core.workers)."""
+
+
 def _describe_char(c: str) -> str:
     """A character as a student can read it: printable ones quoted, others by code point."""
     if c.isprintable() and not c.isspace():

@@ -1,10 +1,13 @@
-"""Long jobs (live training) off the page's script thread: a bounded number run at once, the rest queue.
+"""Long jobs (live training) out of the web server's process: a bounded number run at once, the rest queue.
 
-A ``Job`` wraps an iterator of events (``core.text.live_training.train_live``): a worker thread pulls
-events and appends them to ``job.events``, which the page reads on a timer. A job can be paused,
-resumed and stopped; it stops by itself past its time budget, or when its page has not looked at it
-for ``abandon_after_s`` (the tab was closed), and it always frees its slot. One runner per server
-process (the page caches it), so no two sessions' jobs run beyond the bound. No streamlit here.
+A ``Job`` is a picklable callable that returns an iterator of events (``functools.partial(train_live,
+text, **settings)``). It runs in the server's background-jobs worker process (``core.workers``, the
+one mechanism every heavy background task uses), so training shares no lock with the page scripts
+of the other sessions. A relay thread here appends each event to ``job.events``, which the page
+reads on a timer, and forwards pause, resume and stop to the worker. A job stops by itself past its
+time budget, or when its page has not looked at it for ``abandon_after_s`` (the tab was closed), and
+it always frees its slot. One runner per server process (the page caches it), so no two sessions'
+jobs run beyond the bound. No streamlit here.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from core.errors import ChainRuleError, InputError
+from core.workers import Worker, jobs_worker
 
 STATES = ("queued", "running", "paused", "done", "stopped", "failed")
 
@@ -23,7 +27,7 @@ STATES = ("queued", "running", "paused", "done", "stopped", "failed")
 @dataclass
 class Job:
     owner: str  # the browser session that submitted it
-    make: Callable[[], Iterator]  # builds the event iterator when the job starts
+    make: Callable[[], Iterator]  # builds the event iterator when the job starts; picklable (it runs in the worker)
     budget_s: float
     abandon_after_s: float
     id: int = 0
@@ -64,7 +68,10 @@ class Job:
 
 
 class JobRunner:
-    def __init__(self, slots: int = 1, budget_s: float = 120.0, abandon_after_s: float = 15.0):
+    def __init__(
+        self, slots: int = 1, budget_s: float = 120.0, abandon_after_s: float = 15.0, worker: Worker | None = None
+    ):
+        self.worker = worker or jobs_worker()
         self.slots = slots
         self.budget_s = budget_s
         self.abandon_after_s = abandon_after_s
@@ -103,30 +110,43 @@ class JobRunner:
                 threading.Thread(target=self._work, args=(job,), name=f"job-{job.id}", daemon=True).start()
 
     def _work(self, job: Job) -> None:
+        """Relay one job: its events from the worker into ``job.events``, pause / resume / stop to the worker."""
         job.state, job.started = "running", time.monotonic()
-        final = "failed"
+        final, paused = "failed", False
         try:
-            events = job.make()
-            for event in events:
-                job.events.append(event)
-                while not job._run.wait(0.2):  # paused: the budget does not run meanwhile
-                    job.started += 0.2
-                    if self._abandoned(job):
-                        break
+            call = self.worker.request("run", job.make)
+            while True:
                 if job._stop.is_set():
                     break
+                if paused != (not job._run.is_set()):  # the page paused or resumed it
+                    paused = not paused
+                    call.control("pause" if paused else "resume")
+                if paused:
+                    job.started += 0.2  # the budget does not run meanwhile
+                    if self._abandoned(job):
+                        job.message = "Stopped: the page that started it was closed."
+                        job._stop.set()
+                        continue
+                    job._run.wait(0.2)
+                    continue
+                reply = call.next(timeout=0.2)
+                if reply is not None:
+                    kind, value = reply
+                    if kind == "error":
+                        raise value
+                    if kind == "done":
+                        break
+                    job.events.append(value)
                 if time.monotonic() - job.started > job.budget_s:
                     job.message = f"Stopped at the time budget of {job.budget_s:.0f} s."
                     job._stop.set()
-                    break
-                if self._abandoned(job):
+                elif self._abandoned(job):
                     job.message = "Stopped: the page that started it was closed."
                     job._stop.set()
-                    break
-            if hasattr(events, "close"):
-                events.close()
+            if job._stop.is_set():
+                call.cancel()
             final = "stopped" if job._stop.is_set() else "done"
-        except ChainRuleError as e:
+        except ChainRuleError as e:  # the job's own error in words, or its worker stopped (WorkerError)
             job.message = str(e)
         except Exception as e:  # a bug: the slot must be freed all the same
             job.message = f"Training failed unexpectedly ({type(e).__name__}); see the server log."

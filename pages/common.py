@@ -166,22 +166,17 @@ def notice_lost_session() -> None:
 
 
 @contextmanager
-def llm_queue_notice() -> Iterator[None]:
-    """Inside, a page that waits for the shared LLM (core.serving) says how many sessions are ahead."""
-    from core.text.language_model import LLM_TURNSTILE
+def notice_clicks_while_waiting() -> Iterator[None]:
+    """Inside, a page that waits for a worker process (the real LLM, core.workers) notices its user's clicks.
 
-    slot = st.empty()
+    Every 50 ms of a wait the hook reads this session's state: that is a point where Streamlit stops a
+    run that a click made stale, and the worker then drops the abandoned request. The hook draws
+    nothing: waits may happen inside a cached function, where an element drawn outside it could not
+    be replayed. (Continuous batching keeps a step's wait short; long requests show their own spinner.)
+    """
+    from core.workers import wait_hook
 
-    def show(ahead: int) -> None:
-        if ahead:
-            slot.caption(
-                f"⏳ The real LLM is shared by everyone on this server and runs one pass at a time: "
-                f"**{ahead}** {'request' if ahead == 1 else 'requests'} ahead of yours."
-            )
-        else:
-            slot.empty()
-
-    with LLM_TURNSTILE.reporting(show):
+    with wait_hook(lambda status: get("crl_session_started")):
         yield
 
 

@@ -105,7 +105,12 @@ def typicality(name: str, score: ImageNLL, label: int | None) -> None:
     if not scoring.done():
         wait_for_the_test_set(scoring, "all 500" if label is None else f"the {label}s among the 500")
         return
+    if scoring.exception() is not None:  # its worker stopped: said once, scored again on the next visit
+        test_set_nlls.clear()
+        show_error("The test digits could not be scored.", scoring.exception())
+        return
     test = scoring.result()
+    test.setflags(write=False)  # shared by every session
     given = "" if label is None else f" given the label {label} (the test {label}s only)"
     st.markdown(typicality_note(score.nll, test) + given)
     extremes = {what: score_image(name, image, label).nll for what, image in EXTREME_IMAGES.items()}

@@ -4,12 +4,12 @@ and its label box. Not a page itself: a module of pages/pixelcnn.py and pages/pi
 
 from __future__ import annotations
 
-from concurrent.futures import Future, ThreadPoolExecutor
+import functools
+from concurrent.futures import Future
 
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
-import torch
 
 from core.errors import ChainRuleError
 from core.figures.pixelcnn import (
@@ -25,11 +25,11 @@ from core.image.model import (
     SampleResult,
     draw_samples,
     image_nll,
-    label_tensor,
-    nll_per_image,
+    score_test_set,
 )
 from core.lessons.pixel_lesson import LABEL_CHOICES, NO_LABEL, label_value
 from core.lessons.receptive_field import FieldView, field_view
+from core.workers import jobs_worker
 from pages.common import shared_model, show_error
 from pages.state import bound
 
@@ -54,28 +54,12 @@ def score_image(name: str, image: np.ndarray, label: int | None) -> ImageNLL:
     return image_nll(shared_model(name), image, label)
 
 
-@st.cache_resource(show_spinner=False)
-def scoring_worker() -> ThreadPoolExecutor:
-    """One background thread for the slow one-off scoring, so no script run (and no widget) waits for it.
-    Not core.jobs: those are one session's, abandoned when its tab closes; this result serves every session."""
-    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="pixelcnn-test-set")
-
-
-def _frozen_nlls(net: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor | None) -> np.ndarray:
-    values = nll_per_image(net, images, labels).numpy()
-    values.setflags(write=False)
-    return values
-
-
 @st.cache_resource(show_spinner=False, max_entries=32)
 def test_set_nlls(name: str, label: int | None) -> Future[np.ndarray]:
     """(N,) NLLs of the test digits (only those of ``label``, given it, when a label is set), computed
-    once per server on the scoring worker: 500 digits take the gated model about 13 s of one core."""
-    digits = test_digits().of_label(label)
-    model = shared_model(name)
-    images = torch.from_numpy(digits.images)  # (N, 28, 28) 0/1
-    labels = None if label is None else label_tensor(model, label).expand(len(images))
-    return scoring_worker().submit(_frozen_nlls, model.net, images, labels)
+    once per server in the background-jobs worker process (core.workers), so no script run waits for
+    them: 500 digits take the gated model about 13 s of one core."""
+    return jobs_worker().submit("run", functools.partial(score_test_set, name, label))
 
 
 @st.cache_data(show_spinner="Sampling…", max_entries=64)

@@ -13,27 +13,38 @@ from core.figures.sampling import carried_state_figure, kv_timing_figure
 from core.lessons.kv_timing import time_kv_cache, tokens_to_block
 from core.lessons.sampling_session import SamplingSettings
 from core.lessons.step_memory import carried_state
-from core.text.language_model import TextModel, context_ids
+from core.text.language_model import LLM_MODELS, TextModel, context_ids
 from pages.common import chart_config, shared_model, show_error
 from pages.state import get, put
 
 KV_REPEATS = 3  # runs per mode behind each timing median
+LLM_KV_TOKENS = 256  # the real LLM times this many tokens, once per mode: its whole block, uncached, takes minutes
 
 
 def kv_section(lm: TextModel, prompt: str, prompt_ids: list[int], sampling: SamplingSettings, seed: int) -> None:
     st.subheader("Why caching matters")
     room = tokens_to_block(lm, prompt)
+    llm = lm.name in LLM_MODELS
+    n, repeats = (min(room, LLM_KV_TOKENS), 1) if llm else (room, KV_REPEATS)
+    reach = (
+        f"the first **{LLM_KV_TOKENS}** tokens after the prompt (of the {max(room, 0)} its block of {lm.block_size} "
+        "leaves), once each: without the cache they take minutes on a laptop, so the experiment stops there. "
+        "Any click stops it sooner"
+        if llm
+        else f"up to the block size of **{lm.name}** ({lm.block_size} tokens, {max(room, 0)} after the prompt)"
+    )
     st.markdown(
         "Without a cache, every new token runs the network over the whole context again, so its cost grows "
         "with its position. A key/value cache keeps the keys and values of the earlier tokens, and only the "
-        f"new token goes through the network. Both runs below generate up to the block size of **{lm.name}** "
-        f"({lm.block_size} tokens, {max(room, 0)} after the prompt) with the same seed and settings."
+        f"new token goes through the network. Both runs below generate {reach} with the same seed and settings."
     )
     kv_key = (lm.name, tuple(prompt_ids), sampling, seed)
     if st.button("Time both ways", key="sampling_kv_run", disabled=room < 1, icon="⏱️"):
+        # any click reruns the page and ends this run at the model's next wait (core.workers cancels the request)
+        st.button("Stop", key="sampling_kv_stop", icon="⏹️", help="Stop the experiment; nothing is kept.")
         try:
             with st.spinner("Generating with and without the cache…"):
-                result = time_kv_cache(lm, prompt, sampling, seed, KV_REPEATS)
+                result = time_kv_cache(lm, prompt, sampling, seed, repeats, max_new_tokens=n)
             put("sampling_kv", (kv_key, result))
         except ChainRuleError as e:
             show_error("The timing could not run.", e)
@@ -60,14 +71,13 @@ def kv_section(lm: TextModel, prompt: str, prompt_ids: list[int], sampling: Samp
             f"With a block of only {lm.block_size} tokens, recomputing the prefix is cheap: the cache's "
             "bookkeeping costs about as much as it saves. The gap opens with longer contexts."
         )
-    if len(result.cached_tokens) < room:
+    if len(result.cached_tokens) < n:
         st.caption(
             f"The text ended after {len(result.cached_tokens)} tokens, before the block was full; "
             "shakespeare's block of 128 tokens shows the growth best."
         )
-    st.caption(
-        f"Median of {result.repeats} runs per mode at each position; a token's time is its forward pass plus sampling."
-    )
+    runs = f"Median of {result.repeats} runs per mode" if result.repeats > 1 else "One run per mode"
+    st.caption(f"{runs} at each position; a token's time is its forward pass plus sampling.")
 
 
 STATE_MODELS = ("names", "names-gru", "names-mlp", "names-wavenet")  # the same names, four ways to carry a step

@@ -1,7 +1,7 @@
 """Training: watch next-token prediction learn, live, on the names, Shakespeare, or your own text.
 
-The job runs off the script thread (core.jobs.JobRunner, one per server, a bounded number of jobs
-at once, the rest queued); this page starts it and a fragment on a timer draws its events: the
+The job runs in the server's background-jobs worker process (core.jobs.JobRunner over core.workers,
+one runner per server, a bounded number of jobs at once, the rest queued); this page starts it and a fragment on a timer draws its events: the
 loss curves against the bigram and uniform limits, seeded samples, a held-out example's ledger.
 The finished (or stopped) model belongs to this browser session only: "Use on Live sampling" puts
 it in the session, and the weights and card download in the shipped format.
@@ -9,6 +9,7 @@ it in the session, and the weights and card download in the shipped format.
 
 from __future__ import annotations
 
+import functools
 import os
 import string
 import tempfile
@@ -121,7 +122,7 @@ def start() -> None:
         kind=kind, n_layer=n_layer, n_embd=n_embd, block_size=block, causal=causal, steps=steps, lr=lr, seed=seed
     )
     try:
-        put("training_job", runner.submit(owner, lambda: train_live(text, **settings)))
+        put("training_job", runner.submit(owner, functools.partial(train_live, text, **settings)))  # runs in the worker
         put("training_settings", dict(settings, data=source))
     except ChainRuleError as e:
         put("training_error", str(e))

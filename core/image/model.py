@@ -173,6 +173,25 @@ def nll_per_image(net: nn.Module, images: torch.Tensor, labels: torch.Tensor | N
     return torch.cat(out)
 
 
+def score_test_set(name: str, label: int | None = None, batch_size: int = 25) -> Iterator[np.ndarray]:
+    """The NLLs of the shipped test digits (only those of ``label``, given one) under model ``name``, a batch
+    at a time: yields every NLL scored so far, (n,) float64, the last yield holding all of them.
+
+    A background job (core.workers runs it in the jobs worker): it loads what it needs by name, and
+    yielding per batch lets a training job share the worker meanwhile.
+    """
+    from core.image.mnist import load_test_set
+
+    model = load_image_model(name)
+    images = torch.from_numpy(load_test_set().of_label(label).images)  # (N, 28, 28) 0/1
+    labels = None if label is None else label_tensor(model, label).expand(len(images))
+    scored: list[np.ndarray] = []
+    for i in range(0, len(images), batch_size):
+        batch_labels = None if labels is None else labels[i : i + batch_size]
+        scored.append(nll_per_image(model.net, images[i : i + batch_size], batch_labels).numpy())
+        yield np.concatenate(scored)
+
+
 @torch.no_grad()
 def mixture_nll_per_image(net: nn.Module, images: torch.Tensor, n_classes: int = 10, batch_size: int = 100):
     """(N,) float64 -log p(x) of a class-conditional model with its label summed out (the sum rule):

@@ -194,6 +194,7 @@ class SamplingSession:
     last_error: str | None = None
     run_key: tuple | None = None  # (model, prompt ids, seed) the text belongs to
     draws_generator: torch.Generator | None = None  # "Draw N times": its own stream, so the text stays reproducible
+    served_cache: tuple | None = None  # (model name, handle): the served LLM's key/value cache for this session
 
     @classmethod
     def start(cls, prompt_ids: list[int], seed: int, run_key: tuple | None = None) -> SamplingSession:
@@ -224,10 +225,19 @@ class SamplingSession:
             self.clock.playing = False
             return False
 
+    def decode_cache(self, lm: TextModel):
+        """This session's cache in the served LLM's worker (a handle: the worker feeds only what the text adds
+        or changes, and frees it when the session ends); None for the small models, which recompute (~1 ms)."""
+        if not hasattr(lm.net, "next_logits"):
+            return None
+        if self.served_cache is None or self.served_cache[0] != lm.name:
+            self.served_cache = (lm.name, lm.net.new_cache())
+        return self.served_cache[1]
+
     def _draw(self, lm: TextModel, settings: SamplingSettings) -> None:
         """The one generation step: ``sample_step`` with this session's generator, then recorded."""
         h = self.history
-        step = sample_step(lm, h.ids, self.generator, settings)
+        step = sample_step(lm, h.ids, self.generator, settings, self.decode_cache(lm))
         h.push(step, settings)
 
     def next(self, lm: TextModel, settings: SamplingSettings) -> bool:
@@ -290,7 +300,7 @@ class SamplingSession:
 
         def run():
             h = self.history
-            cache = lm.net.new_cache() if lm.net.supports_cache else None
+            cache = self.decode_cache(lm) or (lm.net.new_cache() if lm.net.supports_cache else None)
             for step_no, token_id in enumerate(token_ids, start=1):
                 logits = cached_logits(lm, h.ids, cache) if cache is not None else logits_for_context(lm, h.ids)
                 stages = settings.stages(logits, h.ids[1:])
@@ -342,7 +352,8 @@ class SamplingSession:
         """(V,) logits after ``ids``, memoised for this session so a slider move needs no forward pass."""
         key = (lm.name, tuple(ids))
         if key not in self.logits_memo:
-            self.logits_memo[key] = logits_for_context(lm, ids)
+            cache = self.decode_cache(lm)
+            self.logits_memo[key] = cached_logits(lm, ids, cache) if cache is not None else logits_for_context(lm, ids)
             while len(self.logits_memo) > LOGITS_MEMO_SIZE:
                 del self.logits_memo[next(iter(self.logits_memo))]  # the oldest
         return self.logits_memo[key]

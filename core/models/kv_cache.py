@@ -2,7 +2,8 @@
 
 Nothing per request is stored on a module (one cached model serves every browser session): a
 request that decodes token by token creates a ``KVCache`` with ``net.new_cache()`` and passes it
-to every forward call.
+to every forward call. ``RaggedKVCaches`` lets several such caches, each of its own length, go
+through one forward pass together (the LLM worker's batched decoding, ``core.text.llm_engine``).
 """
 
 from __future__ import annotations
@@ -24,14 +25,24 @@ class KVCache:
     token's keys, not the whole history (``torch.cat`` would copy all of it at every step).
     """
 
-    def __init__(self, n_layer: int):
+    def __init__(self, n_layer: int, max_length: int | None = None):
         self.layers: list[tuple[torch.Tensor, torch.Tensor] | None] = [None] * n_layer
         self._buffers: list[tuple[torch.Tensor, torch.Tensor] | None] = [None] * n_layer
+        self.max_length = max_length  # the model's block size: the buffers never grow past it
 
     @property
     def length(self) -> int:
         first = self.layers[0]
         return 0 if first is None else first[0].size(2)
+
+    @property
+    def capacity_nbytes(self) -> int:
+        """Memory the buffers take (their capacity, not only the tokens cached so far): what a budget counts."""
+        return sum(k.nbytes + v.nbytes for k, v in filter(None, self._buffers))
+
+    def positions(self, T: int) -> torch.Tensor:
+        """(T,) the sequence positions of ``T`` tokens appended next."""
+        return torch.arange(self.length, self.length + T)
 
     def clear(self) -> None:
         self.layers = [None] * len(self.layers)
@@ -42,6 +53,13 @@ class KVCache:
         """Memory the cache holds for the tokens so far: every layer's keys and values (the used part)."""
         return sum(k.numel() * k.element_size() + v.numel() * v.element_size() for k, v in filter(None, self.layers))
 
+    def truncate(self, length: int) -> None:
+        """Keep the first ``length`` tokens (a shared prefix); the buffers keep their memory for what follows."""
+        if length <= 0:
+            self.clear()
+        elif length < self.length:
+            self.layers = [(k[:, :, :length], v[:, :, :length]) for k, v in self.layers]
+
     def append(self, i: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Add layer i's new (B, nkv, T, hs) keys and values; returns all of them so far."""
         past = self.layers[i]
@@ -51,6 +69,8 @@ class KVCache:
         if buf is None or buf[0].size(2) < end:
             B, nkv, _, hs = k.shape
             capacity = max(64, 2 * end)
+            if self.max_length is not None:
+                capacity = max(end, min(capacity, self.max_length))
             grown = (k.new_empty(B, nkv, capacity, hs), v.new_empty(B, nkv, capacity, hs))
             if past is not None:
                 grown[0][:, :, :start] = past[0]
@@ -60,3 +80,39 @@ class KVCache:
         buf[1][:, :, start:end] = v
         self.layers[i] = (buf[0][:, :, :end], buf[1][:, :, :end])  # (B, nkv, T_all, hs) views
         return self.layers[i]
+
+
+class RaggedKVCaches:
+    """Several sequences' own ``KVCache``s (batch 1 each, any lengths) run through one forward pass.
+
+    This is continuous batching's core: sessions at different places in their texts each add one
+    token, and every layer's matrices are read once for all of them. Each new row b appends to
+    ``caches[b]``; ``append`` then returns every sequence's keys and values padded to the longest
+    (as float64, the precision attention computes in), and ``positions`` gives each row its own
+    place, so RoPE and the causal mask are per sequence. Padded keys sit past a row's position, so
+    the mask hides them: a sequence's result does not depend on who else is in the batch.
+    """
+
+    def __init__(self, caches: list[KVCache]):
+        self.caches = caches
+        self._lengths = [c.length for c in caches]  # before this pass
+
+    @property
+    def length(self) -> int:
+        return max(self._lengths)
+
+    def positions(self, T: int) -> torch.Tensor:
+        """(B, T) each row's positions for its ``T`` new tokens."""
+        return torch.tensor([[n + t for t in range(T)] for n in self._lengths])
+
+    def append(self, i: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Add layer i's new (B, nkv, T, hs) keys and values row by row; returns (B, nkv, T_max, hs) each, padded with 0."""
+        B, nkv, T, hs = k.shape
+        T_max = max(self._lengths) + T
+        keys = torch.zeros(B, nkv, T_max, hs, dtype=torch.float64)
+        values = torch.zeros(B, nkv, T_max, hs, dtype=torch.float64)
+        for b, cache in enumerate(self.caches):
+            kb, vb = cache.append(i, k[b : b + 1], v[b : b + 1])  # (1, nkv, n_b + T, hs)
+            keys[b, :, : kb.size(2)] = kb[0]
+            values[b, :, : vb.size(2)] = vb[0]
+        return keys, values

@@ -24,6 +24,15 @@ Llama on the same file.
 As in the GPT: ``forward_detailed`` can materialise every head's attention weights for the app to
 draw, and a ``KVCache`` owned by the caller holds keys and values between decoding steps. Nothing
 per request is stored on the module: one loaded model serves every session, from any thread.
+Several sequences of different lengths can decode together (``RaggedKVCaches``): every token
+carries its own position, for RoPE and for the causal mask.
+
+**Attention runs in float64**, rounded once to float32 (``attend``). The served model's 4-bit
+layers round their inputs to bfloat16, and a bfloat16 rounding turns a last-bit float32 difference
+into a 1-in-256 one. Attention over one new query (a decoding step) and over a whole text (the
+ledger) are different float32 kernels whose sums differ in the last bit, so, amplified through 30
+layers, the two disagreed by up to 0.25 nats on one token. In float64 both round to the same
+float32 numbers: a step, the ledger and a batch of sessions give one number per token.
 """
 
 from __future__ import annotations
@@ -36,7 +45,7 @@ import torch.nn as nn
 from torch.nn import functional as F
 
 from core.models.config import ForwardOutput, ModelConfig
-from core.models.kv_cache import KVCache, causal_mask
+from core.models.kv_cache import KVCache, RaggedKVCaches
 
 
 @dataclass
@@ -67,10 +76,44 @@ def rope_tables(config: LlamaConfig) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate each (x_i, x_{i+hs/2}) pair of x (B, T, nh, hs) by its position's angle; cos, sin: (T, hs)."""
+    """Rotate each (x_i, x_{i+hs/2}) pair of x (B, T, nh, hs) by its position's angle.
+
+    cos, sin: (T, hs) when every sequence is at the same place, (B, T, hs) when each has its own.
+    """
     half = x.size(-1) // 2
     rotated = torch.cat([-x[..., half:], x[..., :half]], dim=-1)  # rotate_half: (-x2, x1)
-    return x * cos[:, None, :] + rotated * sin[:, None, :]
+    return x * cos.unsqueeze(-2) + rotated * sin.unsqueeze(-2)  # cos: (..., T, 1, hs), one angle for every head
+
+
+ATTEND_ROWS = 128  # queries attended at once: bounds the float64 scores to (B, n_kv_head, 3 * 128, T_all)
+
+
+def attend(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, allowed: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Grouped-query softmax attention in float64, rounded once to float32.
+
+    q: (B, nh, T, hs); k, v: (B, nkv, T_all, hs); allowed: (T, T_all) or (B, T, T_all), True where a
+    query may read a key. Returns y (B, nh, T, hs) and the weights (B, nh, T, T_all), float32.
+    In float64 the result does not depend on how many queries are computed together (see the
+    module's docstring); query head h reads key/value head h // (nh / nkv), without copying them.
+    """
+    B, nh, T, hs = q.shape
+    nkv, T_all = k.size(1), k.size(2)
+    if T > ATTEND_ROWS:  # a long text: a few rows at a time, so the scores stay small
+        rows = [
+            attend(q[:, :, i : i + ATTEND_ROWS], k, v, allowed[..., i : i + ATTEND_ROWS, :])
+            for i in range(0, T, ATTEND_ROWS)
+        ]
+        return torch.cat([y for y, _ in rows], dim=2), torch.cat([w for _, w in rows], dim=2)
+    g = nh // nkv  # query heads per key/value head
+    qg = q.double().reshape(B, nkv, g * T, hs)  # (B, nkv, g*T, hs): the g query heads of a group share its keys
+    k, v = k.double(), v.double()
+    att = (qg @ k.transpose(-2, -1)) * (1.0 / math.sqrt(hs))  # (B, nkv, g*T, T_all)
+    mask = allowed if allowed.dim() == 2 else allowed[:, None, None]  # (T, T_all) or (B, 1, 1, T, T_all)
+    att = att.view(B, nkv, g, T, T_all).masked_fill(~mask, float("-inf")).softmax(dim=-1)  # (B, nkv, g, T, T_all)
+    y = att.view(B, nkv, g * T, T_all) @ v  # (B, nkv, g*T, hs)
+    return y.view(B, nh, T, hs).float(), att.view(B, nh, T, T_all).float()
 
 
 class CausalSelfAttention(nn.Module):
@@ -86,40 +129,22 @@ class CausalSelfAttention(nn.Module):
         self.c_attn = nn.Linear(config.n_embd, config.n_embd + 2 * kv_dim, bias=False)  # q, k, v at once
         self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=False)
 
-    def forward(self, x, cos, sin, cache=None, layer=0, need_weights=False):
-        """x: (B, T, C); cos, sin: (T, hs). Returns y (B, T, C) and the weights (B, nh, T, T_all) or None."""
+    def forward(self, x, rope, allowed, cache=None, layer=0, need_weights=False):
+        """x: (B, T, C); rope: (cos, sin) at each new token's position; allowed: the causal mask, (T, T_all)
+        or (B, T, T_all). Returns y (B, T, C) and the weights (B, nh, T, T_all) if asked for, else None."""
         B, T, C = x.size()
         nh, nkv, hs = self.n_head, self.n_kv_head, self.head_size
         qkv = self.c_attn(x)  # (B, T, (nh + 2 nkv) hs)
         qk = qkv[..., : (nh + nkv) * hs].view(B, T, nh + nkv, hs)  # (B, T, nh + nkv, hs)
-        qk = apply_rope(qk, cos, sin)  # one rotation for the queries and the keys together
+        qk = apply_rope(qk, *rope)  # one rotation for the queries and the keys together
         q = qk[:, :, :nh].transpose(1, 2)  # (B, nh, T, hs)
         k = qk[:, :, nh:].transpose(1, 2)  # (B, nkv, T, hs)
         v = qkv[..., (nh + nkv) * hs :].view(B, T, nkv, hs).transpose(1, 2)  # (B, nkv, T, hs)
         if cache is not None:
             k, v = cache.append(layer, k, v)  # (B, nkv, T_all, hs)
-        T_all = k.size(2)
-
-        if need_weights:
-            # The explicit form: scores -> mask -> softmax, so the weights can be returned.
-            k = k.repeat_interleave(nh // nkv, dim=1)  # (B, nh, T_all, hs): query head h reads kv head h // 3
-            v = v.repeat_interleave(nh // nkv, dim=1)  # (B, nh, T_all, hs)
-            att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(hs))  # (B, nh, T, T_all)
-            # the new queries sit at positions T_all-T .. T_all-1 of the full sequence
-            allowed = causal_mask(T_all)[T_all - T :].to(x.device)  # (T, T_all)
-            att = att.masked_fill(~allowed, float("-inf"))
-            att = F.softmax(att, dim=-1)
-            y = att @ v  # (B, nh, T, hs)
-        else:
-            # Same maths, fused. A single new query may read every cached key; several new queries
-            # after a cache need the mask shifted by the cached length (is_causal would not shift it).
-            mask = causal_mask(T_all)[T_all - T :].to(x.device) if (T > 1 and T_all > T) else None
-            y = F.scaled_dot_product_attention(
-                q, k, v, attn_mask=mask, is_causal=T > 1 and mask is None, enable_gqa=True
-            )
-            att = None
+        y, att = attend(q, k, v, allowed)  # (B, nh, T, hs), (B, nh, T, T_all)
         y = y.transpose(1, 2).reshape(B, T, C)  # (B, T, C): re-assemble the heads
-        return self.c_proj(y), att
+        return self.c_proj(y), att if need_weights else None
 
 
 class MLP(nn.Module):
@@ -157,8 +182,8 @@ class Block(nn.Module):
         self.ln_2 = RMSNorm(config.n_embd, config.norm_eps)
         self.mlp = MLP(config)
 
-    def forward(self, x, cos, sin, cache=None, layer=0, need_weights=False):
-        a, att = self.attn(self.ln_1(x), cos, sin, cache=cache, layer=layer, need_weights=need_weights)
+    def forward(self, x, rope, allowed, cache=None, layer=0, need_weights=False):
+        a, att = self.attn(self.ln_1(x), rope, allowed, cache=cache, layer=layer, need_weights=need_weights)
         x = x + a
         x = x + self.mlp(self.ln_2(x))
         return x, att
@@ -188,7 +213,7 @@ class Llama(nn.Module):
         return True  # causal, always: an earlier key never changes when later tokens arrive
 
     def new_cache(self) -> KVCache:
-        return KVCache(self.config.n_layer)
+        return KVCache(self.config.n_layer, max_length=self.config.block_size)
 
     def num_params(self) -> int:
         """Learned numbers, the tied embedding counted once (134,515,008 for SmolLM2-135M).
@@ -202,21 +227,35 @@ class Llama(nn.Module):
         mlp = 3 * c.n_embd * c.intermediate_size
         return c.vocab_size * c.n_embd + c.n_layer * (attn + mlp + 2 * c.n_embd) + c.n_embd
 
-    def forward_detailed(self, idx, cache: KVCache | None = None, need_weights: bool = False):
-        """idx: (B, T) token ids, appended after what ``cache`` already holds. Returns ForwardOutput."""
+    def forward_detailed(
+        self,
+        idx,
+        cache: KVCache | RaggedKVCaches | None = None,
+        need_weights: bool = False,
+        last_only: bool = False,
+    ):
+        """idx: (B, T) token ids, appended after what ``cache`` already holds. Returns ForwardOutput.
+
+        With ``RaggedKVCaches`` each row continues its own sequence, at its own position. With
+        ``last_only`` the logits are the last position's only, (B, 1, V): decoding needs no others,
+        and the output layer (49,152 x 576) costs as much as a third of the network.
+        """
         B, T = idx.size()
-        start = cache.length if cache is not None else 0
-        if start + T > self.config.block_size:
-            raise ValueError(f"sequence of {start + T} tokens exceeds block_size {self.config.block_size}")
-        cos = self.rope_cos[start : start + T]  # (T, hs): RoPE positions continue after the cache
-        sin = self.rope_sin[start : start + T]  # (T, hs)
+        positions = cache.positions(T) if cache is not None else torch.arange(T)  # (T,) or (B, T)
+        T_all = int(positions.max()) + 1  # keys each query may read: its own position and every one before
+        if T_all > self.config.block_size:
+            raise ValueError(f"sequence of {T_all} tokens exceeds block_size {self.config.block_size}")
+        rope = (self.rope_cos[positions], self.rope_sin[positions])  # (..., T, hs): RoPE continues after the cache
+        allowed = torch.arange(T_all) <= positions.unsqueeze(-1)  # (T, T_all) or (B, T, T_all): the causal mask
         x = self.wte(idx)  # (B, T, C)
         attention = [] if need_weights else None
         for i, block in enumerate(self.blocks):
-            x, att = block(x, cos, sin, cache=cache, layer=i, need_weights=need_weights)
+            x, att = block(x, rope, allowed, cache=cache, layer=i, need_weights=need_weights)
             if need_weights:
                 attention.append(att)
-        logits = self.lm_head(self.ln_f(x))  # (B, T, V)
+        if last_only:
+            x = x[:, -1:]  # (B, 1, C)
+        logits = self.lm_head(self.ln_f(x))  # (B, T, V), or (B, 1, V)
         return ForwardOutput(logits=logits, attention=attention)
 
     def forward(self, idx, targets=None):

@@ -25,7 +25,6 @@ from core.checkpoint import models_dir as default_models_dir
 from core.errors import CheckpointError, InputError, ModelNotFoundError
 from core.models import build
 from core.models.kv_cache import KVCache
-from core.serving import Turnstile, gate_forward
 from core.text.sampling import SamplingSettings, SamplingStages, sample_token
 from core.text.vocab import Vocab
 from core.validation import check_seed
@@ -87,16 +86,13 @@ def load_text_model(name: str, models_dir: Path | None = None) -> TextModel:
     return TextModel(name=name, vocab=vocab, net=net, card=card)
 
 
-LLM_TURNSTILE = Turnstile()  # shared by every session of this process: the LLM's passes take turns
-
-
 @functools.cache
 def load_llm(name: str = "smollm2") -> TextModel:
-    """The real LLM in its served format, read once per process (135M weights: never twice)."""
-    from core.text.gguf_llm import load_smollm2
+    """The real LLM, served by its worker process (core.text.served_llm): the weights live there, started
+    once per server; here only the tokenizer and a network that asks the worker (the same contract)."""
+    from core.text.served_llm import load_served_llm
 
-    net, vocab, info = load_smollm2()
-    gate_forward(net, LLM_TURNSTILE, ("forward", "forward_detailed"))  # one pass at a time, server-wide (core.serving)
+    net, vocab, info = load_served_llm()
     vocab.eos_id = None  # plain continuation: a score appends no end token; generation stops at vocab.stop_ids
     card = {
         "name": name,
@@ -110,6 +106,7 @@ def load_llm(name: str = "smollm2") -> TextModel:
         "bytes_per_token": info["bytes_per_token"],
         "load_seconds": info["load_seconds"],
         "file": info["file"],
+        "served_by": "its own worker process (core.workers, core.text.llm_engine)",
     }
     return TextModel(name=name, vocab=vocab, net=net, card=card)
 
@@ -139,6 +136,8 @@ def window_start(t: int, block_size: int) -> int:
 def logits_for_context(lm: TextModel, ids: list[int]) -> torch.Tensor:
     """(V,) logits of the next token after ``ids``, reading the window ``window_start`` gives."""
     window = ids[window_start(len(ids) - 1, lm.block_size) :]
+    if hasattr(lm.net, "next_logits"):  # the served LLM recomputes the window in its worker; (V,) comes back
+        return lm.net.next_logits(window)
     logits, _ = lm.net(torch.tensor([window]))
     return logits[0, -1]
 
@@ -271,6 +270,8 @@ def cached_logits(lm: TextModel, ids: list[int], cache: KVCache) -> torch.Tensor
     past the block size) every position changes, and the window is recomputed once.
     """
     start = window_start(len(ids) - 1, lm.block_size)
+    if hasattr(lm.net, "next_logits"):  # the served LLM: its worker feeds what the window adds to the cached ids
+        return lm.net.next_logits(ids[start:], cache)
     if cache.length != len(ids) - 1 - start:
         cache.clear()  # the window moved on: cached keys were computed at other positions
     new = ids[start + cache.length :]

@@ -393,6 +393,26 @@ def test_timing_both_ways_reports_the_same_tokens(names):
     assert [t["y"] for t in spec["data"]] == [result.uncached_ms, result.cached_ms]
 
 
+def test_timing_the_llm_is_bounded_says_so_and_offers_a_stop(monkeypatch):
+    """SmolLM2's whole block, uncached, would hold the model for minutes: 256 tokens, once per mode."""
+    import pages.sampling_kv
+    from core.errors import InputError
+
+    asked = []
+
+    def timing(lm, prompt, settings, seed, repeats, max_new_tokens):
+        asked.append((lm.name, repeats, max_new_tokens))
+        raise InputError("not run in this test")
+
+    monkeypatch.setattr(pages.sampling_kv, "time_kv_cache", timing)
+    at = open_page(model="smollm2", prompt="The capital of France is", seed=3)
+    assert "the first **256** tokens after the prompt" in " ".join(m.value for m in at.markdown)
+    click(at, "sampling_kv_run")
+    assert asked == [("smollm2", 1, pages.sampling_kv.LLM_KV_TOKENS)] and pages.sampling_kv.LLM_KV_TOKENS == 256
+    assert at.button(key="sampling_kv_stop")  # shown while it runs: a click ends the run
+    assert "not run in this test" in texts(at.error)
+
+
 # ---------------------------------------------------------------------------------------------
 # A large vocabulary (shakespeare's shape, with small random weights so it runs before training ends)
 

@@ -43,3 +43,16 @@ def test_concurrent_sessions_keep_their_own_state(server: str):
     problems = result.problems(RSS_GROWTH_BOUND_MB)
     assert not problems, "\n".join(problems)
     assert result.held == SESSIONS, result.summary()
+
+
+def test_the_websocket_driver_checks_the_text_the_page_drew(server: str):
+    """benchmarks.ws_load against the real page (share link and all): the text it reads is the drawn one, equal
+    to core.generate for its seed, and its check fails when the text is wrong."""
+    from benchmarks import ws_load
+
+    result = ws_load.measure(server, 1, 3)
+    [session] = result.runs
+    assert session.latencies_s and not result.problems, result.problems
+    assert session.text.startswith(ws_load.PROMPT) and session.text == session.expected
+    session.expected = session.expected[:-1] + ("x" if session.expected[-1] != "x" else "y")
+    assert any("text differs from core.generate" in p for p in result.problems)

@@ -1,4 +1,5 @@
-"""Faults while the server runs, in a real browser: a restart mid-session, a model file breaking.
+"""Faults while the server runs, in a real browser: a restart mid-session, a model file breaking, the
+LLM's worker process killed.
 
 Each test starts its own server (the shared ``server`` fixture must not be restarted or broken).
 """
@@ -36,6 +37,10 @@ def next_token(page: Page, wire: Wire) -> None:
 
 
 def expected(n_tokens: int) -> str:
+    return expected_names(n_tokens)
+
+
+def expected_names(n_tokens: int) -> str:
     lm = core.load_text_model("names")
     return PROMPT + "".join(s.token for s in core.generate(lm, PROMPT, n_tokens, seed=SEED))
 
@@ -133,3 +138,55 @@ def test_a_model_file_breaking_while_the_server_runs_affects_only_its_page(page:
         assert_no_streamlit_errors(page)
     finally:
         kill(proc)
+
+
+LLM_PROMPT, LLM_SEED = "The capital of France is", 5
+LLM_QUERY = f"model=smollm2&prompt={LLM_PROMPT.replace(' ', '%20')}&seed={LLM_SEED}&tokens=30"
+
+
+def llm_worker_pid(server_pid: int) -> int:
+    """The server's LLM worker: its child process running core.text.llm_engine (core.workers)."""
+    import psutil
+
+    for child in psutil.Process(server_pid).children(recursive=True):
+        if any("llm_engine" in part for part in child.cmdline()):
+            return child.pid
+    raise AssertionError("the server has no LLM worker process")
+
+
+def test_a_killed_llm_worker_is_one_sentence_then_a_new_one_answers_and_other_pages_work(page: Page):
+    """The LLM's worker dies while a session waits for it (SIGKILL, as the out-of-memory killer sends): that
+    session reads one sentence and keeps its text; its next click is answered by a new worker; the small
+    models' pages never noticed."""
+    llm = core.load_text_model("smollm2")  # the oracle, in this process (its own worker)
+    drawn = [s.token_id for s in core.generate(llm, LLM_PROMPT, 2, seed=LLM_SEED)]
+    expected = [llm.vocab.decode(llm.vocab.encode(LLM_PROMPT) + drawn[:n]).strip() for n in (1, 2)]
+    wire = Wire(page)
+    proc, base = start_server(name="llm-worker-kill")
+    try:
+        open_page(page, base, "")
+        open_page(page, base, f"sampling?{LLM_QUERY}")
+        next_token(page, wire)  # the first LLM request starts the worker
+        assert shown_text(page) == expected[0]
+        pid = llm_worker_pid(proc.pid)
+        os.kill(pid, signal.SIGSTOP)  # frozen: the next request certainly waits for it
+        with expect_rerun(page, wire, timeout=60000):
+            page.get_by_role("button", name="Next token").locator("visible=true").first.click()
+            page.wait_for_timeout(1500)  # the session is waiting for the worker's answer
+            os.kill(pid, signal.SIGKILL)
+        errors = _error_texts(page)
+        assert len(errors) == 1 and "stopped before answering" in errors[0] and "was kept" in errors[0], errors
+        screenshot(page, "llm-worker-killed", full_page=False)
+        assert shown_text(page) == expected[0]  # the text was kept
+        next_token(page, wire)  # a new worker answers
+        assert not _error_texts(page) and shown_text(page) == expected[1]
+        assert llm_worker_pid(proc.pid) != pid
+        for path in ("chain_rule", "attention", "pixelcnn", f"sampling?{QUERY}"):  # the small models' pages
+            open_page(page, base, path)
+            assert_no_streamlit_errors(page)
+            assert not _error_texts(page), (path, _error_texts(page))
+        next_token(page, wire)
+        assert shown_text(page) == expected_names(1)
+    finally:
+        if proc.poll() is None:
+            kill(proc)

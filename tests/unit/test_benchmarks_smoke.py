@@ -36,3 +36,33 @@ def test_pixelcnn_sampling_benchmark_small():
     r = pixelcnn_sampling.measure(load_image_model("pixelcnn"), n=2, rows=1, seed=0, repeats=1)
     assert r.identical and r.pixels == 28
     assert "pixelcnn" in pixelcnn_sampling.report([r])
+
+
+def test_ws_load_reads_the_drawn_text_and_its_check_fails_on_a_wrong_text():
+    """The capacity driver reads the page's first code block (the text), not the last one (the share link)."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    from benchmarks import ws_load
+
+    def code(path, text):
+        fwd = ForwardMsg()
+        fwd.metadata.delta_path.extend(path)
+        fwd.delta.new_element.code.code_text = text
+        return fwd
+
+    page = ws_load.Protocol(ws=None, query="")
+    for fwd in (
+        code([0, 4, 0], "ROMEO:\nWhat"),
+        code([0, 7, 2], "http://localhost/sampling?seed=1"),
+        code([0, 12], "x"),
+    ):
+        page.read(fwd)
+    end = ForwardMsg()
+    end.script_finished = ForwardMsg.FINISHED_SUCCESSFULLY
+    page.read(end)
+    assert page.finished and page.code == "ROMEO:\nWhat"
+    right = ws_load.WsSession(0, seed=1, latencies_s=[0.1], text="ROMEO:\nWhat", expected="ROMEO:\nWhat")
+    wrong = ws_load.WsSession(1, seed=2, latencies_s=[0.1], text="ROMEO:\nWho", expected="ROMEO:\nWhat")
+    assert ws_load.Capacity(1, 1.0, 1.0, [right]).problems == []
+    [problem] = ws_load.Capacity(2, 1.0, 1.0, [right, wrong]).problems
+    assert "session 1: text differs from core.generate" in problem and "first difference at 9" in problem

@@ -490,8 +490,10 @@ def test_llm_heads_read_their_kv_head_by_the_grouping(llm, llm_attention):
     assert kv_groups(9, 3) == [[0, 1, 2], [3, 4, 5], [6, 7, 8]]
     assert [kv_head_of(h, 9, 3) for h in range(9)] == [0, 0, 0, 1, 1, 1, 2, 2, 2]
     assert n_kv_heads(llm) == 3
-    w, att = llm_attention
-    net, T, hs = llm.net, w.T, 576 // 9
+    w, att = llm_attention  # computed by the LLM's worker process
+    from core.text.gguf_llm import load_smollm2
+
+    net, T, hs = load_smollm2("q4")[0], w.T, 576 // 9  # the same weights, here, to read layer 1 from the inside
     with torch.no_grad():
         x = net.wte(torch.tensor([w.ids]))  # (1, T, C)
         qkv = net.blocks[0].attn.c_attn(net.blocks[0].ln_1(x))[0]  # (T, (9 + 2 * 3) * hs)

@@ -188,15 +188,15 @@ def test_forward_detailed_attention_and_cache_contract():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("fmt, max_kl", [("fp32", 1e-6), ("q4", 2e-2)])
-def test_cached_decoding_equals_recomputation_over_200_tokens(fmt, max_kl):
+@pytest.mark.parametrize("fmt", ["fp32", "q4"])
+def test_cached_decoding_equals_recomputation_over_200_tokens(fmt):
     """Greedy with the cache, then one uncached pass over the whole sequence: by causality its
-    position t is what recomputing the prefix would give; same tokens, close distributions.
+    position t is what recomputing the prefix would give; same tokens, same distributions.
 
-    fp32 agrees to float32 rounding. q4 computes in bfloat16, where a float32-sized difference
-    (fused attention over a prefix vs one query) can flip a bfloat16 rounding, so its distributions
-    differ by up to a few 1e-3 nats at the worst position; the greedy tokens are still the same.
+    Both formats agree to float32 rounding: attention runs in float64 (core.models.llama.attend), so
+    the served model's bfloat16 layers have no last-bit difference to amplify.
     """
+    max_kl = 1e-6
     net, vocab, _ = llm(fmt)
     prompt = [vocab.bos_id] + vocab.encode("ROMEO:\nBut soft, what light through yonder window breaks?\n")
     cache, ids, cached = net.new_cache(), list(prompt), []
@@ -216,12 +216,76 @@ def test_cached_decoding_equals_recomputation_over_200_tokens(fmt, max_kl):
     assert kl.max() < max_kl
 
 
+HELDOUT = (Path(__file__).parents[3] / "assets" / "data" / "shakespeare_heldout.txt").read_text()
+LEDGER_TEXTS = [
+    "The cat sat on the mat.",  # the issue's example: token 2 read -3.0976 in one pass, -3.0723 step by step
+    *PROMPTS,
+    *[t for t in AWKWARD if t],
+    *[HELDOUT[i * 997 : i * 997 + n] for i, n in enumerate((1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233, 377))],
+]
+
+
+def ledger_and_steps(net, ids: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(n, V) log p of every next token two ways: one pass over the text (the ledger) and one token at a
+    time against the cache (the steps)."""
+    with torch.no_grad():
+        ledger = torch.log_softmax(net(torch.tensor([ids]))[0][0, :-1].double(), -1)
+        cache, steps = net.new_cache(), []
+        for t in range(len(ids) - 1):
+            steps.append(net.forward_detailed(torch.tensor([ids[t : t + 1]]), cache=cache).logits[0, -1])
+    return ledger, torch.log_softmax(torch.stack(steps).double(), -1)
+
+
+def test_served_ledger_and_steps_give_one_number_per_token():
+    """The served 4-bit model: the ledger's log p of each token equals the cached steps' to 1e-5 nats
+    (the issue asked 1e-3; before attention ran in float64 they differed by up to 0.25 nats)."""
+    net, vocab, _ = llm("q4")
+    worst, tokens = 0.0, 0
+    for text in LEDGER_TEXTS:
+        ids = [vocab.bos_id] + vocab.encode(text)[:160]
+        ledger, steps = ledger_and_steps(net, ids)
+        picked = torch.arange(len(ids) - 1), torch.tensor(ids[1:])
+        worst = max(worst, (ledger[picked] - steps[picked]).abs().max().item())
+        tokens += len(ids) - 1
+    print(f"{len(LEDGER_TEXTS)} texts, {tokens} tokens: worst |ledger - steps| {worst:.2e} nats")
+    assert worst <= 1e-5
+
+
+def test_a_ragged_batch_decodes_each_sequence_as_alone():
+    """Sequences at different places in their texts, one token each per pass (continuous batching):
+    every row's logits equal that sequence's unbatched step to 1e-4, whoever shares the batch."""
+    from core.models.kv_cache import RaggedKVCaches
+
+    net, vocab, _ = llm("q4")
+    seqs = [[vocab.bos_id] + vocab.encode(t)[:40] for t in LEDGER_TEXTS[:6]]
+    alone = [ledger_and_steps(net, ids)[1] for ids in seqs]  # (n, V) log p, unbatched steps
+    caches = [net.new_cache() for _ in seqs]
+    fed = [1 + (3 * b) % 7 for b in range(len(seqs))]  # tokens in each cache: the lengths differ
+    worst = 0.0
+    with torch.no_grad():
+        for b, ids in enumerate(seqs):
+            net.forward_detailed(torch.tensor([ids[: fed[b]]]), cache=caches[b])
+        for round_ in range(200):
+            left = [b for b in range(len(seqs)) if fed[b] < len(seqs[b]) - 1]
+            if not left:
+                break
+            active = [b for b in left if (round_ + b) % 4 != 0] or left  # a changing mix of rows
+            idx = torch.tensor([[seqs[b][fed[b]]] for b in active])  # (B, 1): each row's next token
+            logits = net.forward_detailed(idx, cache=RaggedKVCaches([caches[b] for b in active])).logits[:, -1]
+            for j, b in enumerate(active):
+                got = torch.log_softmax(logits[j].double(), -1)
+                worst = max(worst, (got - alone[b][fed[b]]).abs().max().item())
+                fed[b] += 1
+    print(f"worst |batched - alone| log p: {worst:.2e}")
+    assert all(n == len(ids) - 1 for n, ids in zip(fed, seqs, strict=True))
+    assert worst <= 1e-4
+
+
 @pytest.mark.slow
 def test_served_format_agrees_with_fp32():
     ref, vocab, _ = llm("fp32")
     served, _, info = llm("q4")
-    text = (Path(__file__).parents[3] / "assets" / "data" / "shakespeare_heldout.txt").read_text()
-    ids = [vocab.bos_id] + vocab.encode(text)[:400]
+    ids = [vocab.bos_id] + vocab.encode(HELDOUT)[:400]
     p = torch.log_softmax(logits(ref, ids).double(), -1)
     q = torch.log_softmax(logits(served, ids).double(), -1)
     top1 = (p.argmax(-1) == q.argmax(-1)).double().mean().item()

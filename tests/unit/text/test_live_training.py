@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from functools import partial
 
 import pytest
 import torch
@@ -148,12 +149,12 @@ def wait_for(predicate, timeout=10.0):
 
 def test_one_slot_queues_the_second_job_and_frees_it_on_stop():
     runner = JobRunner(slots=1)
-    a = runner.submit("alice", lambda: slow(10_000))
-    b = runner.submit("bob", lambda: slow(3))
+    a = runner.submit("alice", partial(slow, 10_000))
+    b = runner.submit("bob", partial(slow, 3))
     wait_for(lambda: a.state == "running")
     assert runner.position(a) == 0 and runner.position(b) == 1 and b.state == "queued"
     with pytest.raises(InputError, match="already has a training job"):
-        runner.submit("alice", lambda: slow(1))
+        runner.submit("alice", partial(slow, 1))
     a.stop()
     wait_for(lambda: b.state == "done")
     assert a.state == "stopped" and b.events == [0, 1, 2] and runner.position(b) == -1
@@ -161,7 +162,7 @@ def test_one_slot_queues_the_second_job_and_frees_it_on_stop():
 
 def test_pause_resume_budget_and_abandon():
     runner = JobRunner(slots=2, budget_s=0.3, abandon_after_s=60)
-    job = runner.submit("a", lambda: slow(10_000))
+    job = runner.submit("a", partial(slow, 10_000))
     wait_for(lambda: len(job.events) > 2)
     job.pause()
     time.sleep(0.3)
@@ -171,15 +172,15 @@ def test_pause_resume_budget_and_abandon():
     job.resume()
     wait_for(lambda: job.finished)
     assert job.state == "stopped" and "time budget" in job.message
-    gone = JobRunner(abandon_after_s=0.2).submit("b", lambda: slow(10_000))
+    gone = JobRunner(abandon_after_s=0.2).submit("b", partial(slow, 10_000))
     wait_for(lambda: gone.finished)
     assert "closed" in gone.message
 
 
 def test_a_failing_job_says_why_and_frees_its_slot():
     runner = JobRunner(slots=1)
-    bad = runner.submit("a", lambda: train_live(""))
+    bad = runner.submit("a", partial(train_live, ""))
     wait_for(lambda: bad.finished)
     assert bad.state == "failed" and "empty" in bad.message
-    ok = runner.submit("a", lambda: slow(2))
+    ok = runner.submit("a", partial(slow, 2))
     wait_for(lambda: ok.state == "done")
