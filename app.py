@@ -6,9 +6,13 @@ each lesson is a thin script in ``pages/`` over the ``core`` package.
 
 from pathlib import Path
 
+# Imported whole before any session draws: plotly looks pandas up in sys.modules without importing it,
+# so a figure built while another session's first table was still importing pandas met a half-made
+# module (AttributeError on a fresh server, two sessions opening at once). An import here waits.
+import pandas  # noqa: F401
 import streamlit as st
 
-from pages.common import existing_pages, notice_clicks_while_waiting, notice_lost_session
+from pages.common import existing_pages, notice_clicks_while_waiting, notice_lost_session, run_by_app
 
 st.set_page_config(page_title="Chain Rule Lab", page_icon="🔗", layout="wide")
 notice_lost_session()
@@ -22,5 +26,6 @@ for info in existing_pages(Path(__file__).parent):
         st.Page(info.path, title=info.title, icon=info.icon, url_path=info.url_path)
     )
 page = st.navigation(sections, expanded=True)
-with notice_clicks_while_waiting():  # a click during a wait for the LLM's worker cancels the abandoned request
+# a click during a wait for the LLM's worker cancels the abandoned request; pages check they run from here
+with notice_clicks_while_waiting(), run_by_app():
     page.run()

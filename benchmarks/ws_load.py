@@ -84,6 +84,8 @@ class Protocol:
                 self.buttons[element.button.label] = element.button.id
             elif which == "code":
                 self.codes[tuple(fwd.metadata.delta_path)] = element.code.code_text
+            elif which == "exception":  # an uncaught error drawn on the page: this session failed
+                raise RuntimeError(f"the page drew an error: {element.exception.message[:120]}")
         elif kind == "script_finished" and fwd.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
             self.code = drawn_text(self.codes)
             self.finished = True
@@ -152,6 +154,8 @@ async def _llm_player(base: str, seconds: float, gate: Barrier, errors: list[str
                 # at up to 4 tokens/s the page redraws its distribution chart once per drawn token
                 if fwd.WhichOneof("type") == "delta" and fwd.delta.new_element.WhichOneof("type") == "plotly_chart":
                     received += 1
+                if fwd.WhichOneof("type") == "delta" and fwd.delta.new_element.WhichOneof("type") == "exception":
+                    raise RuntimeError(f"the page drew an error: {fwd.delta.new_element.exception.message[:120]}")
     except Exception as e:
         errors.append(f"LLM player: {type(e).__name__}: {e}")
         gate.release()

@@ -17,9 +17,11 @@ from core.lessons.states import AttentionState
 from core.validation import MAX_SEED
 from pages.attention_panels import learned_attention
 from pages.attention_peeking import families_section, llm_check, no_attention, peeking_sections
-from pages.common import chart_config, model_or_error, show_error
+from pages.common import chart_config, model_or_error, require_app, show_error
 from pages.quiz_panel import check_yourself, quiz_rng
 from pages.state import LinkedPage, bound, get, put, setter, text_box
+
+require_app()  # a page script Streamlit ran without app.py reruns through it
 
 TOY_TOKENS = 6  # the toy example uses the first few tokens so every number fits in its cell
 MAX_TOKENS = causality.MAX_SHOWN_TOKENS

@@ -17,8 +17,11 @@ from pages.chain_rule_exact import joint_section, worked_section
 from pages.chain_rule_families import families_section
 from pages.chain_rule_ledger import ledger_section
 from pages.chain_rule_ordering import ordering_section
+from pages.common import require_app
 from pages.quiz_panel import check_yourself, quiz_rng
 from pages.state import LinkedPage, bound
+
+require_app()  # a page script Streamlit ran without app.py reruns through it
 
 page = LinkedPage(ChainRuleState, "chain_rule")
 st.title("Chain rule")

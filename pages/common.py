@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -97,20 +98,38 @@ def configure_torch_threads() -> int:
     return n
 
 
-def leave_legacy_pages_mode() -> None:
-    """Make a deep link on a fresh server open the page inside the app, not as a bare script.
+_app_run = threading.local()  # set while app.py runs the chosen page, in that run's thread
 
-    Until ``st.navigation`` has run once in the process, Streamlit treats a ``pages/`` folder as a
-    legacy multipage app: the first visitor of a shared link such as ``/sampling?seed=3`` would
-    get the page script alone, with every file of ``pages/`` in the sidebar. Flipping Streamlit's
-    flag and rerunning sends that visit through ``app.py``; the URL paths equal the file names,
-    so the rerun resolves to the same page. Called once, when this module is first imported.
+
+@contextmanager
+def run_by_app() -> Iterator[None]:
+    """app.py runs the chosen page inside: a page script that runs without it is sent back (require_app)."""
+    _app_run.active = True
+    try:
+        yield
+    finally:
+        _app_run.active = False
+
+
+def require_app() -> None:
+    """Each lesson's first line: a page script Streamlit ran without ``app.py`` reruns through it.
+
+    Until some run has called ``st.navigation``, Streamlit treats a ``pages/`` folder beside the main
+    script as a legacy multipage app and runs a requested page's script alone: no page setup, every
+    file of ``pages/`` in the sidebar. That happens to the very first visitor of a deep link (such as
+    ``/sampling?seed=3``) and to every session that connects while the server's first run is still
+    importing (a class opening the app at once). Flipping Streamlit's flag and rerunning sends the
+    visit through ``app.py``; the URL paths equal the file names, so the rerun opens the same page.
+    A page script tested on its own (``AppTest.from_file``) is its own main script and runs as is.
     """
     from streamlit.runtime.pages_manager import PagesManager
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        st.rerun()
+    ctx = get_script_run_ctx()
+    if getattr(_app_run, "active", False) or ctx is None or Path(ctx.main_script_path).name != "app.py":
+        return
+    PagesManager.uses_pages_directory = False
+    st.rerun()
 
 
 def existing_pages(root: Path) -> list[PageInfo]:
@@ -198,4 +217,3 @@ def model_or_error(name: str):
 
 
 configure_torch_threads()
-leave_legacy_pages_mode()

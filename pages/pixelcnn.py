@@ -15,12 +15,14 @@ from core.image.model import IMAGE_MODELS
 from core.lessons import questions
 from core.lessons.pixel_lesson import card_summary, figures_table
 from core.lessons.states import PixelState
-from pages.common import model_or_error
+from pages.common import model_or_error, require_app
 from pages.pixelcnn_likelihood import likelihood_section
 from pages.pixelcnn_sampling import sampling_section
 from pages.pixelcnn_sections import masks_section, raster_section, receptive_field_section
 from pages.quiz_panel import check_yourself, quiz_rng
 from pages.state import LinkedPage
+
+require_app()  # a page script Streamlit ran without app.py reruns through it
 
 page = LinkedPage(PixelState, "pixelcnn")
 st.title("PixelCNN: the chain rule over pixels")

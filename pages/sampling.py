@@ -28,11 +28,13 @@ from core.lessons.settings import (
 from core.lessons.states import SamplingState
 from core.text.language_model import TEXT_MODELS, context_ids
 from core.validation import MAX_SEED
-from pages.common import model_or_error, show_error
+from pages.common import model_or_error, require_app, show_error
 from pages.sampling_kv import kv_section, state_section
 from pages.sampling_lab import lab_sections, more_knobs, restore_from_link, share_link, write_text_to_url
 from pages.sampling_panels import live_panel, on_speed, play, session, start_over
 from pages.state import LinkedPage, bound, get, pop, put, text_box
+
+require_app()  # a page script Streamlit ran without app.py reruns through it
 
 
 def clamp_typed() -> None:

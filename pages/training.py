@@ -29,8 +29,10 @@ from core.text.corpora import CORPORA
 from core.text.live_training import NAMES_BLOCK, build_net, decode_upload, train_live
 from core.text.vocab import text_vocab
 from core.validation import MAX_SEED
-from pages.common import chart_config, show_error
+from pages.common import chart_config, require_app, show_error
 from pages.state import LinkedPage, bound, get, pop, put, remember, text_box
+
+require_app()  # a page script Streamlit ran without app.py reruns through it
 
 MAX_UPLOAD_BYTES = 200_000
 FAMILY_NOTES = {
