@@ -4,9 +4,10 @@
   headless Chromium (target <= 6 s);
 * slider latency: on the sampling page, from a temperature key press to the page's script run
   finished with the redrawn chart (target <= 500 ms median);
-* memory: the server's resident memory with every shipped model loaded (every page visited,
-  target <= 700 MB), and its growth per extra browser session with 10 sessions open
-  (target <= 10 MB each).
+* memory: the server's resident memory with every shipped model loaded (every page visited and
+  one token drawn from the real LLM, target <= 700 MB for the web process, <= 1.3 GB with its
+  worker processes, the LLM's among them), and its growth per extra browser session with 10
+  sessions open (target <= 10 MB each).
 """
 
 from __future__ import annotations
@@ -89,13 +90,28 @@ def rss_mb(pid: int) -> float:
     return psutil.Process(pid).memory_info().rss / 2**20
 
 
-def memory(base: str, pid: int, browser_page_factory, sessions: int) -> tuple[float, float, list[float]]:
-    """(MB with every model loaded, MB growth per extra session, RSS after each session)."""
+def with_workers_mb(pid: int) -> float:
+    """RSS of the server and every process it started (the LLM's and the jobs' workers), in MB.
+
+    RSS counts shared pages once per process, so this is an upper bound on what they use together.
+    """
+    import psutil
+
+    procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+    return sum(p.memory_info().rss for p in procs) / 2**20
+
+
+def memory(base: str, pid: int, browser_page_factory, sessions: int) -> tuple[float, float, float, list[float]]:
+    """(web process MB with every model loaded, MB with its workers too, MB growth per extra session,
+    web process RSS after each session). The real LLM is loaded too: one token drawn on Live sampling."""
     first = browser_page_factory()
-    for path in PAGES:  # every page once: every model loaded and cached
+    for path in [*PAGES, "sampling?model=smollm2"]:  # every page once: every model loaded and cached
         first.goto(f"{base}/{path}")
         _wait_finished(first)
-    loaded = rss_mb(pid)
+    first.get_by_role("button", name="Next token").click()  # the LLM's worker started, its weights loaded
+    first.wait_for_timeout(500)
+    _wait_finished(first)
+    loaded, everything = rss_mb(pid), with_workers_mb(pid)
     series = [loaded]
     pages = []
     for _ in range(sessions):
@@ -105,7 +121,7 @@ def memory(base: str, pid: int, browser_page_factory, sessions: int) -> tuple[fl
         pages.append(p)
         series.append(rss_mb(pid))
     growth = (series[-1] - series[0]) / sessions
-    return loaded, growth, series
+    return loaded, everything, growth, series
 
 
 def run(repeats: int, sessions: int) -> tuple[str, list[list[str]]]:
@@ -121,7 +137,7 @@ def run(repeats: int, sessions: int) -> tuple[str, list[list[str]]]:
         page.goto(base)
         _wait_finished(page)
         slider = slider_latency(base, page, repeats)
-        loaded, growth, series = memory(
+        loaded, everything, growth, series = memory(
             base, server_pid, lambda: browser.new_context(viewport={"width": 1280, "height": 720}).new_page(), sessions
         )
         browser.close()
@@ -140,6 +156,12 @@ def run(repeats: int, sessions: int) -> tuple[str, list[list[str]]]:
         ],
         ["server memory, every model loaded", "≤ 700 MB", f"{loaded:.0f} MB", "met" if loaded <= 700 else "**missed**"],
         [
+            "server + worker processes, every model loaded (the LLM too)",
+            "≤ 1.3 GB",
+            f"{everything / 1024:.2f} GB",
+            "met" if everything <= 1.3 * 1024 else "**missed**",
+        ],
+        [
             f"memory growth per session ({sessions} sessions)",
             "≤ 10 MB",
             f"{growth:.1f} MB",
@@ -148,7 +170,8 @@ def run(repeats: int, sessions: int) -> tuple[str, list[list[str]]]:
     ]
     text = (
         f"Cold start over {cold.n} launches: {cold.fmt(1, 2)} s. Slider latency over {slider.n} key presses: "
-        f"{slider.fmt(1000, 0)} ms. Server RSS with every page visited: {loaded:.0f} MB; after each of "
+        f"{slider.fmt(1000, 0)} ms. Server RSS with every page visited and one LLM token drawn: {loaded:.0f} MB (web process), "
+        f"{everything:.0f} MB with its worker processes (sum of RSS); after each of "
         f"{sessions} more sessions on the sampling page: "
         + ", ".join(f"{m:.0f}" for m in series[1:])
         + f" MB (median step {statistics.median([b - a for a, b in zip(series, series[1:], strict=False)]):.1f} MB).\n"
