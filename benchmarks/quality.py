@@ -23,7 +23,11 @@ METHOD_NOTE = (
     + ". The leaky model's card keeps its training-style figure (it reads the targets); here it is scored the "
     "ledger's way like the others. Images: the mean −log p of the 500 shipped test digits, nats per image; "
     "the gated model without its label two ways: its learned “no label” embedding, and its ten digit models "
-    "averaged by the sum rule."
+    "averaged by the sum rule. "
+    "Trained: the wall time on the model's card (its command, this machine's CPU). Milliseconds per generated "
+    "token: `core.generate` from an empty prompt, up to 15 tokens, each family with its own cache or state "
+    "(the transformer's key/value cache, the GRU's hidden state, the MLP's and WaveNet's windows), median "
+    "over 20 seeds."
 )
 
 # What the literature reports in a comparable setting, for the reader to judge ours against.
@@ -32,6 +36,10 @@ ANCHORS = {
     "names-bigram": "≈ 2.45 nats/char: makemore's counted bigram",
     "names-reversed": "the same transformer on names written right to left: within 0.03 nats/char of names",
     "names-leaky": "not comparable: it copies every letter from its input; the end token has nothing to copy",
+    "names-mlp": "≈ 2.1 nats/char: makemore's MLP (Bengio et al. 2003) on its 32K names",
+    "names-gru": "makemore's RNN/GRU on its names (a guide, not a copy: our names list differs)",
+    "names-wavenet": "≈ 1.99 nats/char: makemore's WaveNet on its 32K names",
+    "names-wavenet-leaky": "not comparable: its centred kernels read the next characters",
     "shakespeare": "1.88 (nanoGPT CPU config, 0.8M params) / 1.47 (nanoGPT GPU config, 10.6M params)",
     "pixelcnn": "81.30 nats/image: PixelCNN (van den Oord et al. 2016), trained on 60,000 images; ours saw 4,500",
     "gated-pixelcnn": "79.20 nats/image: PixelRNN (the best of that paper), 60,000 training images; ours saw 4,500",
@@ -39,6 +47,9 @@ ANCHORS = {
 TARGETS = {
     "names": 1.92,
     "names-bigram": 2.5,
+    "names-mlp": 2.10,
+    "names-wavenet": 2.00,
+    "names-gru": 1.98,
     "shakespeare": 1.55,
     "pixelcnn": 93.0,
     "gated-pixelcnn": 90.0,
@@ -103,6 +114,19 @@ def image_rows() -> list[dict]:
     return rows
 
 
+def ms_per_character(lm, seeds: int = 20, tokens: int = 15) -> float:
+    """Median over seeds of milliseconds per generated token, each family with its own cache or state."""
+    import statistics
+    import time
+
+    per = []
+    for seed in range(seeds):
+        t0 = time.perf_counter()
+        n = sum(1 for _ in core.generate(lm, "", tokens, seed=seed))
+        per.append((time.perf_counter() - t0) * 1000 / max(n, 1))
+    return statistics.median(per)
+
+
 def quality_rows(names: list[str] | None = None) -> list[dict]:
     rows = []
     for name in names or list(core.text.language_model.TRAINED_MODELS):
@@ -119,6 +143,8 @@ def quality_rows(names: list[str] | None = None) -> list[dict]:
                 "card_nll": lm.card["metrics"]["heldout_nll"],
                 "target": TARGETS.get(name),
                 "anchor": ANCHORS.get(name, ""),
+                "train_min": lm.card.get("wall_time_s", 0) / 60,
+                "ms_per_char": ms_per_character(lm),
             }
         )
     return rows
@@ -128,17 +154,22 @@ def report(rows: list[dict]) -> str:
     table = []
     for r in rows:
         if "error" in r:
-            table.append([r["model"], "–", "unavailable: " + r["error"], "–", "–", "–"])
+            table.append([r["model"], "–", "unavailable: " + r["error"], "–", "–", "–", "–", "–"])
             continue
         met = "–" if r["target"] is None else ("met" if r["heldout_nll"] <= r["target"] else "**missed**")
         target = "–" if r["target"] is None else f"≤ {r['target']}"
-        table.append([r["model"], f"{r['params']:,}", f"{r['heldout_nll']:.4f}", target, met, r["anchor"]])
+        trained = f"{r['train_min']:.0f} min" if r.get("train_min") else "–"
+        speed = f"{r['ms_per_char']:.2f}" if "ms_per_char" in r else "–"
+        row = [r["model"], f"{r['params']:,}", f"{r['heldout_nll']:.4f}", target, met, trained, speed, r["anchor"]]
+        table.append(row)
     header = [
         "model",
         "parameters",
         "held-out NLL (recomputed; nats/token, images: nats/image)",
         "target",
         "",
+        "trained (card)",
+        "ms per generated token",
         "anchor",
     ]
     return md_table(header, table) + "\n"

@@ -76,8 +76,10 @@ def interference() -> tuple[float, float, float, float]:
     rerun_times(3)  # warm up: the model loaded, the page compiled
     idle = statistics.median(four_sessions())
     runner = JobRunner(slots=1, budget_s=600, abandon_after_s=600)
-    job = runner.submit("bench", partial(train_live, "names", n_layer=2, n_embd=64, steps=20000, eval_every=10**6))
+    job = runner.submit("bench", partial(train_live, "names", n_layer=2, n_embd=64, steps=5000, eval_every=10**6))
     while len(job.events) < 10:  # in the worker process, its model built
+        if job.finished:
+            raise RuntimeError(f"the training job ended before its 10th step: {job.state}: {job.message}")
         time.sleep(0.1)
     n0, t0 = len(job.events), time.monotonic()
     time.sleep(8)

@@ -231,9 +231,9 @@ def report(results: list[Capacity]) -> str:
     rows = [
         [
             r.sessions if not r.llm_players else f"{r.sessions} + {r.llm_players} auto-playing the LLM",
-            f"{r.answered / r.wall_s:.1f}",
-            f"{r.percentile(0.5) * 1000:.0f}",
-            f"{r.percentile(0.95) * 1000:.0f}",
+            f"{r.answered / r.wall_s:.1f}" if r.sessions else "–",
+            f"{r.percentile(0.5) * 1000:.0f}" if r.sessions else "–",
+            f"{r.percentile(0.95) * 1000:.0f}" if r.sessions else "–",
             ", ".join(f"{n / r.seconds:.1f}" for n in r.llm_tokens) or "–",
             "ok" if not r.problems else "; ".join(r.problems)[:200],
         ]

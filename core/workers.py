@@ -325,7 +325,12 @@ class _Process:
             self.proc.kill()
         self.dead = True
         code = self.proc.poll()
-        with self._calls_lock:
+        # Under the worker's lock, so a request being sent right now is either listed here (its send went
+        # through: lost with the worker, it fails in one sentence) or gone to a new worker (its send
+        # failed and it was unlisted); never swept between being listed and a failed send. A send can go
+        # through for a moment after the worker died: the kernel releases a dead process's socket a
+        # little later, and what reached it then is lost with it.
+        with self.worker._lock, self._calls_lock:
             orphans, self.calls = list(self.calls.values()), {}
         if orphans:
             log.warning(
