@@ -512,17 +512,22 @@ def job_service() -> JobService:
     return JobService()
 
 
-_jobs: Worker | None = None
-_jobs_lock = threading.Lock()
+_shared: dict[str, Worker] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_worker(service: str, what: str) -> Worker:
+    """The server's one worker running ``service``: every session's requests go to it (it is started by
+    the first request and started again after it dies)."""
+    with _shared_lock:
+        if service not in _shared:
+            _shared[service] = Worker(service, what)
+        return _shared[service]
 
 
 def jobs_worker() -> Worker:
-    """The server's one worker for jobs (training, test-set scoring), started on first use."""
-    global _jobs
-    with _jobs_lock:
-        if _jobs is None:
-            _jobs = Worker("core.workers:job_service", "the background jobs")
-        return _jobs
+    """The server's one worker for jobs (training, test-set scoring)."""
+    return shared_worker("core.workers:job_service", "the background jobs")
 
 
 def main(argv: list[str]) -> None:

@@ -18,7 +18,6 @@ before:
 from __future__ import annotations
 
 import itertools
-import threading
 import weakref
 
 import numpy as np
@@ -26,19 +25,12 @@ import torch
 
 from core.models.config import ForwardOutput
 from core.models.llama import LlamaConfig
-from core.workers import Worker
-
-_worker: Worker | None = None
-_lock = threading.Lock()
+from core.workers import Worker, shared_worker
 
 
 def llm_worker() -> Worker:
     """The server's one LLM worker (started by its first request, restarted after it dies)."""
-    global _worker
-    with _lock:
-        if _worker is None:
-            _worker = Worker("core.text.llm_engine:llm_service", "the real LLM")
-        return _worker
+    return shared_worker("core.text.llm_engine:llm_service", "the real LLM")
 
 
 _handles = itertools.count(1)
