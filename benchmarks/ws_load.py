@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
@@ -218,7 +219,10 @@ class Capacity:
 def measure(base: str, sessions: int, seconds: float, llm_players: int = 0) -> Capacity:
     """``sessions`` pressing "Next token" for ``seconds``, beside ``llm_players`` auto-playing the LLM
     at the page's default speed (4 tokens/s)."""
-    runs, wall, errors, received = asyncio.run(_drive(base, sessions, seconds, llm_players))
+    # its own event loop on a thread of its own: the caller's thread may be running one already
+    # (Playwright's sync API keeps a loop running in the thread of a test suite that used a browser)
+    with ThreadPoolExecutor(1) as pool:
+        runs, wall, errors, received = pool.submit(asyncio.run, _drive(base, sessions, seconds, llm_players)).result()
     for s in runs:
         if s.text is not None:
             # one token per answered press, up to the page's length limit (then a press draws nothing)
