@@ -25,6 +25,7 @@ for info in existing_pages(Path(__file__).resolve().parent.parent):
     st.page_link(info.path, label=f"**{info.title}** — {info.description}", icon=info.icon)
 st.caption(
     "Every number in this app is computed live from the models or the maths. "
-    "The models are small transformers, a bigram table and PixelCNNs trained on a CPU; "
-    "their cards (config, data, training command, measured loss) ship beside their weights."
+    "The small models (transformers, an MLP, a GRU, a WaveNet, a bigram table and PixelCNNs) were trained "
+    "on a CPU; their cards (config, data, training command, measured loss) ship beside their weights. "
+    "The real LLM, SmolLM2-135M, comes inside a pinned Python package."
 )
