@@ -13,6 +13,7 @@ from core.lessons import questions
 from core.lessons.chain_rule import UNITS
 from core.lessons.states import ChainRuleState
 from pages.chain_rule_compare import models_section, prompts_section
+from pages.chain_rule_draws import draws_section
 from pages.chain_rule_exact import joint_section, worked_section
 from pages.chain_rule_families import families_section
 from pages.chain_rule_ledger import ledger_section
@@ -45,7 +46,7 @@ unit = st.segmented_control(
     **bound("cr_unit"),
 )
 worked_section(unit)
-joint_section()
+draws_section(joint_section())
 ordering_section(unit)
 ledger = ledger_section(unit)
 families_section(unit)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import streamlit as st
 
 from core.figures.chain_rule import worked_waterfall
@@ -76,7 +77,8 @@ def new_distribution() -> None:
     put("cr_joint_seed", (get("cr_joint_seed", 0) + 1) % (MAX_SEED + 1))
 
 
-def joint_section() -> None:
+def joint_section() -> np.ndarray:
+    """Draws section 2 and returns its joint (the draws below sample from it)."""
     st.header("2. The order does not change the joint", divider="gray")
     left, right = st.columns([1, 1], gap="large")
     with left:
@@ -131,3 +133,4 @@ def joint_section() -> None:
             },
             key="cr_all_sequences",
         )
+    return joint

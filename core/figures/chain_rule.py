@@ -260,3 +260,62 @@ def family_ledger_figure(tokens: list[str], costs: dict[str, list[float]], unit:
         height=400,
     )
     return fig
+
+
+DRAWN_COLOUR = "#E8804A"  # frequencies of the draws
+IMPLIED_COLOUR = "#3BA889"  # the joint a sampling rule really draws from
+
+
+def joint_draws_figure(
+    labels: list[str], joint: list[float], drawn: list[float], implied: list[float] | None = None
+) -> go.Figure:
+    """All sequences of the exact joint: p(sequence) as bars, the draws' frequencies as bars beside them,
+    and (a rule applied to each conditional) the joint the draws really follow as markers."""
+    fig = go.Figure()
+    fig.add_trace(
+        go.Bar(x=labels, y=joint, name="p(x1, x2, x3): the joint", marker_color=TOTAL_COLOUR,
+               hovertemplate="%{x}: p = %{y:.4f}<extra></extra>")
+    )  # fmt: skip
+    fig.add_trace(
+        go.Bar(x=labels, y=drawn, name="fraction of the draws", marker_color=DRAWN_COLOUR,
+               hovertemplate="%{x}: drawn %{y:.4f}<extra></extra>")
+    )  # fmt: skip
+    if implied is not None:
+        fig.add_trace(
+            go.Scatter(x=labels, y=implied, mode="markers", name="product of the changed conditionals",
+                       marker=dict(color=IMPLIED_COLOUR, size=11, symbol="diamond"),
+                       hovertemplate="%{x}: q = %{y:.4f}<extra></extra>")
+        )  # fmt: skip
+    return _draws_layout(
+        fig,
+        dict(title=dict(text="sequence x1 x2 x3"), tickfont=dict(size=13), tickangle=-90),
+        dict(title=dict(text="probability"), tickfont=dict(size=14), rangemode="tozero"),
+        barmode="group",
+    )
+
+
+def _draws_layout(fig: go.Figure, xaxis: dict, yaxis: dict, **more) -> go.Figure:
+    """The draws' figures: legend in a row above the plot, 360 px tall."""
+    legend = dict(orientation="h", yanchor="bottom", y=1.02, x=0, font=dict(size=14))
+    fig.update_layout(xaxis=xaxis, yaxis=yaxis, legend=legend, margin=dict(l=60, r=20, t=40, b=70), height=360, **more)
+    return fig
+
+
+def convergence_figure(ns: list[int], tv: list[float], expected: list[float]) -> go.Figure:
+    """Total variation between the first n draws and the joint they are drawn from, against n (log-log),
+    beside the distance n exact draws are expected to show (a line of slope −1/2)."""
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(x=ns, y=tv, mode="lines+markers", name="the draws so far", line=dict(color=DRAWN_COLOUR, width=3),
+                   hovertemplate="n = %{x:,}: TV = %{y:.4f}<extra></extra>")
+    )  # fmt: skip
+    fig.add_trace(
+        go.Scatter(x=ns, y=expected, mode="lines", name="expected for exact draws (∝ 1/√n)",
+                   line=dict(color=TOTAL_COLOUR, width=2, dash="dash"),
+                   hovertemplate="n = %{x:,}: expected %{y:.4f}<extra></extra>")
+    )  # fmt: skip
+    return _draws_layout(
+        fig,
+        dict(title=dict(text="number of draws n"), type="log", dtick=1, tickfont=dict(size=14)),
+        dict(title=dict(text="total variation"), type="log", dtick=1, tickformat=".3~g", tickfont=dict(size=14)),
+    )

@@ -143,6 +143,29 @@ def test_new_distribution_button_draws_a_new_joint():
     assert at.number_input(key="cr_joint_seed").value == 1  # "Distribution #", in the link
 
 
+def test_draws_from_the_joint_one_factor_at_a_time_match_core_and_a_rule_names_the_joint_drawn_from():
+    """The section's distance equals core's for the same joint, N and seed; with top-2 on each conditional
+    the page shows the distance from the implied joint, and the draws' chart gains that joint's markers."""
+    from core.lessons.joint_sampling import Rule, ancestral_sample, frequencies, implied_joint, total_variation
+
+    at = run_page()
+    joint = random_joint(0)
+    at.number_input(key="cr_draws").set_value(5000)
+    at.number_input(key="cr_draw_seed").set_value(3)
+    rerun(at)
+    drawn = frequencies(ancestral_sample(joint, 5000, 3), 3)
+    assert metric(at, "draws vs the joint (TV)") == f"{total_variation(drawn, joint):.4f}"
+    assert not any(m.label.startswith("draws vs the joint they follow") for m in at.metric)
+    at.selectbox(key="cr_draw_top_k").set_value(2)
+    rerun(at)
+    rule = Rule(1.0, 2)
+    drawn = frequencies(ancestral_sample(joint, 5000, 3, rule), 3)
+    q = implied_joint(joint, rule)
+    assert metric(at, "draws vs the joint they follow") == f"{total_variation(drawn, q):.4f}"
+    assert metric(at, "that joint vs the original") == f"{total_variation(q, joint):.4f}"
+    assert "product of the **changed** conditionals" in texts(at.markdown)
+
+
 # ---------------------------------------------------------------------------------------------
 # 3. The ledger
 

@@ -78,7 +78,12 @@ def test_typing_text_updates_the_ledger(page: Page, request: pytest.FixtureReque
     assert_no_streamlit_errors(page)
 
     # Hovering a bar of the ledger shows the five most likely tokens at that position.
-    chart = page.get_by_test_id("stPlotlyChart").nth(2)  # after the worked example and the ordering scatter
+    # the ledger's chart by its key (Streamlit gives a keyed element's container the class st-key-<key>)
+    chart = (
+        page.locator(".st-key-cr_ledger_chart")
+        .get_by_test_id("stPlotlyChart")
+        .or_(page.locator("[data-testid=stPlotlyChart].st-key-cr_ledger_chart"))
+    )
     chart.evaluate("e => e.scrollIntoView({block: 'center'})")
     page.wait_for_timeout(300)
     # plotly's drag layer sits on top of the bars and takes the pointer: move the mouse to the bar
@@ -121,3 +126,28 @@ def test_the_ordering_section_factors_a_typed_name_both_ways(page: Page, server:
     expect(scatter.first).to_be_visible()
     assert_no_streamlit_errors(page)
     screenshot(page, "chain-rule-ordering-trained", full_page=False)
+
+
+def test_sampling_the_joint_one_factor_at_a_time_from_a_link_and_by_hand(page: Page, server: str):
+    """A link sets N, the seed and top-2: the page shows core's distances for those draws; typing another N
+    redraws, and the draws' chart shows the changed joint's markers."""
+    from core.lessons.chain_rule import random_joint
+    from core.lessons.joint_sampling import Rule, ancestral_sample, frequencies, implied_joint, total_variation
+
+    joint, rule = random_joint(0), Rule(1.0, 2)
+    open_page(page, server, "", timeout=120_000)
+    open_page(page, server, "chain_rule?cr_draws=5000&cr_draw_seed=3&cr_draw_top_k=2", timeout=120_000)
+    q = implied_joint(joint, rule)
+    drawn = frequencies(ancestral_sample(joint, 5000, 3, rule), 3)
+    expect(metric_value(page, "draws vs the joint they follow")).to_have_text(f"{total_variation(drawn, q):.4f}")
+    expect(metric_value(page, "that joint vs the original")).to_have_text(f"{total_variation(q, joint):.4f}")
+    box = page.locator(".st-key-cr_draws input")
+    box.fill("200000")
+    box.press("Enter")
+    wait_idle(page)
+    drawn = frequencies(ancestral_sample(joint, 200_000, 3, rule), 3)
+    expect(metric_value(page, "draws vs the joint they follow")).to_have_text(f"{total_variation(drawn, q):.4f}")
+    assert "cr_draws=200000" in page.url
+    page.get_by_text("Sampling it one factor at a time").evaluate("e => e.scrollIntoView({block: 'start'})")
+    expect(page.get_by_text("product of the changed conditionals", exact=True)).to_be_visible()  # the legend
+    assert_no_streamlit_errors(page)
