@@ -155,8 +155,7 @@ async def _llm_player(base: str, seconds: float, gate: Barrier, errors: list[str
                 # at up to 4 tokens/s the page redraws its distribution chart once per drawn token
                 if fwd.WhichOneof("type") == "delta" and fwd.delta.new_element.WhichOneof("type") == "plotly_chart":
                     received += 1
-                if fwd.WhichOneof("type") == "delta" and fwd.delta.new_element.WhichOneof("type") == "exception":
-                    raise RuntimeError(f"the page drew an error: {fwd.delta.new_element.exception.message[:120]}")
+                page.read(fwd)  # raises if the page drew an error
     except Exception as e:
         errors.append(f"LLM player: {type(e).__name__}: {e}")
         gate.release()

@@ -9,9 +9,11 @@ import streamlit as st
 
 from core.figures.chain_rule import convergence_figure, joint_draws_figure
 from core.lessons.chain_rule import sequence_text
-from core.lessons.joint_sampling import MAX_DRAWS, Rule, ancestral_sample, convergence, frequencies, implied_joint
+from core.lessons.joint_sampling import MAX_DRAWS, TOP_KS, ancestral_sample, convergence, frequencies, implied_joint
 from core.lessons.joint_sampling import total_variation as tv
 from core.lessons.states import SEQUENCES, ChainRuleState
+from core.text.language_model import DEFAULT_SETTINGS
+from core.text.sampling import SamplingSettings
 from core.validation import MAX_SEED
 from pages.common import chart_config
 from pages.state import bound
@@ -39,14 +41,15 @@ def draws_section(joint: np.ndarray) -> None:
         **bound("cr_draw_temperature"),
     )  # fmt: skip
     top_k = c4.selectbox(
-        "Top-k on each conditional", (1, 2, 3), index=(1, 2, 3).index(DEFAULTS.cr_draw_top_k), format_func=lambda k: "3 (all)" if k == 3 else str(k),
+        "Top-k on each conditional", TOP_KS, index=TOP_KS.index(DEFAULTS.cr_draw_top_k),
+        format_func=lambda k: f"{k} (all)" if k == len(joint) else str(k),
         help="Keep the k most likely symbols at every step, renormalised.", **bound("cr_draw_top_k"),
     )  # fmt: skip
-    rule = Rule(float(temperature), int(top_k))
-    draws = ancestral_sample(joint, int(n), int(seed), rule)
+    settings = SamplingSettings(float(temperature), int(top_k) if top_k < len(joint) else None)  # as Live sampling's
+    draws = ancestral_sample(joint, int(n), int(seed), settings)
     drawn = frequencies(draws, joint.shape[0])
-    changed = rule.changes(joint.shape[0])
-    target = implied_joint(joint, rule) if changed else joint
+    changed = settings != DEFAULT_SETTINGS
+    target = implied_joint(joint, settings) if changed else joint
     labels = [sequence_text(s) for s in SEQUENCES]
     st.plotly_chart(
         joint_draws_figure(labels, [joint[s] for s in SEQUENCES], [drawn[s] for s in SEQUENCES],

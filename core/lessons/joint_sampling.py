@@ -1,13 +1,13 @@
-"""Sampling an exact joint one factor at a time (ancestral sampling), and what a sampling rule does to it.
+"""Sampling an exact joint one factor at a time (ancestral sampling), and what sampling settings do to it.
 
 The chain rule is why an autoregressive model's samples are samples of its whole joint: draw x1 from
 p(x1), then x2 from p(x2 | x1), then x3 from p(x3 | x1, x2); the sequence comes out with probability
 p(x1) p(x2 | x1) p(x3 | x1, x2) = p(x1, x2, x3). Here the joint is the Chain rule page's exact table
 (3 positions x 3 symbols), so the draws can be counted against all 27 probabilities.
 
-A rule applied to each conditional (temperature, top-k) breaks that: the draws then follow the joint
-that is the product of the *changed* conditionals (``implied_joint``), which is not the original joint
-with the same rule applied to it as a whole.
+Sampling settings applied to each conditional (temperature, top-k: ``SamplingSettings``, as on Live
+sampling) break that: the draws then follow the joint that is the product of the *changed*
+conditionals (``implied_joint``).
 """
 
 from __future__ import annotations
@@ -16,55 +16,45 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from core.lessons.chain_rule import conditional_tables
+from core.text import sampling
+from core.text.language_model import DEFAULT_SETTINGS
+from core.text.sampling import SamplingSettings
 
 MAX_DRAWS = 1_000_000
 
 
-@dataclass(frozen=True)
-class Rule:
-    """What is done to each conditional before drawing from it: p^(1/T) renormalised, then the k most
-    likely kept (ties at the k-th value kept too) and renormalised. T = 1 and no k leave it unchanged."""
-
-    temperature: float = 1.0
-    top_k: int | None = None  # None: keep every symbol
-
-    def changes(self, n_symbols: int) -> bool:
-        return self.temperature != 1.0 or (self.top_k is not None and self.top_k < n_symbols)
-
-    def apply(self, probs: np.ndarray) -> np.ndarray:
-        """probs: (..., S) distributions over the last axis -> the same shape, changed and renormalised."""
-        if self.temperature <= 0:
-            raise ValueError(f"temperature must be > 0, got {self.temperature}")
-        with np.errstate(divide="ignore"):
-            logits = np.log(probs) / self.temperature  # (..., S); log 0 = -inf stays impossible
-        logits = logits - logits.max(axis=-1, keepdims=True)
-        p = np.exp(logits)
-        if self.top_k is not None and self.top_k < probs.shape[-1]:
-            kth = np.sort(p, axis=-1)[..., -self.top_k][..., None]  # the k-th largest value
-            p = np.where(p >= kth, p, 0.0)
-        return p / p.sum(axis=-1, keepdims=True)
+TOP_KS = (1, 2, 3)  # top-k on a conditional over the 3 symbols; 3 keeps every one
 
 
-def implied_joint(joint: np.ndarray, rule: Rule) -> np.ndarray:
-    """(S, S, S) the joint that ancestral sampling with ``rule`` on every conditional draws from:
-    q(x1, x2, x3) = r(p(x1)) r(p(x2 | x1)) r(p(x3 | x1, x2)), r the rule."""
+def changed(probs: np.ndarray, settings: SamplingSettings) -> np.ndarray:
+    """probs: (..., S) conditionals over the last axis -> each as ``settings`` turns it into the distribution
+    drawn from: the one mechanism a model's next-token distribution goes through (core.text.sampling)."""
+    rows = torch.from_numpy(probs.reshape(-1, probs.shape[-1]))  # (R, S)
+    out = [settings.stages(torch.log(row)).final.numpy() for row in rows]  # log 0 = -inf: impossible stays so
+    return np.stack(out).reshape(probs.shape)
+
+
+def implied_joint(joint: np.ndarray, settings: SamplingSettings) -> np.ndarray:
+    """(S, S, S) the joint that ancestral sampling with ``settings`` on every conditional draws from:
+    q(x1, x2, x3) = r(p(x1)) r(p(x2 | x1)) r(p(x3 | x1, x2)), r what the settings do to a distribution."""
     order = tuple(range(joint.ndim))
     q = np.ones_like(joint)
     for table in conditional_tables(joint, order):  # (S,), (S, S), (S, S, S): position i given 0..i-1
-        changed = rule.apply(table)
-        q = q * changed.reshape(changed.shape + (1,) * (joint.ndim - changed.ndim))
+        drawn_from = changed(table, settings)
+        q = q * drawn_from.reshape(drawn_from.shape + (1,) * (joint.ndim - drawn_from.ndim))
     return q
 
 
-def ancestral_sample(joint: np.ndarray, n: int, seed: int, rule: Rule = Rule()) -> np.ndarray:
+def ancestral_sample(joint: np.ndarray, n: int, seed: int, settings: SamplingSettings = DEFAULT_SETTINGS) -> np.ndarray:
     """(n, positions) sequences drawn position by position: x1 from p(x1), then each next position from its
-    conditional given the positions drawn so far, each changed by ``rule``. Same seed, same draws."""
+    conditional given the positions drawn so far, each changed by ``settings``. Same seed, same draws."""
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_DRAWS:
         raise ValueError(f"the number of draws must be a whole number from 1 to {MAX_DRAWS:,}, got {n!r}")
     rng = np.random.default_rng(seed)
-    tables = [rule.apply(t) for t in conditional_tables(joint, tuple(range(joint.ndim)))]
+    tables = [changed(t, settings) for t in conditional_tables(joint, tuple(range(joint.ndim)))]
     draws = np.empty((n, joint.ndim), dtype=np.int64)
     for i, table in enumerate(tables):
         probs = table[tuple(draws[:, :i].T)] if i else np.broadcast_to(table, (n, table.shape[-1]))  # (n, S)
@@ -81,8 +71,8 @@ def frequencies(draws: np.ndarray, n_symbols: int) -> np.ndarray:
 
 
 def total_variation(p: np.ndarray, q: np.ndarray) -> float:
-    """½ Σ |p − q|: the largest difference the two give any set of sequences."""
-    return 0.5 * float(np.abs(p - q).sum())
+    """Between two joint tables, over all their sequences: ``core.text.sampling.total_variation``."""
+    return sampling.total_variation(torch.from_numpy(p).ravel(), torch.from_numpy(q).ravel())
 
 
 def expected_tv(joint: np.ndarray, n: int) -> float:

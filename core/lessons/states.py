@@ -19,7 +19,7 @@ from core.image.model import IMAGE_MODELS
 from core.lessons.attention_lesson import ATTENTION_MODELS, HEAD_STATISTICS, MAX_TEXT_CHARS
 from core.lessons.causality import MAX_SHOWN_TOKENS
 from core.lessons.chain_rule import ORDERINGS, UNITS, WORKED_FACTORS, all_sequences, position_name, sequence_text
-from core.lessons.joint_sampling import MAX_DRAWS
+from core.lessons.joint_sampling import MAX_DRAWS, TOP_KS
 from core.lessons.ledger import PROMPT_PAIRS, PROMPT_TEXT_EXAMPLES
 from core.lessons.page_state import choice, flag, number, text, whole
 from core.lessons.pixel_animation import SPEEDS as PIXEL_SPEEDS
@@ -111,7 +111,7 @@ class ChainRuleState:
     cr_draws: int = whole(1000, 1, MAX_DRAWS, f"the number of draws must be a whole number from 1 to {MAX_DRAWS:,}")
     cr_draw_seed: int = whole(0, 0, MAX_SEED, f"the draws' seed must be {SEED_WORDS}")
     cr_draw_temperature: float = number(1.0, 0.1, 5.0, "the temperature must be a number from 0.1 to 5")
-    cr_draw_top_k: int = choice(3, (1, 2, 3), "top-k must be 1, 2 or 3 (3 keeps every symbol)")
+    cr_draw_top_k: int = choice(3, TOP_KS, "top-k must be 1, 2 or 3 (3 keeps every symbol)")
     cr_order_name: str = text("emma", PROMPT_CHARS, "the name to factor both ways")
     cr_ledger_model: str = choice("names", LEDGER_MODELS)
     cr_ledger_text: str = text("emma", TEXT_MAX_CHARS, "the text to score")

@@ -146,7 +146,8 @@ def test_new_distribution_button_draws_a_new_joint():
 def test_draws_from_the_joint_one_factor_at_a_time_match_core_and_a_rule_names_the_joint_drawn_from():
     """The section's distance equals core's for the same joint, N and seed; with top-2 on each conditional
     the page shows the distance from the implied joint, and the draws' chart gains that joint's markers."""
-    from core.lessons.joint_sampling import Rule, ancestral_sample, frequencies, implied_joint, total_variation
+    from core.lessons.joint_sampling import ancestral_sample, frequencies, implied_joint, total_variation
+    from core.text.sampling import SamplingSettings
 
     at = run_page()
     joint = random_joint(0)
@@ -158,7 +159,7 @@ def test_draws_from_the_joint_one_factor_at_a_time_match_core_and_a_rule_names_t
     assert not any(m.label.startswith("draws vs the joint they follow") for m in at.metric)
     at.selectbox(key="cr_draw_top_k").set_value(2)
     rerun(at)
-    rule = Rule(1.0, 2)
+    rule = SamplingSettings(1.0, 2)
     drawn = frequencies(ancestral_sample(joint, 5000, 3, rule), 3)
     q = implied_joint(joint, rule)
     assert metric(at, "draws vs the joint they follow") == f"{total_variation(drawn, q):.4f}"

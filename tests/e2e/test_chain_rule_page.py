@@ -132,9 +132,10 @@ def test_sampling_the_joint_one_factor_at_a_time_from_a_link_and_by_hand(page: P
     """A link sets N, the seed and top-2: the page shows core's distances for those draws; typing another N
     redraws, and the draws' chart shows the changed joint's markers."""
     from core.lessons.chain_rule import random_joint
-    from core.lessons.joint_sampling import Rule, ancestral_sample, frequencies, implied_joint, total_variation
+    from core.lessons.joint_sampling import ancestral_sample, frequencies, implied_joint, total_variation
+    from core.text.sampling import SamplingSettings
 
-    joint, rule = random_joint(0), Rule(1.0, 2)
+    joint, rule = random_joint(0), SamplingSettings(1.0, 2)
     open_page(page, server, "", timeout=120_000)
     open_page(page, server, "chain_rule?cr_draws=5000&cr_draw_seed=3&cr_draw_top_k=2", timeout=120_000)
     q = implied_joint(joint, rule)

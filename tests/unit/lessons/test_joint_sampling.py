@@ -12,13 +12,14 @@ import pytest
 from core.lessons.chain_rule import random_joint
 from core.lessons.joint_sampling import (
     MAX_DRAWS,
-    Rule,
     ancestral_sample,
     convergence,
     frequencies,
     implied_joint,
     total_variation,
 )
+from core.text.language_model import DEFAULT_SETTINGS
+from core.text.sampling import SamplingSettings as Settings
 
 CHI2_26_999 = 54.05  # the 99.9 % point of chi-square with 26 degrees of freedom (27 cells)
 
@@ -29,7 +30,15 @@ def chi_square(draws: np.ndarray, joint: np.ndarray) -> float:
     return float(((observed - expected) ** 2 / expected).sum())
 
 
-def by_hand(joint: np.ndarray, rule: Rule) -> np.ndarray:
+def rule_by_hand(probs: np.ndarray, rule: Settings) -> np.ndarray:
+    """Temperature then top-k on one distribution, in numpy: p^(1/T) renormalised, the k largest kept."""
+    p = probs ** (1 / rule.temperature)
+    if rule.top_k is not None:
+        p = np.where(p >= np.sort(p)[-rule.top_k], p, 0.0)  # a random joint has no ties
+    return p / p.sum()
+
+
+def by_hand(joint: np.ndarray, rule: Settings) -> np.ndarray:
     """Each sequence's probability under ancestral sampling with ``rule``, from sums over the joint."""
     q = np.zeros_like(joint)
     for x in itertools.product(range(3), repeat=3):
@@ -37,12 +46,14 @@ def by_hand(joint: np.ndarray, rule: Rule) -> np.ndarray:
         for i in range(3):
             # p(x_i = . | x_<i) for every value of x_i: the joint summed over the later positions
             rows = np.array([joint[(*x[:i], v)].sum() for v in range(3)])
-            prob *= rule.apply(rows / rows.sum())[x[i]]
+            prob *= rule_by_hand(rows / rows.sum(), rule)[x[i]]
         q[x] = prob
     return q
 
 
-@pytest.mark.parametrize("rule", [Rule(), Rule(0.5), Rule(2.0), Rule(1.0, 1), Rule(1.0, 2), Rule(0.7, 2)])
+@pytest.mark.parametrize(
+    "rule", [Settings(), Settings(0.5), Settings(2.0), Settings(1.0, 1), Settings(1.0, 2), Settings(0.7, 2)]
+)
 def test_the_implied_joint_is_the_product_of_the_changed_conditionals(rule):
     joint = random_joint(4)
     q = implied_joint(joint, rule)
@@ -52,9 +63,9 @@ def test_the_implied_joint_is_the_product_of_the_changed_conditionals(rule):
 
 def test_no_rule_leaves_the_joint_and_a_rule_on_each_conditional_is_not_the_rule_on_the_joint():
     joint = random_joint(0)
-    assert np.allclose(implied_joint(joint, Rule()), joint, atol=1e-12)
-    assert not Rule().changes(3) and Rule(1.0, 2).changes(3) and not Rule(1.0, 3).changes(3)
-    cooled = implied_joint(joint, Rule(0.5))
+    assert np.allclose(implied_joint(joint, DEFAULT_SETTINGS), joint, atol=1e-12)
+    assert np.allclose(implied_joint(joint, Settings(1.0, 3)), joint, atol=1e-12)  # top-3 of 3 keeps everything
+    cooled = implied_joint(joint, Settings(0.5))
     whole = joint**2 / (joint**2).sum()  # temperature 0.5 applied to the joint as one distribution
     assert total_variation(cooled, whole) > 0.01
 
@@ -66,10 +77,10 @@ def test_ancestral_draws_follow_the_joint():
     assert np.array_equal(draws, ancestral_sample(joint, 200_000, seed=1))  # same seed, same draws
 
 
-@pytest.mark.parametrize("rule", [Rule(0.5), Rule(1.0, 2)])
+@pytest.mark.parametrize("rule", [Settings(0.5), Settings(1.0, 2)])
 def test_draws_with_a_rule_follow_the_implied_joint_not_the_original(rule):
     joint = random_joint(7)
-    draws = ancestral_sample(joint, 200_000, seed=2, rule=rule)
+    draws = ancestral_sample(joint, 200_000, seed=2, settings=rule)
     q = implied_joint(joint, rule)
     cells = q > 0  # top-k makes some sequences impossible: no draw may land there
     assert frequencies(draws, 3)[~cells].sum() == 0
