@@ -72,6 +72,14 @@ PAGES = [
         "pixelcnn",
         "The same chain rule over pixels: masked convolutions, receptive fields, sampling.",
     ),
+    PageInfo(
+        "pages/remember.py",
+        "What to remember",
+        "📌",
+        "Close",
+        "remember",
+        "The lesson's three takeaways, each with a number computed now and a link to where it shows live.",
+    ),
 ]
 
 
