@@ -27,6 +27,15 @@ def escape_markdown(text: str) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
+_MARKUP = re.compile(r"\\(.)|\*\*", re.S)
+
+
+def plain_text(markdown: str) -> str:
+    """What a reader sees of our own markdown where markdown is not drawn (a table cell, a multiselect):
+    bold marks dropped, escaped characters unescaped. ``plain_text(escape_markdown(t)) == t``."""
+    return _MARKUP.sub(lambda m: m.group(1) or "", markdown)
+
+
 def format_probability(p: float) -> str:
     """A probability for display: three decimals, or scientific notation when that would show 0 or 1."""
     if 0.001 <= p <= 0.999:

@@ -13,7 +13,7 @@ import random
 
 import streamlit as st
 
-from core.display import escape_markdown
+from core.display import escape_markdown, plain_text
 from core.errors import InputError
 from core.lessons.page_state import whole_number
 from core.lessons.quiz import Question, check
@@ -63,9 +63,10 @@ def _answer_widget(q: Question, widget: str) -> None:
     elif q.kind == "choice":
         st.radio("Your answer", range(len(q.choices)), format_func=lambda i: q.choices[i], index=None, key=widget)
     else:
-        st.multiselect(
-            "Your answer (pick all that apply)", range(len(q.choices)), format_func=lambda i: q.choices[i], key=widget
-        )
+        st.multiselect(  # its options are drawn as plain text, not markdown
+            "Your answer (pick all that apply)", range(len(q.choices)), format_func=lambda i: plain_text(q.choices[i]),
+            key=widget,
+        )  # fmt: skip
 
 
 def check_yourself(page: str, questions: list[Question | None]) -> None:
@@ -95,8 +96,6 @@ def check_yourself(page: str, questions: list[Question | None]) -> None:
     left.button("New questions", key=f"quiz_new_{page}", on_click=_next_seed, icon="🔁")
     right.caption(f"This session on this page: **{sum(scores.values())} of {len(scores)}** checked answers right.")
     if st.toggle("Teacher key", key=f"quiz_key_{page}", help="Every question of this set with its answer."):
-        st.dataframe(
-            [{"question": n, "asks": q.text, "answer": q.answer_text} for n, q in enumerate(questions, start=1)],
-            hide_index=True,
-            key=f"quiz_key_table_{page}",
-        )
+        with st.container(key=f"quiz_key_table_{page}"):  # markdown, whole: a table cut the questions short
+            for n, q in enumerate(questions, start=1):
+                st.markdown(f"**{n}.** {q.text}  \n**Answer:** {q.answer_text}")

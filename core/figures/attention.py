@@ -29,13 +29,19 @@ def _esc(label: str) -> str:
     return html.escape(label, quote=False)
 
 
+MAX_TICK_LABELS = 20  # more token labels than this on a half-width heatmap ran into each other (28 at 1280 px)
+
+
 def _axis_style(labels: list[str], show_ticks: bool = True) -> dict:
-    """Token tick labels on an axis of a (T, T) heatmap."""
+    """Token tick labels on an axis of a (T, T) heatmap: every one up to MAX_TICK_LABELS, else every
+    step-th (each cell's hover still names its tokens)."""
     T = len(labels)
+    step = -(-T // MAX_TICK_LABELS)
+    shown = [_esc(label) if i % step == 0 else "" for i, label in enumerate(labels)]
     return dict(
         tickmode="array",
         tickvals=list(range(T)),
-        ticktext=[_esc(label) for label in labels] if show_ticks else [""] * T,
+        ticktext=shown if show_ticks else [""] * T,
         ticks=None if show_ticks else "",  # no tick marks where there are no labels
         tickfont=TICK_FONT,
         showgrid=False,

@@ -152,3 +152,11 @@ def test_scorer_rejects_or_scores_any_text_in_words(names_model, text):
         assert str(e)
     else:
         assert math.isfinite(sc.nll) and sc.nll >= 0
+
+
+@given(st.text(max_size=60))
+def test_plain_text_undoes_escape_markdown(text):
+    from core.display import escape_markdown, plain_text
+
+    assert plain_text(escape_markdown(text)) == text
+    assert plain_text(f"**{escape_markdown(text)}**") == text
