@@ -17,6 +17,7 @@ from core.lessons.ledger import (
     classify,
     describe_chars,
     likelihood_verdict,
+    scored_event,
 )
 from core.lessons.states import LEDGER_MODELS, PROMPT_CHARS
 from pages.chain_rule_ledger import cached_ledger, fmt, text_with_examples
@@ -50,6 +51,7 @@ def two_models(text: str) -> None:
         c = candidate(model, text)
         candidates.append(c)
         col.metric(name, "p = 0" if c.ledger is None else f"{fmt(c.bits)} bits", help=f"−log₂ p(text) under {name}")
+        col.caption(f"The probability of: {scored_event(model, c.scored_text)}")
         if c.ledger is not None and (note := changed_note(name, text, c.scored_text)):
             col.caption(escape_markdown(note))
     impossible = [c for c in candidates if c.ledger is None]
@@ -60,6 +62,10 @@ def two_models(text: str) -> None:
         extra = f" ({escape_markdown(describe_chars(missing))} not in their vocabularies)."
     else:
         extra = "".join(" " + escape_markdown(cannot_score(c)) for c in impossible)
+    kinds = {model_or_error(n).vocab.eos_id is None for n in names}
+    if len(kinds) > 1 and verdict.kind == "better":
+        extra += (" The two numbers are probabilities of different events (a whole name, the start of a text: see "
+                  "under each), so the gap mixes what the models learned with what each was asked.")  # fmt: skip
     show_verdict(verdict, extra)
 
 
@@ -104,9 +110,11 @@ def which_model(text: str) -> None:
 def models_section() -> None:
     st.header("4. Likelihood scores are meaningful", divider="gray")
     st.markdown(
-        "Because the chain rule is exact, a model's NLL of a text is a fair score of how well its learned "
-        "conditionals explain it: fewer bits means more likely. Compare two models on one string, or let "
-        "the names and Shakespeare models compete to claim it (in bits, whatever the unit above)."
+        "Because the chain rule is exact, a model's NLL of a text is the exact −log of the probability its "
+        "learned conditionals give it: fewer bits, more likely. Two models' numbers compare like with like "
+        "when they are probabilities of the same event; each score below says which event it is. Compare "
+        "two models on one string, or let the names and Shakespeare models compete to claim it (in bits, "
+        "whatever the unit above)."
     )
     text = text_with_examples("A string to judge", "cr_compare_text", "cr_compare_examples", CLASSIFIER_EXAMPLES)
     left, right = st.columns(2, gap="large")

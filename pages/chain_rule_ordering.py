@@ -42,8 +42,9 @@ def ordering_section(unit: str) -> None:
         "The joint above is exact, so every order gives it back. A **learned** model only approximates its "
         "conditionals, and some are easier to learn in one direction than in the other. **names** reads a "
         "name left to right; **names-reversed** is the same transformer trained on the same names, split "
-        "and budget, written right to left. Both factor the same joint p(name), each its own way, so their "
-        "totals agree closely — but not exactly."
+        "and budget, written right to left. Each defines its own joint p(name) through its own "
+        "factorisation; both were trained to approximate the same distribution of names, so their totals "
+        "agree closely — but not exactly."
     )
     forward, backward = model_or_error(FORWARD), model_or_error(REVERSED)
     if forward is None or backward is None:
@@ -64,7 +65,7 @@ def ordering_section(unit: str) -> None:
         factor_table(col, s, unit, f"cr_order_factors_{s.model}")
     diff = to_unit(pair.difference, unit)
     st.markdown(
-        f"Two factorisations of one joint: **{fmt(to_unit(pair.forward.nll, unit))}** vs "
+        f"Two models, two factorisations: **{fmt(to_unit(pair.forward.nll, unit))}** vs "
         f"**{fmt(to_unit(pair.reversed.nll, unit))} {unit}**, a difference of {diff:+.3f} {unit} "
         f"(the reversed model finds “{escape_markdown(name)}” {'less' if diff > 0 else 'more'} likely). "
         "Exact conditionals would give the same number both ways; the gap is what the two models learned "

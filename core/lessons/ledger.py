@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from core.display import scientific_from_log10, visible
+from core.display import escape_markdown, scientific_from_log10, visible
 from core.errors import InputError, VocabError, _describe_char
 from core.lessons.chain_rule import to_unit
 from core.text.language_model import TextModel, score
@@ -239,6 +239,19 @@ def changed_note(lm_name: str, text: str, scored_text: str) -> str | None:
     if scored_text == text:
         return None
     return f"{lm_name} scored “{scored_text}”: its vocabulary has no capitals, so text is lower-cased first."
+
+
+def scored_event(lm: TextModel, scored_text: str) -> str:
+    """The event a model's score of a text is the probability of, in words (markdown, text escaped).
+
+    A model with an end token (names) scores a whole name: its letters, then the end. One without
+    (Shakespeare, SmolLM2) scores a stream that *starts* with the text and may go on: a larger event,
+    so two such numbers compare like with like only when both models score the same kind of event.
+    """
+    shown = f"“{escape_markdown(scored_text)}”"
+    if lm.vocab.eos_id is not None:
+        return f"p(a name is exactly {shown}: these letters, then the end)"
+    return f"p(a text starts with {shown}, whatever follows)"
 
 
 def cannot_score(c: Candidate) -> str:

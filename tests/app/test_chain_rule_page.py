@@ -286,6 +286,11 @@ def test_two_models_side_by_side_difference_in_bits():
     assert metric(at, "shakespeare", exact=True) == f"{b:.3f} bits"
     winner = "names" if a < b else "shakespeare"
     assert f"**{winner}** explains “olivia” better, by **{abs(a - b):.2f} bits**" in texts(at.success)
+    # each score names its event, and the verdict says the two events differ
+    captions = " ".join(c.value for c in at.caption)
+    assert "p(a name is exactly “olivia”: these letters, then the end)" in captions
+    assert "p(a text starts with “olivia”, whatever follows)" in captions
+    assert "probabilities of different events" in texts(at.success)
 
 
 @pytest.mark.parametrize("example", CLASSIFIER_EXAMPLES)
