@@ -17,7 +17,7 @@ from core.lessons.states import AttentionState
 from core.validation import MAX_SEED
 from pages.attention_panels import learned_attention
 from pages.attention_peeking import families_section, llm_check, no_attention, peeking_sections
-from pages.common import chart_config, model_or_error, require_app, show_error
+from pages.common import chart_config, model_or_error, next_lesson, require_app, show_error
 from pages.quiz_panel import check_yourself, quiz_rng
 from pages.state import LinkedPage, bound, get, put, setter, text_box
 
@@ -81,8 +81,10 @@ T = len(labels)
 allowed = causal_mask(T).numpy()  # (T, T) True where row i may read column j
 st.markdown(
     f"For these {T} positions the mask lets row *i* read columns 0..*i* only — the lower triangle, "
-    f"{int(allowed.sum())} of {T * T} cells. Without it (right) every position reads the whole text, "
-    "including the very token it is supposed to predict."
+    f"{int(allowed.sum())} of {T * T} cells. Row *i* may read position *i* itself because it predicts the "
+    "**next** token, *i*+1: the input is the text shifted by one. Without the mask (right) every position reads "
+    "the whole text, including the very token it is supposed to predict. (PixelCNN has no shift: the output at "
+    "a pixel predicts that pixel, so its first mask hides the centre. Both rules forbid the same thing.)"
 )
 left, right = st.columns(2)
 for col, cells, title, key in (
@@ -131,4 +133,5 @@ check_yourself(
         ),
     ],
 )
+next_lesson("attention")
 page.settle()

@@ -83,6 +83,20 @@ PAGES = [
 ]
 
 
+def next_lesson(url_path: str) -> None:
+    """A page's last line: a link to the next lesson in the menu's order (the lesson's order). A page
+    script run on its own (a test of one page) has no menu to link into, and no link."""
+    if not getattr(_app_run, "active", False):
+        return
+    order = existing_pages(Path(__file__).resolve().parent.parent)
+    at = next((i for i, p in enumerate(order) if p.url_path == url_path), None)
+    if at is None or at + 1 >= len(order):
+        return
+    after = order[at + 1]
+    st.divider()
+    st.page_link(after.path, label=f"**Next: {after.title}** — {after.description}", icon="➡️")
+
+
 THREADS_ENV = "CHAIN_RULE_LAB_THREADS"  # torch threads per request (default 1)
 
 

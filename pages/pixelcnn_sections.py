@@ -48,7 +48,8 @@ def masks_section() -> None:
         "the pixel being predicted, and a network allowed to read it would just copy it — a perfect training "
         "loss, no model, and nothing to read when sampling, since that pixel does not exist yet. **Mask B** "
         "(every later layer) may read the centre, because after the first layer the centre holds features "
-        "computed only from earlier pixels."
+        "computed only from earlier pixels. (A transformer over text shifts instead: row *i* reads token *i* and "
+        "predicts *i*+1, so its mask may include the diagonal. Both rules forbid reading what is predicted.)"
     )
     mask_cols = [c for _ in range(2) for c in st.columns(2, gap="large")]  # two rows of two: legible on a projector
     for col, (key, title, fig) in zip(mask_cols, mask_figures(), strict=True):
@@ -115,5 +116,7 @@ def receptive_field_section(models: dict) -> None:
     st.caption(
         "The plain PixelCNN stacks 3×3 mask-B kernels: each layer reaches one more pixel up, left and right — "
         "but on the rows just above the pixel, the reach to the right stops growing. That wedge of earlier pixels "
-        "is the blind spot. The gated model's vertical stack covers the rows above evenly, so nothing is missed."
+        "is the blind spot. The plain PixelCNN is still a valid chain-rule model: its conditionals simply ignore "
+        "those pixels, so its likelihood stays exact, only its predictions are poorer. The gated model's vertical "
+        "stack covers the rows above evenly, so nothing is missed."
     )
