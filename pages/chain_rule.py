@@ -2,7 +2,8 @@
 
 Thin page: its state is ``core.lessons.states.ChainRuleState`` (every control bound to the link); the
 sections live in ``pages/chain_rule_exact.py`` (1, 2), ``chain_rule_ordering.py``, ``chain_rule_ledger.py``
-(3) and ``chain_rule_compare.py`` (4); ``core.lessons`` computes, ``core.figures`` draws.
+(3), ``chain_rule_compare.py`` (4) and
+``chain_rule_uses.py`` (5); ``core.lessons`` computes, ``core.figures`` draws.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pages.chain_rule_exact import joint_section, worked_section
 from pages.chain_rule_families import families_section
 from pages.chain_rule_ledger import ledger_section
 from pages.chain_rule_ordering import ordering_section
+from pages.chain_rule_uses import uses_section
 from pages.common import require_app
 from pages.quiz_panel import check_yourself, quiz_rng
 from pages.state import LinkedPage, bound
@@ -52,6 +54,7 @@ ledger = ledger_section(unit)
 families_section(unit)
 models_section()
 prompts_section()
+uses_section(unit)
 check_yourself(
     "chain_rule",
     [

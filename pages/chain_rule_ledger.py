@@ -16,8 +16,10 @@ from core.lessons.ledger import LEDGER_EXAMPLES, LLM_MAX_TOKENS, Ledger, build_l
 from core.lessons.ledger import display_token as shown_token
 from core.lessons.states import LEDGER_MODELS, TEXT_MAX_CHARS, ChainRuleState
 from core.text.language_model import LLM_MODELS, TEXT_MODELS
+from pages.chain_rule_uses import ANCHOR as USES_ANCHOR
 from pages.common import chart_config, model_or_error, shared_model, show_error
 from pages.state import bound, get, put, text_box
+from pages.training_ledger import training_link
 
 DEFAULTS = ChainRuleState()
 
@@ -83,6 +85,7 @@ def ledger_section(unit: str) -> Ledger | None:
         "them; the ledger lists each token's cost −log p and the running total. The names models also "
         "pay for the end of the name (shown as “.”)."
     )
+    st.caption(f"What is this exact number for? [Section 5](#{USES_ANCHOR}) ranks candidate continuations with it.")
     model_name = st.segmented_control(
         "Model", LEDGER_MODELS, default="names", required=True, **bound("cr_ledger_model")
     )
@@ -104,6 +107,9 @@ def ledger_section(unit: str) -> Ledger | None:
     bottom[0].metric("NLL (nats)", f"{ledger.nll:.4f}", help="−ln p(text): the ledger's total")
     bottom[1].metric("NLL (bits)", f"{ledger.bits:.4f}", help="−log₂ p(text)")
     bottom[2].metric("bits per token", f"{ledger.bits_per_token:.4f}", help=f"{ledger.n_tokens} tokens scored")
+    st.caption("The ledger's average cost per token is what training makes small: the next-token cross-entropy, "
+               "averaged over positions, is the Training page's loss.")  # fmt: skip
+    training_link()
     if changed := changed_note(model_name, text, lm.vocab.normalize(text)):
         st.caption(escape_markdown(changed))
     if note := context_note(ledger):

@@ -33,6 +33,14 @@ class PageInfo:
 
 PAGES = [
     PageInfo(
+        "pages/tour.py",
+        "Tour",
+        "🧭",
+        "Start here",
+        "tour",
+        "The lesson in 17 short steps, each with a live example and a link to the page that shows it in full.",
+    ),
+    PageInfo(
         "pages/chain_rule.py",
         "Chain rule",
         "✖️",
@@ -83,6 +91,15 @@ PAGES = [
 ]
 
 
+def page_link(path: str, label: str, **kwargs) -> None:
+    """``st.page_link`` where there is a menu to link into; a page script run on its own (a test of one
+    page, without app.py's ``st.navigation``) shows the label alone."""
+    if getattr(_app_run, "active", False):
+        st.page_link(path, label=label, **kwargs)
+    else:
+        st.markdown(label)
+
+
 def next_lesson(url_path: str) -> None:
     """A page's last line: a link to the next lesson in the menu's order (the lesson's order). A page
     script run on its own (a test of one page) has no menu to link into, and no link."""
@@ -94,7 +111,7 @@ def next_lesson(url_path: str) -> None:
         return
     after = order[at + 1]
     st.divider()
-    st.page_link(after.path, label=f"**Next: {after.title}** — {after.description}", icon="➡️")
+    page_link(after.path, f"**Next: {after.title}** — {after.description}", icon="➡️")
 
 
 THREADS_ENV = "CHAIN_RULE_LAB_THREADS"  # torch threads per request (default 1)

@@ -215,8 +215,8 @@ def likelihood_section(models: dict[str, ImageModel | None]) -> None:
         config=chart_config("pcnn_l_heat"),
     )
     st.caption(
-        "Bright cells are the surprises: usually the first ink pixel of each stroke, and edges the model "
-        "did not expect. The background far from the digit costs almost nothing."
+        "Each cell is −log p(pixel | pixels before it in raster order), in nats. Their sum is −log p(image); their "
+        "mean is the per-pixel binary cross-entropy training minimised. Bright cells: surprises (a stroke's first ink)."
     )
     typicality(name, score, label)
     size = score.nll_map.shape[0]

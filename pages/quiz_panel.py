@@ -69,6 +69,23 @@ def _answer_widget(q: Question, widget: str) -> None:
         )  # fmt: skip
 
 
+def ask(page: str, n: int, q: Question) -> None:
+    """One predict-then-check question: its text, an answer box, Check, the verdict and the worked answer."""
+    fp = _fingerprint(q)
+    widget = f"quiz_answer_{page}_{fp}"  # a new question gets a fresh, empty answer box
+    with st.container(border=True, key=f"quiz_{page}_{n}"):
+        st.markdown(f"**{n}.** {q.text}")
+        _answer_widget(q, widget)
+        st.button("Check", key=f"quiz_check_{page}_{n}", on_click=_on_check, args=(page, q, widget))
+        kind, message = get(f"quiz_verdict_{fp}", (None, ""))
+        if kind == "right":
+            st.success(message, icon="✅")
+        elif kind == "wrong":
+            st.error(message, icon="❌")
+        elif kind == "error":
+            st.warning(escape_markdown(message), icon="✏️")
+
+
 def check_yourself(page: str, questions: list[Question | None]) -> None:
     """Draw the page's questions (None entries are skipped), each with Check, the verdict and the worked answer."""
     questions = [q for q in questions if q is not None]
@@ -78,19 +95,7 @@ def check_yourself(page: str, questions: list[Question | None]) -> None:
         f"your text and settings. Question set {quiz_seed()} (in the link as ?quiz={quiz_seed()})."
     )
     for n, q in enumerate(questions, start=1):
-        fp = _fingerprint(q)
-        widget = f"quiz_answer_{page}_{fp}"  # a new question gets a fresh, empty answer box
-        with st.container(border=True, key=f"quiz_{page}_{n}"):
-            st.markdown(f"**{n}.** {q.text}")
-            _answer_widget(q, widget)
-            st.button("Check", key=f"quiz_check_{page}_{n}", on_click=_on_check, args=(page, q, widget))
-            kind, message = get(f"quiz_verdict_{fp}", (None, ""))
-            if kind == "right":
-                st.success(message, icon="✅")
-            elif kind == "wrong":
-                st.error(message, icon="❌")
-            elif kind == "error":
-                st.warning(escape_markdown(message), icon="✏️")
+        ask(page, n, q)
     scores = get("quiz_score", {}).get(page, {})
     left, right = st.columns([1, 2], vertical_alignment="center")
     left.button("New questions", key=f"quiz_new_{page}", on_click=_next_seed, icon="🔁")

@@ -7,7 +7,7 @@ import streamlit as st
 
 from core.display import escape_markdown
 from core.lessons.takeaways import TAKEAWAYS, identity_evidence, ledger_evidence
-from pages.common import model_or_error, require_app
+from pages.common import model_or_error, page_link, require_app
 
 require_app()  # a page script Streamlit ran without app.py reruns through it
 
@@ -51,9 +51,9 @@ for number, (takeaway, evidence) in enumerate(zip(TAKEAWAYS, EVIDENCE, strict=Tr
         if line:
             st.info(line, icon="🧮")
         for scene in takeaway.scenes:
-            st.page_link(
-                f"pages/{scene.page}.py", label=f"Open {scene.title}", icon="▶️", help=scene.shows,
+            page_link(
+                f"pages/{scene.page}.py", f"Open {scene.title}", icon="▶️", help=scene.shows,
                 query_params=scene.query(),
             )  # fmt: skip
 
-st.page_link("pages/home.py", label="Back to the start", icon="🏠")
+page_link("pages/home.py", "Back to the start", icon="🏠")

@@ -5,7 +5,8 @@ from the seed, so pressing "Next token" (or Play) without touching anything give
 ``core.generate`` gives. Moving a slider redraws the current step without drawing again. The page's
 state is ``core.lessons.states.SamplingState``, every field a widget bound to the link; the drawn text
 travels in the link too (by hand: only the model can turn ids back into text). Panels:
-``pages/sampling_panels.py``, ``pages/sampling_history.py``, ``pages/sampling_lab.py`` and ``pages/sampling_kv.py``.
+``pages/sampling_panels.py`` (its timing line: ``pages/sampling_timing.py``), ``pages/sampling_history.py``,
+``pages/sampling_lab.py`` and ``pages/sampling_kv.py``.
 """
 
 from __future__ import annotations
@@ -23,12 +24,14 @@ from core.lessons.settings import (
     TOP_P_MIN,
     clamp_tokens,
     fit_top_k,
+    speed_label,
     top_k_choices,
 )
 from core.lessons.states import SamplingState
 from core.text.language_model import TEXT_MODELS, context_ids
 from core.validation import MAX_SEED
 from pages.common import model_or_error, require_app, show_error
+from pages.sampling_drift import drift_section
 from pages.sampling_kv import kv_section, state_section
 from pages.sampling_lab import lab_sections, more_knobs, restore_from_link, share_link, write_text_to_url
 from pages.sampling_panels import live_panel, on_speed, play, session, start_over
@@ -97,7 +100,8 @@ with st.sidebar:
     more_knobs()  # min-p, typical, penalties, the order of the stages
     st.number_input(f"Seed (0 to {MAX_SEED:,})", 0, MAX_SEED, 0, 1, **bound("seed"))
     st.number_input(f"Number of tokens (1 to {MAX_TOKENS})", 1, None, 20, 1, on_change=clamp_typed, **bound("tokens"))
-    st.select_slider("Auto-play speed (tokens per second)", SPEEDS, value=4, on_change=on_speed, **bound("speed"))
+    st.select_slider("Auto-play speed (tokens per second; max: no waiting)", SPEEDS, value=4,
+                     format_func=speed_label, on_change=on_speed, **bound("speed"))  # fmt: skip
     st.toggle("Presenter view", help="Bigger text and chart; the secondary panels hidden.", **bound("presenter"))
 
 settings = page.read()
@@ -134,8 +138,10 @@ finish_notes()
 
 presenter = settings.presenter
 panel = live_panel(lm, sampling, limit, presenter)
+if not presenter:
+    drift_section(lm, sampling, settings.seed, settings.drift_tokens)  # right after the history and its forcing
 lab_sections(lm, prompt_ids, settings, link)
 if not presenter:
-    kv_section(lm, prompt, prompt_ids, sampling, settings.seed)
+    kv_section(prompt, sampling, settings.seed)
     state_section()
 play(panel, lm, sampling, limit, presenter)  # last: while auto-play lasts, it replaces the panel's parts in place

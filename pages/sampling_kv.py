@@ -8,21 +8,36 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.display import escape_markdown
 from core.errors import ChainRuleError
-from core.figures.sampling import carried_state_figure, kv_timing_figure
-from core.lessons.kv_timing import time_kv_cache, tokens_to_block
+from core.figures.sampling import carried_state_figure, kv_timing_figure, kv_totals_figure
+from core.lessons.kv_timing import growth_fits, growth_words, time_kv_cache, tokens_to_block
 from core.lessons.sampling_session import SamplingSettings
+from core.lessons.settings import SAMPLING_MODELS
+from core.lessons.states import SamplingState
 from core.lessons.step_memory import carried_state
-from core.text.language_model import LLM_MODELS, TextModel, context_ids
+from core.text.language_model import LLM_MODELS, context_ids
 from pages.common import chart_config, shared_model, show_error
-from pages.state import get, put
+from pages.state import bound, get, put
 
 KV_REPEATS = 3  # runs per mode behind each timing median
 LLM_KV_TOKENS = 256  # the real LLM times this many tokens, once per mode: its whole block, uncached, takes minutes
 
 
-def kv_section(lm: TextModel, prompt: str, prompt_ids: list[int], sampling: SamplingSettings, seed: int) -> None:
+def kv_section(prompt: str, sampling: SamplingSettings, seed: int) -> None:
     st.subheader("Why caching matters")
+    default = SAMPLING_MODELS.index(SamplingState().kv_model)
+    name = st.selectbox("Model for this experiment", SAMPLING_MODELS, index=default, width=320, **bound("kv_model"))
+    try:
+        lm = shared_model(name)
+    except ChainRuleError as e:  # a side experiment: a note, not an error over the whole page
+        st.info(f"**{name}** cannot be loaded: {escape_markdown(str(e))} Pick another model here.", icon="ℹ️")
+        return
+    try:
+        context_ids(lm, prompt)
+    except ChainRuleError:
+        st.caption(f"The sidebar's prompt is not in **{name}**'s vocabulary: this experiment starts from no prompt.")
+        prompt = ""
     room = tokens_to_block(lm, prompt)
     llm = lm.name in LLM_MODELS
     n, repeats = (min(room, LLM_KV_TOKENS), 1) if llm else (room, KV_REPEATS)
@@ -38,7 +53,7 @@ def kv_section(lm: TextModel, prompt: str, prompt_ids: list[int], sampling: Samp
         "with its position. A key/value cache keeps the keys and values of the earlier tokens, and only the "
         f"new token goes through the network. Both runs below generate {reach} with the same seed and settings."
     )
-    kv_key = (lm.name, tuple(prompt_ids), sampling, seed)
+    kv_key = (lm.name, prompt, sampling, seed)
     if st.button("Time both ways", key="sampling_kv_run", disabled=room < 1, icon="⏱️"):
         # any click reruns the page and ends this run at the model's next wait (core.workers cancels the request)
         st.button("Stop", key="sampling_kv_stop", icon="⏹️", help="Stop the experiment; nothing is kept.")
@@ -59,6 +74,7 @@ def kv_section(lm: TextModel, prompt: str, prompt_ids: list[int], sampling: Samp
     c2.metric("Total without cache", f"{result.total_uncached_s * 1000:.0f} ms")
     c3.metric("Total with cache", f"{result.total_cached_s * 1000:.0f} ms")
     st.plotly_chart(kv_timing_figure(result), key="sampling_kv_chart", config=chart_config("sampling_kv_chart"))
+    growth_section(result)
     if result.same_tokens:
         st.success(f"Both runs produced the same {len(result.cached_tokens)} tokens:", icon="✅")
     else:
@@ -69,7 +85,7 @@ def kv_section(lm: TextModel, prompt: str, prompt_ids: list[int], sampling: Samp
     if result.speedup < 1.5:
         st.caption(
             f"With a block of only {lm.block_size} tokens, recomputing the prefix is cheap: the cache's "
-            "bookkeeping costs about as much as it saves. The gap opens with longer contexts."
+            "bookkeeping costs about as much as it saves. The gap opens with longer contexts (shakespeare: 128)."
         )
     if len(result.cached_tokens) < n:
         st.caption(
@@ -78,6 +94,25 @@ def kv_section(lm: TextModel, prompt: str, prompt_ids: list[int], sampling: Samp
         )
     runs = f"Median of {result.repeats} runs per mode" if result.repeats > 1 else "One run per mode"
     st.caption(f"{runs} at each position; a token's time is its forward pass plus sampling.")
+
+
+def growth_section(result) -> None:
+    """How the totals grow: cumulative sums of the steps, a quadratic fitted without the cache, a line with it."""
+    st.markdown(
+        "**How the totals grow.** Generating n tokens costs the sum of the first n steps. Without the cache "
+        "step t reads about t tokens, so the total should grow like a quadratic in n; with the cache every "
+        "step reads one token, so like a line."
+    )
+    fits = growth_fits(result)
+    if fits is None:
+        st.caption("Fewer than 3 tokens were generated: too few points to fit a curve.")
+        return
+    st.plotly_chart(
+        kv_totals_figure(result, *fits), key="sampling_kv_totals", config=chart_config("sampling_kv_totals")
+    )
+    st.caption(
+        growth_words(*fits) + " R² near 1: the curve explains the measured totals; noise on a shared CPU lowers it."
+    )
 
 
 STATE_MODELS = ("names", "names-gru", "names-mlp", "names-wavenet")  # the same names, four ways to carry a step

@@ -36,10 +36,12 @@ from core.lessons.sampling_session import (
     predictable_ids,
     stages_at,
 )
+from core.lessons.settings import MAX_SPEED
 from core.text.language_model import TextModel
 from pages.common import chart_config, show_error
 from pages.sampling_history import history_section, session
 from pages.sampling_lab import draw_many_controls, draws_for_chart
+from pages.sampling_timing import timing_slot
 from pages.state import get, put
 
 SHOW_CHART_UP_TO = 4  # auto-play speeds (tokens/s) at which each step's chart is still drawn
@@ -87,6 +89,7 @@ class LivePanel:
         self.metrics = [col.empty() for col in st.columns(3)]  # tokens drawn, log p, perplexity
         self.note = st.empty()  # a redrawn step, a single survivor
         self.stages = st.empty()  # survivors and mass kept at each stage
+        self.timing = st.empty()  # time to the first token, each later token's, the page's pace (sampling_timing)
         self.history = st.empty()  # history and branching (paused) or a one-line note (playing)
 
 
@@ -179,7 +182,8 @@ def draw_step(
     panel.metrics[2].metric(
         "Perplexity", f"{h.perplexity:.2f}" if n else "–", help="exp(−log p / number of drawn tokens)."
     )
-    if s.clock.playing and s.clock.speed > SHOW_CHART_UP_TO:
+    timing_slot(panel.timing, lm, s, first)
+    if s.clock.playing and (s.clock.speed == MAX_SPEED or s.clock.speed > SHOW_CHART_UP_TO):
         # fast auto-play: the text and the totals only (a chart per token would throttle the browser)
         panel.title.markdown(f"**{n} of {limit}** tokens drawn")
         panel.chart.caption(f"Above {SHOW_CHART_UP_TO} tokens/s the distribution chart waits for Pause.")

@@ -31,6 +31,7 @@ from core.text.vocab import text_vocab
 from core.validation import MAX_SEED
 from pages.common import chart_config, require_app, show_error
 from pages.state import LinkedPage, bound, get, pop, put, remember, text_box
+from pages.training_ledger import loss_ledger_section
 
 require_app()  # a page script Streamlit ran without app.py reruns through it
 
@@ -66,8 +67,9 @@ def user_text() -> str | None:
 st.title("🏋️ Training", help="The whole training story: minimise the average −log p of each next character.")
 st.markdown(
     "Every autoregressive model is trained on one objective: the average **−log p** of each next character "
-    "given the ones before it. Train a tiny model here and watch that number fall towards what the data allows, "
-    "while its samples turn from noise into text."
+    "given the ones before it. Train a tiny model here and watch that number fall past two reference lines "
+    "(a uniform guess, and a bigram that reads one character back; neither is a floor: a model that reads more "
+    "context goes lower) while its samples turn from noise into text."
 )
 page = LinkedPage(TrainingState, "training")
 page.show_notes()
@@ -233,4 +235,5 @@ def finished(job, settings) -> None:
 
 
 live()
+loss_ledger_section(source, text)
 page.settle()

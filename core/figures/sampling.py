@@ -9,6 +9,7 @@ markdown in Streamlit's own background colours, which follow the theme.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -16,8 +17,10 @@ import plotly.graph_objects as go
 import torch
 
 from core.display import VISIBLE, escape_markdown, visible
-from core.lessons.kv_timing import KVTimingResult
+from core.lessons.drift import Drift
+from core.lessons.kv_timing import Fit, KVTimingResult, polynomial_text
 from core.lessons.sampling_session import History
+from core.lessons.stream_timing import StreamTiming
 from core.text.sampling import SamplingStages
 from core.text.vocab import Vocab
 
@@ -395,6 +398,86 @@ def kv_timing_figure(result: KVTimingResult) -> go.Figure:
     return _figure(data, layout)
 
 
+def kv_totals_figure(result: KVTimingResult, uncached_fit: Fit, cached_fit: Fit) -> go.Figure:
+    """Milliseconds to generate 1..n tokens (cumulative sums of the steps), measured as dots, fitted as lines."""
+    data = []
+    for name, totals, fit, colour, shape in (
+        ("without cache", result.uncached_totals_ms, uncached_fit, UNCACHED_COLOUR, "quadratic"),
+        ("with cache", result.cached_totals_ms, cached_fit, CACHED_COLOUR, "line"),
+    ):
+        n = list(range(1, len(totals) + 1))
+        data.append(
+            dict(
+                type="scatter", x=n, y=totals, name=f"{name}: measured total", mode="markers",
+                marker=dict(color=colour, size=6, opacity=0.6),
+                hovertemplate="%{x} tokens: %{y:.1f} ms<extra>" + name + "</extra>",
+            )
+        )  # fmt: skip
+        data.append(
+            dict(
+                type="scatter", x=n, y=fit(n).tolist(), name=f"{name}: fitted {shape} (R² = {fit.r2:.3f})",
+                mode="lines", line=dict(color=colour, width=3, dash="dash" if shape == "line" else "solid"),
+                hovertemplate=f"{polynomial_text(fit)}<br>" + "n = %{x}: %{y:.1f} ms<extra></extra>",
+            )
+        )  # fmt: skip
+    layout = dict(
+        xaxis=dict(title=dict(text="tokens generated, n", font=dict(size=15)), tickfont=dict(size=14)),
+        yaxis=dict(
+            title=dict(text="total milliseconds", font=dict(size=15)), rangemode="tozero", tickfont=dict(size=14)
+        ),
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0, font=dict(size=14)),
+        margin=dict(l=70, r=20, t=70, b=60),
+        height=380,
+        hoverlabel=dict(font=dict(size=15)),
+    )
+    return _figure(data, layout)
+
+
+# ---------------------------------------------------------------------------------------------
+# Streaming, measured
+
+FIRST_COLOUR = "#CC79A7"  # Okabe-Ito reddish purple: the prompt pass
+LATER_COLOUR = "#0072B2"  # blue: one token from the cache
+LATENCY_COLOUR = "#9A9A9A"
+
+
+def step_times_figure(timing: StreamTiming) -> go.Figure:
+    """Each drawn step's own time (bars; step 1 = the prompt pass) and the latency to each token (line)."""
+    steps = list(range(1, len(timing.steps_ms) + 1))
+    latency = list(itertools.accumulate(timing.steps_ms))  # first + sum of later steps, token by token
+    bar = "step %{x}: %{y:.2f} ms, %{customdata} token(s) fed<extra></extra>"
+    data = [
+        dict(
+            type="bar", x=steps[:1], y=[timing.first_ms], name="first token: the prompt pass",
+            marker=dict(color=FIRST_COLOUR), customdata=[timing.first_fed], hovertemplate=bar,
+        ),
+        dict(
+            type="bar", x=steps[1:], y=list(timing.later_ms), name="each later token",
+            marker=dict(color=LATER_COLOUR), customdata=list(timing.later_fed), hovertemplate=bar,
+        ),
+        dict(
+            type="scatter", x=steps, y=latency, name="latency to this token", yaxis="y2", mode="lines+markers",
+            line=dict(color=LATENCY_COLOUR, width=2), marker=dict(size=4),
+            hovertemplate="token %{x} ready after %{y:.1f} ms<extra></extra>",
+        ),
+    ]  # fmt: skip
+    layout = dict(
+        xaxis=dict(title=dict(text="generated token (1 = the prompt pass)", font=dict(size=13)), tickfont=dict(size=12)),
+        yaxis=dict(title=dict(text="ms per step", font=dict(size=13)), rangemode="tozero", tickfont=dict(size=12)),
+        yaxis2=dict(
+            title=dict(text="ms since the start", font=dict(size=13)), overlaying="y", side="right",
+            rangemode="tozero", tickfont=dict(size=12), showgrid=False,
+        ),
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0, font=dict(size=13)),
+        margin=dict(l=60, r=60, t=40, b=50),
+        height=240,
+        bargap=0.15,
+        barmode="overlay",
+        hoverlabel=dict(font=dict(size=14)),
+    )  # fmt: skip
+    return _figure(data, layout)
+
+
 # ---------------------------------------------------------------------------------------------
 # What a step carries
 
@@ -430,4 +513,128 @@ def carried_state_figure(states: list) -> go.Figure:
         height=340,
         hoverlabel=dict(font=dict(size=15)),
     )
+    return _figure(data, layout)
+
+
+# ---------------------------------------------------------------------------------------------
+# Drift: two continuations from one fork (core.lessons.drift)
+
+DRAWN_COLOUR = "#0072B2"  # Okabe-Ito blue: A, the continuation as drawn
+FORCED_COLOUR = "#D55E00"  # vermillion: B, the alternative forced at the fork
+KL_COLOUR = "#7A5195"  # violet: how far apart the two next-token distributions are
+DRIFT_CONTEXT_SHOWN = 3  # context tokens shown before the fork, the same in both rows
+# tile tints of the aligned strips, one per band of TILE_BANDS (light: the text on them stays black in both themes)
+BAND_TINTS = {"orange": "#F7CF94", "gray": "#D9D9D9", "blue": "#A9CDEB", None: "#FFFFFF"}  # None: the context
+
+
+def drift_strips(vocab: Vocab, result: Drift) -> tuple[list[StripToken], list[StripToken]]:
+    """A's and B's tokens from the fork on as strip tiles (p under the model); B's forced token is bold."""
+
+    def strip(token_ids, logprobs, forced_first):
+        return [
+            StripToken(
+                text=tile_text(vocab, i),
+                p_model=math.exp(lp),
+                p_sampled=None,
+                forced=forced_first and k == 0,
+                step=k + 1,
+                newline=_ends_line(vocab, i),
+            )
+            for k, (i, lp) in enumerate(zip(token_ids, logprobs, strict=True))
+        ]
+
+    return (
+        strip(result.drawn.token_ids, result.drawn.logprobs, False),
+        strip(result.forced.token_ids, result.forced.logprobs, True),
+    )
+
+
+def _cell_text(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters (an ellipsis ends it when there is room for one)."""
+    if len(text) <= width:
+        return text
+    return text[: width - 1] + "…" if width >= 3 else text[:width]
+
+
+def drift_figure(vocab: Vocab, result: Drift, context: list[int], height: int = 430) -> go.Figure:
+    """Three rows on one x axis (the position in the text): the two continuations as aligned tiles (A above B,
+    the fork outlined, the last context tokens before it), log p of each continuation's own token, and
+    KL(p_A || p_B) of the model's two next-token distributions at each position (0 at the fork: one context).
+    """
+    a, b = result.drawn, result.forced
+    before = context[1:][-DRIFT_CONTEXT_SHOWN:]  # the start token (position 0) is not text
+    first = result.fork - len(before)
+    last = result.fork + max(len(a.token_ids), len(b.token_ids))
+    xs = list(range(first, last))
+    width = max(1, 110 // max(len(xs), 1))  # characters a cell holds in ~1000 px (hover: the whole token)
+    rows, texts, hovers = [], [], []
+    for run in (b, a):  # the heatmap's first row is drawn at the bottom: B below A
+        ids = before + list(run.token_ids)
+        ps = [None] * len(before) + [math.exp(lp) for lp in run.logprobs]
+        band_value = {"orange": 0, "gray": 1, "blue": 2, None: 3}  # the context: white tiles
+        rows.append([band_value[tile_band(p)] for p in ps] + [None] * (len(xs) - len(ids)))
+        texts.append([_escape(_cell_text(tile_text(vocab, i), width)) for i in ids] + [""] * (len(xs) - len(ids)))
+        hovers.append(
+            [
+                f"{_escape(token_name(vocab, i))}"
+                + ("" if p is None else f"<br>p = {p:.3g} (log p = {math.log(p):.2f})")
+                for i, p in zip(ids, ps, strict=True)
+            ]
+            + [""] * (len(xs) - len(ids))
+        )
+    colourscale = [  # one flat colour per band value 0..3
+        [edge, tint] for j, tint in enumerate(BAND_TINTS.values()) for edge in (j / 4, (j + 1) / 4)
+    ]
+    kl = [k if math.isfinite(k) else None for k in result.kl]
+    data = [
+        dict(
+            type="heatmap", x=xs, y=["B (forced)", "A (drawn)"], z=rows, zmin=-0.5, zmax=3.5, colorscale=colourscale,
+            showscale=False, text=texts, texttemplate="%{text}", textfont=dict(size=13, color="#111111"),
+            customdata=hovers, hovertemplate="%{y}, position %{x}: %{customdata}<extra></extra>",
+            xgap=2, ygap=4, xaxis="x", yaxis="y",
+        ),
+        dict(
+            type="scatter", x=list(range(result.fork, result.fork + len(a.logprobs))), y=list(a.logprobs),
+            name="log p, A (drawn)", mode="lines+markers", line=dict(color=DRAWN_COLOUR, width=2),
+            marker=dict(size=6), xaxis="x2", yaxis="y2",
+            hovertemplate="A, position %{x}: log p = %{y:.2f}<extra></extra>",
+        ),
+        dict(
+            type="scatter", x=list(range(result.fork, result.fork + len(b.logprobs))), y=list(b.logprobs),
+            name="log p, B (forced)", mode="lines+markers", line=dict(color=FORCED_COLOUR, width=2, dash="dot"),
+            marker=dict(size=6, symbol="diamond"), xaxis="x2", yaxis="y2",
+            hovertemplate="B, position %{x}: log p = %{y:.2f}<extra></extra>",
+        ),
+        dict(
+            type="bar", x=list(range(result.fork, result.fork + len(kl))), y=kl, name="KL(p_A ‖ p_B)",
+            marker=dict(color=KL_COLOUR), xaxis="x3", yaxis="y3",
+            hovertemplate="position %{x}: KL(p_A ‖ p_B) = %{y:.3f} nats<extra></extra>",
+        ),
+    ]  # fmt: skip
+    x_range = [first - 0.5, last - 0.5]
+    axis_font = dict(size=13)
+    layout = dict(
+        xaxis=dict(range=x_range, showticklabels=False, showgrid=False, zeroline=False),
+        yaxis=dict(domain=[0.75, 1.0], tickfont=axis_font, fixedrange=True),
+        xaxis2=dict(range=x_range, matches="x", showticklabels=False, anchor="y2"),
+        yaxis2=dict(domain=[0.38, 0.64], title=dict(text="log p", font=axis_font), tickfont=axis_font),
+        xaxis3=dict(
+            range=x_range, matches="x", anchor="y3", tickfont=axis_font,
+            title=dict(text="position in the text (the fork outlined)", font=axis_font),
+        ),
+        yaxis3=dict(domain=[0.0, 0.3], title=dict(text="KL, nats", font=axis_font), tickfont=axis_font,
+                    rangemode="tozero"),
+        shapes=[
+            dict(type="rect", xref="x", yref="y domain", x0=result.fork - 0.5, x1=result.fork + 0.5, y0=-0.02,
+                 y1=1.02, line=dict(color=FORCED_COLOUR, width=3)),
+            dict(type="line", xref="x", yref="paper", x0=result.fork - 0.5, x1=result.fork - 0.5, y0=0, y1=1,
+                 line=dict(color=FORCED_COLOUR, width=1, dash="dash")),
+        ],
+        legend=dict(orientation="h", yanchor="bottom", y=0.655, xanchor="right", x=1, font=axis_font,
+                    bgcolor="rgba(0,0,0,0)"),
+        margin=dict(l=90, r=20, t=10, b=50),
+        height=height,
+        bargap=0.2,
+        hoverlabel=dict(font=dict(size=14)),
+    )  # fmt: skip
     return _figure(data, layout)

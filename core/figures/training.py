@@ -85,3 +85,51 @@ def loss_figure(c: LossCurves, total_steps: int, height: int = 330) -> go.Figure
         height=height,
     )
     return go.Figure({"data": data, "layout": layout})
+
+
+LEDGER_COLOURS = "Viridis"  # sequential and colour-blind safe: dark = cheap, yellow = costly
+CELL_TEXT_MAX = 40  # columns up to which each cell shows its token
+
+
+def loss_ledger_figure(
+    matrix,
+    tokens: list[list[str]],
+    prefixes: list[list[str]] | None = None,
+    unit: str = "nats",
+    height: int | None = None,
+) -> go.Figure:
+    """The batch's ledger as a heatmap: row = example, column = position, colour = −log p(next token | prefix).
+
+    ``matrix``: (B, T) costs in nats (a tensor or nested lists; NaN = padding, drawn blank), shown in ``unit``;
+    ``tokens``: (B, T) the predicted token of each cell; ``prefixes``: the tokens read just before it (hover).
+    """
+    k = 1 / math.log(2) if unit == "bits" else 1.0
+    rows = matrix.tolist() if hasattr(matrix, "tolist") else matrix
+    z = [[None if v is None or math.isnan(v) else v * k for v in row] for row in rows]
+    B, T = len(z), len(z[0]) if z else 0
+    prefixes = prefixes or [[""] * T for _ in range(B)]
+    custom = [[[p, t] for p, t in zip(pr, tr, strict=True)] for pr, tr in zip(prefixes, tokens, strict=True)]
+    trace = dict(
+        type="heatmap",
+        z=z,
+        x=list(range(1, T + 1)),
+        y=[f"example {b + 1}" for b in range(B)],
+        customdata=custom,
+        colorscale=LEDGER_COLOURS,
+        zmin=0,
+        hoverongaps=False,
+        colorbar=dict(title=dict(text=f"−log p ({unit})", side="right"), thickness=14),
+        hovertemplate=(
+            "%{y}, position %{x}<br>reads %{customdata[0]}<br>next token: <b>%{customdata[1]}</b><br>"
+            f"−log p = %{{z:.3f}} {unit}<extra></extra>"
+        ),
+    )
+    if T <= CELL_TEXT_MAX:  # few columns: write each predicted token in its cell
+        trace.update(text=tokens, texttemplate="%{text}", textfont=dict(size=14))
+    layout = dict(
+        xaxis=dict(title=dict(text="position in the window (the token predicted)"), tickfont=dict(size=13)),
+        yaxis=dict(autorange="reversed", tickfont=dict(size=13)),
+        margin=dict(l=90, r=10, t=20, b=50),
+        height=height or max(220, 60 + 34 * B),
+    )
+    return go.Figure({"data": [trace], "layout": layout})

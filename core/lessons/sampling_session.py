@@ -13,12 +13,14 @@ without changing anything gives exactly what ``core.generate`` gives for the sam
 from __future__ import annotations
 
 import math
+import sys
 import time
 from dataclasses import dataclass, field, replace
 
 import torch
 
 from core.errors import ChainRuleError, InputError
+from core.lessons.settings import MAX_SPEED
 from core.text.language_model import (
     Step,
     TextModel,
@@ -26,6 +28,7 @@ from core.text.language_model import (
     logits_for_context,
     sample_step,
     seeded_generator,
+    window_start,
 )
 from core.text.sampling import SamplingSettings, SamplingStages, sample_token
 
@@ -43,6 +46,7 @@ class Entry:
     forced: bool = False  # chosen by the user instead of sampled
     p_model: float = math.nan  # p(token | context) under the model
     p_sampled: float = math.nan  # p under the distribution it was drawn from
+    fed: int = 0  # tokens this draw ran through the network (the prompt, or 1 from the cache); 0: forced or restored
 
 
 @dataclass(frozen=True)
@@ -99,7 +103,7 @@ class History:
         """The tokens step ``index`` (0-based among the generated ones) was conditioned on."""
         return self.ids[: len(self.prompt_ids) + index]
 
-    def push(self, step: Step, settings: SamplingSettings, forced: bool = False) -> None:
+    def push(self, step: Step, settings: SamplingSettings, forced: bool = False, fed: int = 0) -> None:
         if self.finished:
             raise InputError("The text already ended with the end token: rewind to continue it.")
         if step.position != len(self.ids):
@@ -110,7 +114,7 @@ class History:
             # a large vocabulary keeps only the current step's distribution: 4 x 49,152 floats a step add up
             last = self.entries[-1]
             self.entries[-1] = replace(last, step=replace(last.step, stages=None))
-        self.entries.append(Entry(step, settings, forced, p_model, p_sampled))
+        self.entries.append(Entry(step, settings, forced, p_model, p_sampled, fed))
 
     def truncate(self, keep: int) -> None:
         """Keep the first ``keep`` generated tokens; what is cut is remembered as a branch."""
@@ -160,7 +164,7 @@ class PlayClock:
     """
 
     playing: bool = False
-    speed: float = 4.0  # tokens per second
+    speed: float = 4.0  # tokens per second; MAX_SPEED: no waiting, every tick draws what it may
     started_at: float = 0.0  # time.monotonic() when playing (re)started or the speed changed
     started_len: int = 0  # generated tokens at that moment
 
@@ -169,10 +173,14 @@ class PlayClock:
 
     def due(self, now: float) -> int:
         """How many generated tokens the text should have by ``now``: one at once, then ``speed`` a second."""
+        if self.speed == MAX_SPEED:
+            return sys.maxsize  # always behind: draw as fast as the model gives tokens
         return self.started_len + 1 + int((now - self.started_at) * self.speed)
 
     def next_due_at(self, length: int) -> float:
         """When the text, now ``length`` generated tokens long, is due its next token."""
+        if self.speed == MAX_SPEED:
+            return self.started_at  # already due: no waiting
         return self.started_at + (length - self.started_len) / self.speed
 
 
@@ -195,6 +203,8 @@ class SamplingSession:
     run_key: tuple | None = None  # (model, prompt ids, seed) the text belongs to
     draws_generator: torch.Generator | None = None  # "Draw N times": its own stream, so the text stays reproducible
     served_cache: tuple | None = None  # (model name, handle): the served LLM's key/value cache for this session
+    draw_cache: tuple | None = None  # (model name, cache): a small model's decoding cache for this session's draws
+    held: tuple[int, ...] = ()  # the window of ids the decoding cache holds (for the LLM: what its worker holds)
 
     @classmethod
     def start(cls, prompt_ids: list[int], seed: int, run_key: tuple | None = None) -> SamplingSession:
@@ -227,18 +237,51 @@ class SamplingSession:
 
     def decode_cache(self, lm: TextModel):
         """This session's cache in the served LLM's worker (a handle: the worker feeds only what the text adds
-        or changes, and frees it when the session ends); None for the small models, which recompute (~1 ms)."""
+        or changes, and frees it when the session ends); None for the small models (``prepare_cache`` keeps theirs)."""
         if not hasattr(lm.net, "next_logits"):
             return None
         if self.served_cache is None or self.served_cache[0] != lm.name:
-            self.served_cache = (lm.name, lm.net.new_cache())
+            self.served_cache, self.held = (lm.name, lm.net.new_cache()), ()
         return self.served_cache[1]
 
+    def prepare_cache(self, lm: TextModel, ids: list[int], fresh: bool = False) -> tuple[object | None, int]:
+        """(the cache the logits after ``ids`` are computed with, how many tokens that runs through the network).
+
+        ``fresh`` starts an empty cache, so the step is a pass over the whole prompt (a text's first token).
+        Then each draw feeds only its newest token. A cache that holds something else than the context
+        without its last token (after a rewind, a restored branch) is emptied: the context is read again.
+        The served LLM's worker keeps the longest shared prefix itself (``core.text.llm_engine``); its rule is
+        mirrored here to count the tokens it feeds (if it evicted the cache meanwhile, it feeds more).
+        """
+        window = tuple(ids[window_start(len(ids) - 1, lm.block_size) :])
+        if hasattr(lm.net, "next_logits"):
+            if fresh:
+                self.served_cache = None
+            cache = self.decode_cache(lm)
+            common = next((i for i, (a, b) in enumerate(zip(self.held, window[:-1], strict=False)) if a != b), None)
+            common = min(len(self.held), len(window) - 1) if common is None else common
+        elif lm.net.supports_cache:
+            if fresh or self.draw_cache is None or self.draw_cache[0] != lm.name:
+                self.draw_cache, self.held = (lm.name, lm.net.new_cache()), ()
+            cache = self.draw_cache[1]
+            if self.held != window[:-1]:
+                cache.clear()
+            common = cache.length
+        else:
+            cache, common = None, 0  # nothing to cache: every step reads the whole window
+        self.held = window
+        return cache, len(window) - common
+
     def _draw(self, lm: TextModel, settings: SamplingSettings) -> None:
-        """The one generation step: ``sample_step`` with this session's generator, then recorded."""
+        """The one generation step: ``sample_step`` with this session's generator and cache, then recorded.
+
+        A text's first token is a pass over the whole prompt (which fills the cache); each later one feeds
+        one token. The entry keeps how many tokens were fed, and the step its own time (``Step.elapsed_s``).
+        """
         h = self.history
-        step = sample_step(lm, h.ids, self.generator, settings, self.decode_cache(lm))
-        h.push(step, settings)
+        cache, fed = self.prepare_cache(lm, h.ids, fresh=not h.entries)
+        step = sample_step(lm, h.ids, self.generator, settings, cache)
+        h.push(step, settings, fed=fed)
 
     def next(self, lm: TextModel, settings: SamplingSettings) -> bool:
         return self._guarded(self._draw, lm, settings)
@@ -300,8 +343,8 @@ class SamplingSession:
 
         def run():
             h = self.history
-            cache = self.decode_cache(lm) or (lm.net.new_cache() if lm.net.supports_cache else None)
             for step_no, token_id in enumerate(token_ids, start=1):
+                cache, _ = self.prepare_cache(lm, h.ids, fresh=step_no == 1)
                 logits = cached_logits(lm, h.ids, cache) if cache is not None else logits_for_context(lm, h.ids)
                 stages = settings.stages(logits, h.ids[1:])
                 step = forced_step(lm, h.ids, token_id, settings, stages)  # InputError for an id never predicted
@@ -352,7 +395,7 @@ class SamplingSession:
         """(V,) logits after ``ids``, memoised for this session so a slider move needs no forward pass."""
         key = (lm.name, tuple(ids))
         if key not in self.logits_memo:
-            cache = self.decode_cache(lm)
+            cache = self.prepare_cache(lm, ids)[0] if hasattr(lm.net, "next_logits") else None  # the worker's own
             self.logits_memo[key] = cached_logits(lm, ids, cache) if cache is not None else logits_for_context(lm, ids)
             while len(self.logits_memo) > LOGITS_MEMO_SIZE:
                 del self.logits_memo[next(iter(self.logits_memo))]  # the oldest
@@ -364,8 +407,8 @@ def stages_at(
 ) -> SamplingStages:
     """The distribution of the token after ``ids`` under ``settings``, without drawing anything.
 
-    Uses the same uncached forward pass as ``sample_step(cache=None)``, so for the settings a step
-    was drawn under it reproduces that step's stages exactly. ``logits`` (V,) may be passed when the
+    Uses the uncached forward pass (``sample_step(cache=None)``), so for the settings a step was drawn
+    under it reproduces that step's stages (up to float rounding: draws read the key/value cache). ``logits`` (V,) may be passed when the
     caller already holds ``logits_for_context(lm, ids)`` (a page redrawing one step many times).
     """
     if logits is None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.lessons.page_state import from_query, link, to_query
-from core.lessons.states import AttentionState, ChainRuleState, PixelState, SamplingState, TrainingState
+from core.lessons.states import AttentionState, ChainRuleState, PixelState, SamplingState, TourState, TrainingState
 
 PAGE_STATES: dict[str, type] = {
     "chain_rule": ChainRuleState,
@@ -20,6 +20,7 @@ PAGE_STATES: dict[str, type] = {
     "sampling": SamplingState,
     "training": TrainingState,
     "pixelcnn": PixelState,
+    "tour": TourState,
 }
 
 

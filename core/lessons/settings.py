@@ -26,7 +26,13 @@ PENALTY_RANGE = (-2.0, 2.0)  # presence and frequency penalties, as the OpenAI A
 ORDER_NAMES = {"hf": "Hugging Face: temperature first", "llama.cpp": "llama.cpp: temperature last"}
 MAX_TOKENS = 300  # longest generation the page allows (auto-play at 10 tokens/s: half a minute)
 PROMPT_MAX_CHARS = 200  # a prompt longer than this is cut (the URL stays short, the page stays fast)
-SPEEDS = (1, 2, 4, 6, 8, 10, 15, 20)  # auto-play, tokens per second
+MAX_SPEED = 0  # auto-play's "max": no waiting between tokens, as fast as the model (and the page) can
+SPEEDS = (1, 2, 4, 6, 8, 10, 15, 20, MAX_SPEED)  # auto-play, tokens per second (a link carries "max" for the last)
+
+
+def speed_label(speed: int) -> str:
+    """What the speed control shows, and so what a link carries: the number, or "max"."""
+    return "max" if speed == MAX_SPEED else str(speed)
 
 
 def clamp_tokens(tokens: int) -> tuple[int, str | None]:

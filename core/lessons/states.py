@@ -19,11 +19,14 @@ from core.image.model import IMAGE_MODELS
 from core.lessons.attention_lesson import ATTENTION_MODELS, HEAD_STATISTICS, MAX_TEXT_CHARS
 from core.lessons.causality import MAX_SHOWN_TOKENS
 from core.lessons.chain_rule import ORDERINGS, UNITS, WORKED_FACTORS, all_sequences, position_name, sequence_text
+from core.lessons.drift import DEFAULT_PICK, MAX_DRIFT_TOKENS, MIN_DRIFT_TOKENS, TYPED_TOKEN_CHARS
 from core.lessons.joint_sampling import MAX_DRAWS, TOP_KS
 from core.lessons.ledger import PROMPT_PAIRS, PROMPT_TEXT_EXAMPLES
+from core.lessons.loss_ledger import SPLITS as LEDGER_SPLITS
 from core.lessons.page_state import choice, flag, number, text, whole
 from core.lessons.pixel_animation import SPEEDS as PIXEL_SPEEDS
 from core.lessons.pixel_lesson import LABEL_CHOICES, NO_LABEL
+from core.lessons.ranking import CANDIDATES_TEXT_CHARS, RANK_PROMPT_CHARS, RANKING_MODELS, RANKING_PRESETS
 from core.lessons.settings import (
     ORDER_NAMES,
     PENALTY_RANGE,
@@ -34,6 +37,7 @@ from core.lessons.settings import (
     TEMPERATURE_MAX,
     TOP_P_MIN,
     clamp_tokens,
+    speed_label,
 )
 from core.text.live_training import LIVE_KINDS
 from core.text.sampling import SamplingSettings
@@ -75,9 +79,22 @@ class SamplingState:
     presence: float = number(0.0, *PENALTY_RANGE, "the presence penalty must be a number from -2 to 2 (0 is off)")
     frequency: float = number(0.0, *PENALTY_RANGE, "the frequency penalty must be a number from -2 to 2 (0 is off)")
     speed: int = choice(
-        4, SPEEDS, f"the auto-play speed must be one of {', '.join(map(str, SPEEDS))} tokens per second"
+        4,
+        SPEEDS,
+        f"the auto-play speed must be one of {', '.join(map(speed_label, SPEEDS))} (tokens per second)",
+        label=speed_label,
+    )
+    kv_model: str = choice(  # "Why caching matters" times its own model: shakespeare's block of 128 shows the growth
+        "shakespeare", SAMPLING_MODELS, f"the caching experiment's model must be one of {', '.join(SAMPLING_MODELS)}"
     )
     presenter: bool = flag(False)
+    drift_on: bool = flag(False)  # "Drift, side by side": both continuations drawn (a few seconds with the LLM)
+    drift_tokens: int = whole(
+        20, MIN_DRIFT_TOKENS, MAX_DRIFT_TOKENS,
+        f"the drift comparison's length must be a whole number from {MIN_DRIFT_TOKENS} to {MAX_DRIFT_TOKENS} tokens",
+    )  # fmt: skip
+    drift_pick: str = text(DEFAULT_PICK, TYPED_TOKEN_CHARS, "the token picked for the drift comparison")
+    drift_typed: str = text("", TYPED_TOKEN_CHARS, "the token typed for the drift comparison")
 
     def sampling(self) -> SamplingSettings:
         """The knobs as core.text.sampling takes them (0 / 1 / "off" become None)."""
@@ -124,6 +141,12 @@ class ChainRuleState:
     cr_prompt_b: str = text(PROMPT_PAIRS["spam or not"][1], PROMPT_CHARS, "prompt B")
     cr_pair_text: str = text(PROMPT_TEXT_EXAMPLES[0], TEXT_MAX_CHARS, "the text to classify")
     cr_pair_on: bool = flag(False)
+    cr_rank_model: str = choice("smollm2", RANKING_MODELS)
+    cr_rank_prompt: str = text(RANKING_PRESETS["smollm2"]["a fact"][0], RANK_PROMPT_CHARS, "the prompt to continue")
+    cr_rank_candidates: str = text(
+        "\n".join(RANKING_PRESETS["smollm2"]["a fact"][1]), CANDIDATES_TEXT_CHARS, "the candidates"
+    )
+    cr_rank_on: bool = flag(False)  # score with SmolLM2 (its worker starts on first use)
 
 
 @dataclass(frozen=True)
@@ -162,6 +185,8 @@ class TrainingState:
     training_steps: int = choice(600, TRAINING_STEPS)
     training_lr: float = choice(3e-3, TRAINING_RATES)
     training_seed: int = whole(0, 0, MAX_SEED, f"the seed must be {SEED_WORDS}")
+    training_ledger_seed: int = whole(0, 0, MAX_SEED, f"the batch's seed must be {SEED_WORDS}")
+    training_ledger_split: str = choice("training", LEDGER_SPLITS)
 
 
 @dataclass(frozen=True)
@@ -186,3 +211,13 @@ class PixelState:
     pcnn_l_dy: int = whole(1, -8, 8, "the shift must be a whole number from -8 to 8")
     pcnn_l_noise_seed: int = whole(0, 0, MAX_SEED, f"the noise seed must be {SEED_WORDS}")
     pcnn_l_text: str = text("", 28 * 29, "the typed pixels")  # "": start from the test digit chosen
+
+
+TOUR_STEPS = 17  # the tour's steps (core.lessons.tour.STEPS checks it)
+
+
+@dataclass(frozen=True)
+class TourState:
+    """The tour: the step a student is on."""
+
+    tour_step: int = whole(1, 1, TOUR_STEPS, f"the step must be a whole number from 1 to {TOUR_STEPS}")

@@ -50,7 +50,18 @@ TAKEAWAYS: tuple[Takeaway, ...] = (
         "The number is usable: score a text, compare two models on it, rank candidate answers.",
         (
             Scene("Chain rule · the ledger of a name", "chain_rule", ChainRuleState(), "one −log p per character"),
-            Scene("Training · watch the loss fall", "training", TrainingState(), "the loss the optimizer sees"),
+            Scene(
+                "Training · the loss is the ledger, averaged",
+                "training",
+                TrainingState(training_ledger_seed=1),
+                "the batch's −log p heatmap; its mean is the loss the optimizer sees",
+            ),
+            Scene(
+                "Chain rule · ranking answers by likelihood",
+                "chain_rule",
+                ChainRuleState(cr_rank_on=True),
+                "SmolLM2 ranks candidate continuations of one prompt",
+            ),
             Scene("PixelCNN · the likelihood of an image", "pixelcnn", PixelState(), "the same ledger over pixels"),
         ),
     ),
@@ -68,6 +79,12 @@ TAKEAWAYS: tuple[Takeaway, ...] = (
                 "sampling",
                 SamplingState(model="shakespeare", prompt="ROMEO:", tokens=60),
                 "each step's distribution, the knobs, the cost of a step",
+            ),
+            Scene(
+                "Live sampling · what if one token were different",
+                "sampling",
+                SamplingState(model="shakespeare", prompt="ROMEO:", drift_on=True),
+                "two continuations from one fork, and how far every later conditional moves",
             ),
             Scene(
                 "Live sampling · the same model, cooled to temperature 0.5",

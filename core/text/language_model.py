@@ -14,7 +14,7 @@ import functools
 import math
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -311,29 +311,57 @@ def sample_step(
     )
 
 
+def check_predictable(lm: TextModel, token_id) -> int:
+    """``token_id`` if the model can emit it (InputError in words otherwise: outside the vocabulary, or read-only)."""
+    if type(token_id) is not int or token_id not in range(lm.vocab.size) or token_id in lm.vocab.input_only_ids:
+        raise InputError(
+            f"Token id {token_id!r} cannot be forced: the model predicts only the ids 0..{lm.vocab.size - 1}"
+            + (f" except the input-only {list(lm.vocab.input_only_ids)}." if lm.vocab.input_only_ids else ".")
+        )
+    return token_id
+
+
 def generate(
     lm: TextModel,
-    prompt: str,
+    prompt: str | list[int],
     max_new_tokens: int,
     settings: SamplingSettings = DEFAULT_SETTINGS,
     seed: int = 0,
     use_cache: bool = True,
+    first: int | None = None,
 ) -> Iterator[Step]:
     """Yield one Step per generated token under ``settings``; stops at the end token or after max_new_tokens.
 
     Randomness comes only from a ``torch.Generator`` seeded with ``seed``, so the same arguments
     give the same tokens, with or without the cache, whatever other threads do meanwhile.
     A model with nothing to cache (the leaky one) always recomputes.
+
+    ``prompt`` may also be context ids (the start token first), for a text drawn token by token that its
+    decoded string would not tokenize back to. ``first`` forces the first token: it is drawn as usual (the
+    generator's stream moves on exactly as without ``first``) and then replaced, so every later token is drawn
+    with the same random numbers as in the run without it.
     """
     if not isinstance(settings, SamplingSettings):
         raise TypeError(f"settings must be a SamplingSettings, got {settings!r}")
     if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 0:
         raise InputError(f"max_new_tokens must be a whole number >= 0, got {max_new_tokens!r}")
-    ids = context_ids(lm, prompt)
+    if first is not None:
+        check_predictable(lm, first)
+    ids = list(prompt) if isinstance(prompt, list) else context_ids(lm, prompt)
     generator = seeded_generator(seed)
     cache = lm.net.new_cache() if use_cache and lm.net.supports_cache else None
     for _ in range(max_new_tokens):
         step = sample_step(lm, ids, generator, settings, cache)
+        if first is not None:  # the draw was made; its token is replaced by the forced one
+            p = float(step.stages.raw[first])
+            step = replace(
+                step,
+                token=lm.vocab.token_text(first),
+                token_id=first,
+                logprob=math.log(p) if p > 0 else -math.inf,
+                is_end=first in lm.vocab.stop_ids,
+            )
+            first = None
         yield step
         ids.append(step.token_id)
         if step.is_end:

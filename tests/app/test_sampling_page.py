@@ -70,21 +70,27 @@ def bars(at: AppTest) -> dict[str, list[float]]:
     return out
 
 
+FLOAT32 = 1e-6  # cached and uncached forward passes agree to float32 rounding, not bit for bit
+
+
 def final_layer(shown: dict) -> list[float]:
     """The bars of the last stage (what is sampled from), whatever it is called."""
     return next(ys for name, ys in reversed(list(shown.items())) if "sampled from" in name)
 
 
 def assert_chart_shows(at: AppTest, stages, vocab, sampled_id):
-    """The displayed bars equal ``stages`` (sorted as distribution_view sorts them), sampled token banded."""
+    """The displayed bars equal ``stages`` (sorted as distribution_view sorts them), sampled token banded.
+
+    The page's step ran the network with its key/value cache; ``stages`` here come from the uncached pass over
+    the whole context (the oracle): the two agree to float32 rounding (measured differences up to 4e-7)."""
     view = distribution_view(stages, vocab, sampled_id)
     shown = bars(at)
     for j, (name, ys) in enumerate(view.layers):
-        assert shown[layer_label(name, j == len(view.layers) - 1)] == pytest.approx(ys, abs=1e-12)
+        assert shown[layer_label(name, j == len(view.layers) - 1)] == pytest.approx(ys, abs=FLOAT32)
     # and, independently of the view's ordering, each named bar holds that token's probability
     for name, p_final in zip(shown["names"], final_layer(shown), strict=True):
         token = "." if name == "'.' end" else name
-        assert p_final == pytest.approx(float(stages.final[vocab.stoi.get(token, 0)]), abs=1e-12)
+        assert p_final == pytest.approx(float(stages.final[vocab.stoi.get(token, 0)]), abs=FLOAT32)
     band = chart(at, "sampling_distribution")["layout"]["shapes"]
     if sampled_id is None:
         assert band == []
@@ -383,7 +389,7 @@ def test_missing_model_is_a_clear_error_and_the_page_stays_usable(tmp_path, monk
 
 
 def test_timing_both_ways_reports_the_same_tokens(names):
-    at = open_page(prompt="ma", seed=4)
+    at = open_page(prompt="ma", seed=4, kv_model="names")
     click(at, "sampling_kv_run")
     assert "Both runs produced the same" in texts(at.success)
     result = at.session_state["sampling_kv"][1]
@@ -405,7 +411,7 @@ def test_timing_the_llm_is_bounded_says_so_and_offers_a_stop(monkeypatch):
         raise InputError("not run in this test")
 
     monkeypatch.setattr(pages.sampling_kv, "time_kv_cache", timing)
-    at = open_page(model="smollm2", prompt="The capital of France is", seed=3)
+    at = open_page(model="smollm2", kv_model="smollm2", prompt="The capital of France is", seed=3)
     assert "the first **256** tokens after the prompt" in " ".join(m.value for m in at.markdown)
     click(at, "sampling_kv_run")
     assert asked == [("smollm2", 1, pages.sampling_kv.LLM_KV_TOKENS)] and pages.sampling_kv.LLM_KV_TOKENS == 256

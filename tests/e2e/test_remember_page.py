@@ -18,7 +18,7 @@ SCENES = [scene for t in TAKEAWAYS for scene in t.scenes if scene.query()]  # th
 
 @pytest.mark.parametrize("scene", SCENES, ids=[s.title for s in SCENES])
 def test_a_takeaway_link_opens_its_page_in_the_stated_state(page: Page, server: str, scene):
-    open_page(page, f"{server}/remember", timeout=LOAD_MS)
+    open_page(page, server, "remember", timeout=LOAD_MS)
     expect(page.get_by_role("heading", level=1)).to_have_text("What to remember")
     assert_no_streamlit_errors(page)
     page.get_by_role("link", name=f"Open {scene.title}").click()
@@ -32,7 +32,7 @@ def test_a_takeaway_link_opens_its_page_in_the_stated_state(page: Page, server: 
 
 
 def test_the_close_page_at_1280x720(page: Page, server: str):
-    open_page(page, f"{server}/remember", timeout=LOAD_MS)
+    open_page(page, server, "remember", timeout=LOAD_MS)
     expect(page.locator(".st-key-takeaway_3")).to_be_visible()
     assert_no_streamlit_errors(page)
     screenshot(page, "remember-light")

@@ -56,9 +56,9 @@ def test_autoplay_grows_the_text_token_by_token(page: Page, server: str):
     open_sampling(page, server, "?model=shakespeare&prompt=ROMEO%3A%0A&seed=3&tokens=24")
     speed = page.get_by_test_id("stSidebar").get_by_role("slider").last  # the auto-play speed
     speed.focus()
-    page.keyboard.press("End")  # 20 tokens/s ...
-    page.keyboard.press("ArrowLeft")
-    page.keyboard.press("ArrowLeft")  # ... down to 10 tokens/s, the issue's target rate
+    page.keyboard.press("End")  # max ...
+    for _ in range(3):
+        page.keyboard.press("ArrowLeft")  # ... 20, 15, down to 10 tokens/s, the issue's target rate
     wait_idle(page)
     page.get_by_role("button", name="Play").click()
     expect(page.get_by_role("button", name="Pause")).to_be_visible(timeout=20000)
@@ -96,9 +96,9 @@ def test_play_and_pause_answer_and_the_strip_never_goes_stale_while_playing(page
     open_sampling(page, server, "?model=shakespeare&prompt=ROMEO%3A&seed=2&tokens=200")
     speed = page.get_by_test_id("stSidebar").get_by_role("slider").last  # the auto-play speed
     speed.focus()
-    page.keyboard.press("End")
-    page.keyboard.press("ArrowLeft")
-    page.keyboard.press("ArrowLeft")  # 10 tokens/s
+    page.keyboard.press("End")  # max
+    for _ in range(3):
+        page.keyboard.press("ArrowLeft")  # 10 tokens/s
     wait_idle(page)
     page.evaluate(_WATCH_STRIP_JS)
     page.get_by_role("button", name="Play").click()
@@ -120,6 +120,32 @@ def test_play_and_pause_answer_and_the_strip_never_goes_stale_while_playing(page
     n = page.locator(".st-key-sampling_strip span.stMarkdownColoredBackground").count()
     page.wait_for_timeout(1000)
     assert page.locator(".st-key-sampling_strip span.stMarkdownColoredBackground").count() == n
+    assert_no_streamlit_errors(page)
+
+
+def test_the_first_token_line_after_next_token_and_after_play_at_max(page: Page, server: str, names):
+    """Time to the first token, measured: shown after one step, and after auto-play at "max" speed."""
+    seed = long_name_seed(names, "ma", 6)
+    open_sampling(page, server, f"?model=names&prompt=ma&seed={seed}&tokens=6")
+    timing = page.locator(".st-key-sampling_timing")
+    expect(timing).to_contain_text("draw a token")
+    page.get_by_role("button", name="Next token").click()
+    wait_idle(page)
+    expect(timing).to_contain_text("first token:")
+    expect(timing).to_contain_text("the prompt pass over 3 tokens")  # the start token, m, a
+    page.get_by_role("button", name="Start over").click()
+    wait_idle(page)
+    speed = page.get_by_test_id("stSidebar").get_by_role("slider").last  # the auto-play speed
+    speed.focus()
+    page.keyboard.press("End")  # max: no waiting between tokens
+    wait_idle(page)
+    expect(speed).to_have_attribute("aria-valuetext", "max")
+    page.get_by_role("button", name="Play").click()
+    expect(page.get_by_role("button", name="Play")).to_be_visible(timeout=20000)  # stopped by itself at the end
+    wait_idle(page)
+    expect(timing).to_contain_text("first token:")
+    expect(timing).to_contain_text("auto-play at max waits for nothing")
+    assert shown_text(page) == "ma" + "".join(s.token for s in core.generate(names, "ma", 6, seed=seed))
     assert_no_streamlit_errors(page)
 
 

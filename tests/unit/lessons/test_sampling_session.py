@@ -115,7 +115,7 @@ def test_a_large_vocabulary_keeps_only_the_current_steps_distribution():
         "big", Vocab(chars=["<s>"] + [chr(0x4E00 + i) for i in range(V - 1)], bos_id=0, eos_id=None), net, {}
     )
     s = SamplingSession.start([0], seed=5)
-    drawn = list(core.generate(big, "", 4, seed=5, use_cache=False))  # the page's own (uncached) path
+    drawn = list(core.generate(big, "", 4, seed=5))  # the page's own path: the key/value cache
     assert s.finish(big, SETTINGS, limit=4)
     assert [e.step.stages is None for e in s.history.entries] == [True, True, True, False]
     for e, d in zip(s.history.entries, drawn, strict=True):  # the numbers the strip and table show survive
