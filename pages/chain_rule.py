@@ -20,7 +20,7 @@ from pages.chain_rule_families import families_section
 from pages.chain_rule_ledger import ledger_section
 from pages.chain_rule_ordering import ordering_section
 from pages.chain_rule_uses import uses_section
-from pages.common import require_app
+from pages.common import next_lesson, require_app
 from pages.quiz_panel import check_yourself, quiz_rng
 from pages.state import LinkedPage, bound
 
@@ -63,4 +63,5 @@ check_yourself(
         questions.chain_rule_surprise(quiz_rng("chain_rule", 3), ledger),
     ],
 )
+next_lesson("chain_rule")
 page.settle()

@@ -20,9 +20,15 @@ st.markdown(
 st.latex(
     r"p(x_1, \dots, x_n) \;=\; p(x_1)\, p(x_2 \mid x_1) \cdots p(x_n \mid x_1, \dots, x_{n-1}) \;=\; \prod_{i=1}^{n} p(x_i \mid x_{<i})"
 )
-st.subheader("Lessons")
+HEADINGS = {"Start here": "Start here", "Text": "Lessons", "Close": "To close"}  # a menu section's heading here
+shown = None
 for info in existing_pages(Path(__file__).resolve().parent.parent):
-    st.page_link(info.path, label=f"**{info.title}** — {info.description}", icon=info.icon)
+    heading = HEADINGS.get(info.section, shown if info.section == "Images" else info.section)
+    if heading != shown:
+        st.subheader(heading)
+        shown = heading
+    with st.container(border=True, key=f"home_{info.url_path}"):  # a card: the whole entry reads as clickable
+        st.page_link(info.path, label=f"**{info.title}** — {info.description}", icon=info.icon, width="stretch")
 st.caption(
     "Every number in this app is computed live from the models or the maths. "
     "The small models (transformers, an MLP, a GRU, a WaveNet, a bigram table and PixelCNNs) were trained "

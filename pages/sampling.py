@@ -28,9 +28,9 @@ from core.lessons.settings import (
     top_k_choices,
 )
 from core.lessons.states import SamplingState
-from core.text.language_model import TEXT_MODELS, context_ids
+from core.text.language_model import DEFAULT_SETTINGS, TEXT_MODELS, context_ids
 from core.validation import MAX_SEED
-from pages.common import model_or_error, require_app, show_error
+from pages.common import model_or_error, next_lesson, require_app, show_error
 from pages.sampling_drift import drift_section
 from pages.sampling_kv import kv_section, state_section
 from pages.sampling_lab import lab_sections, more_knobs, restore_from_link, share_link, write_text_to_url
@@ -52,6 +52,11 @@ st.title(
     "🎲 Live sampling",
     help="Each step: the model's next-token distribution → reshaped by the knobs → one token drawn → next context.",
 )
+st.markdown(
+    "A language model writes one token at a time: at each step it gives a probability to every possible next "
+    "token, one is drawn, and it becomes part of the context for the next step. Press **Next token** (or Play) "
+    "and watch each step's distribution, and the knobs in the sidebar reshape it before the draw."
+)
 link_notes = st.container()  # the link's notes, drawn last (restoring the link's text may add one)
 
 with st.sidebar:
@@ -63,6 +68,9 @@ with st.sidebar:
                     "lives only in the browser session that trained it. Using the default 'names'.")  # fmt: skip
     model = st.selectbox("Model", models, **bound("model"))
     st.caption(TEXT_MODELS.get(model, f"your model from the Training page ({my_model and my_model.card['data']})"))
+    if model == "smollm2":
+        st.caption("A general model trained on web text: what it writes is not filtered, and can be odd or upsetting "
+                   "in a class. A prompt steers it; temperature 0 is its most predictable.")  # fmt: skip
 lm = my_model if model == "my-model" else model_or_error(model)
 fitted_notes: list[str] = []  # this run's adjustments, shown above the demo
 top_k = page.value("top_k")
@@ -107,6 +115,10 @@ with st.sidebar:
 settings = page.read()
 page.settle()  # a link the widgets read otherwise than the rules: corrected by one more run
 sampling, limit = settings.sampling(), settings.tokens
+with st.sidebar:
+    if sampling != DEFAULT_SETTINGS:
+        st.caption("These settings change every conditional before the draw: the text comes from another joint than "
+                   "the model's own, which it follows only at temperature 1 with nothing cut or penalised.")  # fmt: skip
 fitted_notes += [pop("_tokens_note")] if get("_tokens_note") else []
 for note in fitted_notes:
     st.info(escape_markdown(note), icon="✂️")
@@ -144,4 +156,5 @@ lab_sections(lm, prompt_ids, settings, link)
 if not presenter:
     kv_section(prompt, sampling, settings.seed)
     state_section()
+next_lesson("sampling")
 play(panel, lm, sampling, limit, presenter)  # last: while auto-play lasts, it replaces the panel's parts in place

@@ -23,13 +23,15 @@ from core.checkpoint import save_checkpoint
 from core.errors import ChainRuleError
 from core.figures.training import loss_curves, loss_figure
 from core.jobs import JobRunner
+from core.lessons import questions
 from core.lessons.states import TRAINING_KINDS, TRAINING_RATES, TRAINING_STEPS, TrainingState
 from core.lessons.training_run import COST_LEGEND, cost_strip, run_progress
 from core.text.corpora import CORPORA
 from core.text.live_training import NAMES_BLOCK, build_net, decode_upload, train_live
 from core.text.vocab import text_vocab
 from core.validation import MAX_SEED
-from pages.common import chart_config, require_app, show_error
+from pages.common import chart_config, next_lesson, require_app, show_error
+from pages.quiz_panel import check_yourself, quiz_rng
 from pages.state import LinkedPage, bound, get, pop, put, remember, text_box
 from pages.training_ledger import loss_ledger_section
 
@@ -235,5 +237,7 @@ def finished(job, settings) -> None:
 
 
 live()
-loss_ledger_section(source, text)
+ledger = loss_ledger_section(source, text)
+check_yourself("training", [None if ledger is None else questions.training_loss(quiz_rng("training", 1), ledger.costs)])
+next_lesson("training")
 page.settle()

@@ -4,7 +4,6 @@ next token as a heatmap, its mean beside the loss the trainer computes on the sa
 from __future__ import annotations
 
 import streamlit as st
-from streamlit.errors import StreamlitPageNotFoundError
 
 from core.errors import ChainRuleError, InputError
 from core.figures.training import loss_ledger_figure
@@ -12,7 +11,7 @@ from core.lessons.loss_ledger import SPLITS, LossLedger, draw_batch, loss_ledger
 from core.text.language_model import TRAINED_MODELS
 from core.text.live_training import LiveData, prepare
 from core.validation import MAX_SEED
-from pages.common import chart_config, model_or_error, show_error
+from pages.common import chart_config, model_or_error, page_link, show_error
 from pages.state import bound, get
 
 N_EXAMPLES = 8  # rows of the batch shown
@@ -46,10 +45,7 @@ def model_for(source: str):
 
 def training_link() -> None:
     """A link to this section's page (other pages' ledgers point here)."""
-    try:
-        st.page_link("pages/training.py", label="The loss is the ledger (Training page)", icon="🏋️")
-    except StreamlitPageNotFoundError:  # a page script run on its own (AppTest.from_file): no navigation to link
-        st.caption("See it on the **Training** page, section “The loss is the ledger”.")
+    page_link("pages/training.py", "The loss is the ledger (Training page)", icon="🏋️")
 
 
 def numbers_table(ledger: LossLedger) -> None:
@@ -61,7 +57,7 @@ def numbers_table(ledger: LossLedger) -> None:
     st.dataframe(table, hide_index=True, key="training_ledger_table")
 
 
-def loss_ledger_section(source: str, text: str | None) -> None:
+def loss_ledger_section(source: str, text: str | None) -> LossLedger | None:
     st.header("The loss is the ledger", divider="gray")
     st.markdown(
         "Each cell below is one prediction in one batch: **−log p(next token | the tokens before it)**, "
@@ -73,7 +69,7 @@ def loss_ledger_section(source: str, text: str | None) -> None:
     lm, which = model_for(source)
     if lm is None:
         st.info(which, icon="🧮")
-        return
+        return None
     left, right = st.columns([1, 1])
     seed = int(left.number_input(f"Batch seed (0 to {MAX_SEED:,})", 0, MAX_SEED, 0, **bound("training_ledger_seed"),
                                  help="Draw another batch: the same seed always gives the same batch."))  # fmt: skip
@@ -89,7 +85,7 @@ def loss_ledger_section(source: str, text: str | None) -> None:
         ledger = loss_ledger(lm, *draw_batch(data, N_EXAMPLES, seed, split, length))
     except ChainRuleError as e:
         show_error("", e)
-        return
+        return None
     a, b = st.columns(2)
     a.metric("Mean of the heatmap", f"{ledger.mean:.4f} nats", help=f"over its {ledger.n_scored} scored cells")
     b.metric("The loss the optimizer sees", f"{ledger.loss:.4f} nats",
@@ -104,3 +100,4 @@ def loss_ledger_section(source: str, text: str | None) -> None:
     st.caption(f"{N_EXAMPLES} examples × {ledger.costs.shape[1]} positions; hover a cell for its token.{padding}")
     with st.expander("The numbers of the heatmap (nats)"):
         numbers_table(ledger)
+    return ledger

@@ -248,3 +248,38 @@ def pixel_bits_per_dim(rng: random.Random) -> Question:
         unit="bits/dim",
         explanation=f"Bits per dimension = nats / (pixels × ln 2) = {nll} / (784 × 0.6931) = **{bpd:.4f}**.",
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Training
+
+
+def training_loss(rng: random.Random, costs: torch.Tensor) -> Question | None:
+    """Which number is the batch's loss? (the mean of the ledger's scored cells, the next-token cross-entropy).
+
+    ``costs`` (B, T) are the batch's -log p per position in nats, NaN where nothing is scored (padding)."""
+    scored = costs[~costs.isnan()]
+    if scored.numel() < 2:
+        return None
+    first_column = costs[:, 0][~costs[:, 0].isnan()]
+    candidates = {
+        "mean": float(scored.mean()),
+        "sum": float(scored.sum()),
+        "largest cell": float(scored.max()),
+        "mean of the first position": float(first_column.mean()) if first_column.numel() else math.nan,
+    }
+    shown = {k: f"{v:.3f}" for k, v in candidates.items() if math.isfinite(v)}
+    if len(set(shown.values())) < len(shown):
+        return None  # two of the numbers read the same: the choice would be ambiguous
+    order = list(shown)
+    rng.shuffle(order)
+    return Question(
+        key="training.loss",
+        text=f"The heatmap above holds {scored.numel()} scored cells, each −log p(next token | prefix) in nats. "
+        "Which of these numbers is the loss the optimizer sees for this batch?",
+        kind="choice",
+        choices=tuple(shown[k] for k in order),
+        answer=order.index("mean"),
+        explanation=f"The loss is the mean of the scored cells (the next-token cross-entropy): **{shown['mean']}** "
+        f"nats. {shown['sum']} is their sum, {shown['largest cell']} the costliest single prediction.",
+    )

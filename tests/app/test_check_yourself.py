@@ -152,3 +152,18 @@ def test_pixelcnn_bits_per_dim():
     answer_box(at, "pixelcnn", "text_input", 1).input("0")
     press_check(at, "pixelcnn", 1)
     assert len(verdicts(at)["wrong"]) == 1
+
+
+def test_training_asks_which_number_is_the_loss_and_the_trainers_loss_is_right():
+    from core.lessons.loss_ledger import draw_batch, loss_ledger, window_length
+    from core.text.live_training import prepare
+
+    at = open_page("training")
+    assert "loss the optimizer sees" in question_text(at, "training", 1)
+    lm = core.load_text_model("names")
+    length = window_length(lm)
+    loss = loss_ledger(lm, *draw_batch(prepare("names", length), 8, 0, "training", length)).loss
+    radio = answer_box(at, "training", "radio", 1)
+    radio.set_value([i for i, c in enumerate(radio.options) if c == f"{loss:.3f}"][0])
+    press_check(at, "training", 1)
+    assert len(verdicts(at)["right"]) == 1

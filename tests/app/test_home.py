@@ -42,3 +42,16 @@ def test_missing_lesson_scripts_are_not_linked(home: AppTest):
     linked = {link.proto.page for link in home.get("page_link")}
     for info in PAGES:
         assert (info.url_path in linked) == (ROOT / info.path).exists(), info.path
+
+
+LESSON_PAGES = ["chain_rule", "attention", "sampling", "training", "pixelcnn"]
+
+
+@pytest.mark.parametrize("url_path", LESSON_PAGES)
+def test_each_lesson_ends_with_a_link_to_the_next_in_the_menu(url_path):
+    order = [info.url_path for info in existing_pages(ROOT)]
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180).run()
+    at.switch_page(f"pages/{url_path}.py").run()
+    assert not at.exception, [e.message for e in at.exception]
+    nexts = [link.proto for link in at.get("page_link") if link.proto.label.startswith("**Next:")]
+    assert [n.page for n in nexts] == [order[order.index(url_path) + 1]]

@@ -214,3 +214,18 @@ def test_bits_per_dim(seed):
     nll = int(re.search(r"= (\d+) nats", q.text).group(1))
     assert float(q.answer) == pytest.approx(nll / 784 / math.log(2), abs=1e-4)
     assert_one_right_answer(q)
+
+
+def test_training_loss_question_answers_with_the_trainers_loss():
+    from core.lessons.loss_ledger import draw_batch, loss_ledger, window_length
+    from core.lessons.questions import training_loss
+    from core.text.language_model import load_text_model
+    from core.text.live_training import prepare
+
+    lm = load_text_model("names")
+    length = window_length(lm)
+    ledger = loss_ledger(lm, *draw_batch(prepare("names", length), 8, 0, "training", length))
+    q = training_loss(random.Random(0), ledger.costs)
+    assert q is not None and len(q.choices) == 4
+    assert float(q.choices[q.answer]) == pytest.approx(ledger.loss, abs=5e-4)  # the trainer's own number
+    assert training_loss(random.Random(0), torch.tensor([[1.0, float("nan")]])) is None  # one cell: nothing to ask
