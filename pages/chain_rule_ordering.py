@@ -37,9 +37,9 @@ def factor_table(col, s: OrderedScore, unit: str, key: str) -> None:
 
 
 def ordering_section(unit: str) -> None:
-    st.subheader("…but the order changes what a model learns")
+    st.subheader("The order does change what a model learns")
     st.markdown(
-        "The joint above is exact, so every order gives it back. A **learned** model only approximates its "
+        "Section 2's joint is exact, so every order gives it back. A **learned** model only approximates its "
         "conditionals, and some are easier to learn in one direction than in the other. **names** reads a "
         "name left to right; **names-reversed** is the same transformer trained on the same names, split "
         "and budget, written right to left. Each defines its own joint p(name) through its own "

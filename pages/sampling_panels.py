@@ -124,7 +124,9 @@ def live_panel(lm: TextModel, sampling: SamplingSettings, limit: int, presenter:
          dict(help="Empty the text and re-seed the generator: the same seed gives the same text again.")),
     ]  # fmt: skip
     for col, (key, label, callback, args, enabled, extra) in zip(
-        st.columns([1.05, 1.3, 0.95, 1.3, 1.2, 1.25]), buttons, strict=True
+        st.columns([1.25, 1.3, 0.95, 1.3, 1.2, 1.25]),
+        buttons,
+        strict=True,  # "⏸️ Pause P" was cut at 1.05
     ):
         col.button(
             label,

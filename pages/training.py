@@ -55,7 +55,10 @@ def job_runner() -> JobRunner:
 
 def user_text() -> str | None:
     """The pasted or uploaded text, or None after saying what is wrong with it."""
-    upload = st.file_uploader("…or upload a .txt file (UTF-8, up to 200 KB)", type=["txt"], key="training_upload")
+    upload = st.file_uploader(  # the dropzone states its own limit (1 MB); this page takes at most 200 KB of it
+        "…or upload a .txt file (UTF-8, at most 200 KB; a larger file is refused with a message)",
+        type=["txt"], key="training_upload", max_upload_size=1,
+    )  # fmt: skip
     if upload is not None:
         try:
             return decode_upload(upload.getvalue(), MAX_UPLOAD_BYTES)
@@ -156,7 +159,9 @@ if not text and not busy:
 def live() -> None:
     job = get("training_job")
     if job is None:
-        st.info("Choose the data and a model, then press **Train**.", icon="👆")
+        st.info("Choose the data and a model, then press **Train**"
+                + (": with “your text”, paste a text or upload a .txt file first." if get("training_source") == "your text"
+                   else "."), icon="👆")  # fmt: skip
         return
     job.touch()
     settings = get("training_settings")
@@ -175,13 +180,13 @@ def live() -> None:
     progress = run_progress(events, 1 if settings["kind"] == "bigram" else settings["steps"])
     total = progress.total
     held = [e for e in events if e.heldout_loss is not None]
-    m = st.columns([1.1, 1, 1.1, 0.9, 0.8])
-    m[0].metric("Step", progress.step_text)
-    m[1].metric("Steps per second", f"{progress.rate:.1f}", help="Including the evaluations and samples.")
-    m[2].metric("Held-out −log p", f"{held[-1].heldout_loss:.3f} nats" if held else "–",
+    st.progress(min(progress.step / max(total, 1), 1.0), text=f"Step {progress.step_text}")  # a metric cut it
+    m = st.columns([1, 1.2, 1, 0.8])
+    m[0].metric("Steps per second", f"{progress.rate:.1f}", help="Including the evaluations and samples.")
+    m[1].metric("Held-out −log p", f"{held[-1].heldout_loss:.3f} nats" if held else "–",
                 help="Nats per character, each prediction reading only the characters before it.")  # fmt: skip
-    m[3].metric("Time left", f"{progress.seconds_left:.0f} s" if not job.finished else job.state)
-    unit = m[4].radio("Unit", ["nats", "bits"], key="training_unit", help="per character", persist_state="session")
+    m[2].metric("Time left", f"{progress.seconds_left:.0f} s" if not job.finished else job.state)
+    unit = m[3].radio("Unit", ["nats", "bits"], key="training_unit", help="per character", persist_state="session")
     st.plotly_chart(loss_figure(loss_curves(events, reference, unit), total), key="training_curve_fig",
                     config=chart_config("training_curve_fig"))  # fmt: skip
     if held:

@@ -114,7 +114,7 @@ def test_the_ordering_section_factors_a_typed_name_both_ways(page: Page, server:
     open_page(page, server)
     open_page(page, server, "chain_rule")
     forward, backward = core.load_text_model("names"), core.load_text_model("names-reversed")
-    scroll_to_heading(page, "…but the order changes what a model learns")
+    scroll_to_heading(page, "The order does change what a model learns")
     type_text(page, "A name to factor both ways", "xavier")
     expect(metric_value(page, "−log p(name) under names (nats)")).to_have_text(
         f"{core.score(forward, 'xavier').nll:.3f}"

@@ -32,7 +32,7 @@ def test_train_a_model_and_sample_from_it(page: Page, server: str):
     set_select_slider(page, "Width", 0)  # 32 wide
     set_select_slider(page, "Steps", 0)  # 100 steps
     page.get_by_role("button", name="Train").first.click()
-    expect(page.get_by_text(re.compile(r"Step"))).to_be_visible(timeout=60000)
+    expect(page.get_by_text(re.compile(r"^Step [\d,]+ / "))).to_be_visible(timeout=60000)
     expect(page.get_by_text(re.compile(r"Done.* after 100 steps"))).to_be_visible(timeout=120000)
     wait_idle(page)
     screenshot(page, "training-done-light", full_page=False)
