@@ -14,7 +14,7 @@ from core.errors import ChainRuleError
 from core.exports import history_csv
 from core.figures.sampling import token_name
 from core.lessons import questions
-from core.lessons.decoders import compare_decoders
+from core.lessons.decoders import common_prefix, compare_decoders
 from core.lessons.page_state import to_query
 from core.lessons.sampling_session import SamplingSettings, stages_at
 from core.lessons.settings import (
@@ -211,17 +211,19 @@ def decoders_section(
     if not got or got[0] != key:
         cols[2].caption(f"Up to {n} tokens each, from the prompt, with this seed and these knobs (sampled).")
         return
-    rows = [
-        {
-            "decoder": d.method,
-            "text": lm.vocab.decode(list(prompt_ids[1:]) + list(d.token_ids)),
-            "tokens": len(d.token_ids),
-            "log p": d.logprob,
-            "log p per token": d.per_token,
-            "ended": "yes" if d.finished else "no",
-        }
-        for d in got[1]
-    ]
+    decoded = got[1]
+    greedy = decoded[0].token_ids
+    rows = []
+    for d in decoded:
+        shared = common_prefix(greedy, d.token_ids)
+        differs = "–" if d is decoded[0] else ("never" if shared == len(d.token_ids) == len(greedy) else shared + 1)
+        rows.append({"decoder": d.method, "tokens": len(d.token_ids), "log p": d.logprob,
+                     "log p per token": d.per_token, "ended": "yes" if d.finished else "no",
+                     "differs from greedy at token": differs})  # fmt: skip
+        same, rest = lm.vocab.decode(list(d.token_ids[:shared])), lm.vocab.decode(list(d.token_ids[shared:]))
+        marked = escape_markdown(same) + (f" **‖ {escape_markdown(rest)}**" if rest and d is not decoded[0] else "")
+        st.markdown(f"**{d.method}** (continuation only): {marked or escape_markdown(rest)}")
+    st.caption("‖ marks where a continuation leaves greedy's; the bold part is where they differ.")
     st.dataframe(rows, hide_index=True, key="sampling_compare_table")
 
 

@@ -33,6 +33,11 @@ class Decoded:
         return self.logprob / len(self.token_ids) if self.token_ids else math.nan
 
 
+def common_prefix(a: tuple[int, ...], b: tuple[int, ...]) -> int:
+    """How many tokens two continuations share from their start: where they diverge (the shorter length if never)."""
+    return next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+
+
 def _continuation(lm: TextModel, prompt: str, settings: SamplingSettings, seed: int, n: int) -> tuple:
     """(tokens, log p, ended) of ``core.generate``'s continuation: what "Next token" draws for this seed."""
     steps = list(generate(lm, prompt, n, settings, seed))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.lessons.decoders import compare_decoders
+from core.lessons.decoders import common_prefix, compare_decoders
 from core.text.language_model import generate, logits_for_context, seeded_generator
 from core.text.sampling import SamplingSettings, apply_penalties, empirical_counts
 from tests.app.helpers import chart
@@ -83,9 +83,17 @@ def test_compare_shows_greedy_sampled_and_beam(names_lm):
     expected = compare_decoders(names_lm, "ma", SamplingSettings(), 3, 12, 4)
     assert list(rows["decoder"]) == [d.method for d in expected]
     assert list(rows["log p"]) == pytest.approx([d.logprob for d in expected])
-    assert list(rows["text"]) == [
-        names_lm.vocab.decode(names_lm.vocab.encode("ma") + list(d.token_ids)) for d in expected
-    ]
+    # each continuation written out whole (without the prompt), split where it leaves greedy's
+    lines = [m.value for m in at.markdown if "(continuation only)" in m.value]
+    assert len(lines) == 3
+    greedy = expected[0].token_ids
+    for line, d in zip(lines, expected, strict=True):
+        shared = common_prefix(greedy, d.token_ids)
+        assert shared == next((i for i in range(min(len(greedy), len(d.token_ids))) if greedy[i] != d.token_ids[i]),
+                              min(len(greedy), len(d.token_ids)))  # fmt: skip
+        plain = line.replace("\\", "").replace("**", "").replace(" ‖ ", "")
+        assert plain.endswith(names_lm.vocab.decode(list(d.token_ids)))
+        assert ("‖" in line) == (d is not expected[0] and shared < len(d.token_ids))
     assert rows["log p"].iloc[2] >= rows["log p"].iloc[0] - 1e-9  # beam never worse than greedy
 
 
