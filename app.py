@@ -13,6 +13,7 @@ import pandas  # noqa: F401
 import streamlit as st
 
 from pages.common import existing_pages, notice_clicks_while_waiting, notice_lost_session, run_by_app
+from pages.scenes_sidebar import scene_sidebar
 
 st.set_page_config(page_title="Chain Rule Lab", page_icon="🔗", layout="wide")
 notice_lost_session()
@@ -28,4 +29,5 @@ for info in existing_pages(Path(__file__).parent):
 page = st.navigation(sections, expanded=True)
 # a click during a wait for the LLM's worker cancels the abandoned request; pages check they run from here
 with notice_clicks_while_waiting(), run_by_app():
+    scene_sidebar(page.url_path)  # "this moment as a scene" and the scene stepper (pages/scenes_sidebar.py)
     page.run()

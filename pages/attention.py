@@ -3,7 +3,8 @@
 Thin page: its state is ``core.lessons.states.AttentionState`` (every control bound to the link); it
 calls ``core.lessons.causality`` and ``core.lessons.attention_lesson`` and draws the figures of
 ``core.figures.attention``. Sections 2 (``pages/attention_panels.py``) and 3-4 (``pages/attention_peeking.py``)
-are modules of their own.
+are modules of their own. Presenter view (``attention_presenter``) draws the masks bigger and skips the
+other networks, the live check with SmolLM2 and Check yourself.
 """
 
 import numpy as np
@@ -11,13 +12,15 @@ import streamlit as st
 
 from core import ChainRuleError, causal_mask
 from core.figures import attention as figures
+from core.figures.presenter import for_projector
 from core.lessons import attention_lesson as lesson
 from core.lessons import causality, questions
 from core.lessons.states import AttentionState
 from core.validation import MAX_SEED
 from pages.attention_panels import learned_attention
 from pages.attention_peeking import families_section, llm_check, no_attention, peeking_sections
-from pages.common import chart_config, model_or_error, next_lesson, require_app, show_error
+from pages.charts import chart_with_table
+from pages.common import model_or_error, next_lesson, presenter_toggle, require_app, show_error
 from pages.quiz_panel import check_yourself, quiz_rng
 from pages.state import LinkedPage, bound, get, put, setter, text_box
 
@@ -37,6 +40,7 @@ def on_model_change() -> None:
 page = LinkedPage(AttentionState, "attention")
 st.title("Attention and causality")
 page.show_notes()
+presenter = presenter_toggle("attention_presenter")
 st.markdown(lesson.INTRO)
 names = list(lesson.ATTENTION_MODELS)
 model_name = st.radio(
@@ -91,7 +95,8 @@ for col, cells, title, key in (
     (left, allowed, "Causal mask: row i may read j ≤ i", "attention_mask_fig"),
     (right, np.ones((T, T), dtype=bool), "No mask: every row reads every column", "attention_full_fig"),
 ):
-    col.plotly_chart(figures.mask_figure(cells, labels, title), key=key, config=chart_config(key))
+    fig = figures.mask_figure(cells, labels, title)
+    chart_with_table(for_projector(fig) if presenter else fig, key, col)
 
 st.subheader("Why masked weights are exactly 0")
 toy_seed = st.number_input(f"Toy scores seed (0 to {MAX_SEED:,})", 0, MAX_SEED, 0, 1, **bound("attention_toy_seed"))
@@ -105,7 +110,7 @@ for col, matrix, title, key in zip(
     ("attention_toy_scores", "attention_toy_masked", "attention_toy_weights"),
     strict=True,
 ):
-    col.plotly_chart(figures.toy_matrix_figure(matrix, toy.labels, title), key=key, config=chart_config(key))
+    chart_with_table(figures.toy_matrix_figure(matrix, toy.labels, title), key, col)
 st.caption(
     f"Largest weight above the diagonal: {lesson.format_max(causality.max_above_diagonal(toy.weights))}; "
     f"each row sums to 1 (largest deviation {causality.row_sum_error(toy.weights):.1e})."
@@ -120,6 +125,10 @@ elif lesson.has_attention(lm):
 else:
     no_attention(lm, window)
 peeking_sections()
+if presenter:
+    next_lesson("attention")
+    page.settle()
+    st.stop()
 families_section()
 llm_check(lm, window)
 check_yourself(

@@ -16,6 +16,7 @@ from core.figures import attention_grid as grids
 from core.lessons import attention_lesson as lesson
 from core.lessons import causality
 from core.lessons.states import AttentionState
+from pages.charts import chart_with_table
 from pages.common import chart_config, shared_model
 from pages.state import bound, get, put
 
@@ -56,12 +57,12 @@ def learned_attention(lm, window) -> None:
     left, right = st.columns([3, 2])
     title = f"{lm.name}: layer {layer}, head {head}{kv_note}"
     height = 480 if window.T <= 16 else 600
-    left.plotly_chart(
+    chart_with_table(
         figures.value_heatmap(
             head_weights, window.labels, title, allowed=model_allowed, highlight_row=query, height=height
         ),
-        key="attention_head_fig",
-        config=chart_config("attention_head_fig"),
+        "attention_head_fig",
+        left,
     )
     with right:
         token = escape_markdown(window.labels[query])
@@ -124,7 +125,7 @@ def learned_attention(lm, window) -> None:
             selected=(layer - 1, head - 1),
             group_size=n_head // n_kv if n_kv < n_head else None,
         )
-        st.plotly_chart(summary, key="attention_summary_fig", config=chart_config("attention_summary_fig"))
+        chart_with_table(summary, "attention_summary_fig")
         st.caption(
             f"{stat_name}: {stat.explanation} White lines separate the key/value groups; the selected head is "
             f"outlined. Computed live from the {window.T} tokens above (the page draws at most {MAX_TOKENS})."

@@ -14,7 +14,8 @@ from core.lessons import causality
 from core.lessons.families import conditions_on
 from core.text.language_model import LLM_MODELS
 from core.validation import MAX_SEED
-from pages.common import chart_config, model_or_error, shared_model, show_error
+from pages.charts import chart_with_table
+from pages.common import model_or_error, shared_model, show_error
 from pages.state import bound, get, setter, text_box
 
 N_SAMPLES = 8
@@ -42,7 +43,7 @@ def cached_llm_dependence(name: str, ids: tuple[int, ...]):
 def show_dependence(col, values: np.ndarray, labels: list[str], title: str, name: str, key: str | None = None) -> None:
     """One measured dependence map with its verdict: the largest value above the diagonal."""
     key = f"attention_dependence_{key or name}"
-    col.plotly_chart(figures.dependence_heatmap(values, labels, title), key=key, config=chart_config(key))
+    chart_with_table(figures.dependence_heatmap(values, labels, title), key, col)
     col.metric(
         f"{name}: max above the diagonal",
         lesson.format_max(causality.max_above_diagonal(values)),
@@ -86,8 +87,7 @@ def peeking_sections() -> None:
                 f"{s.name}: training", train, help="NLL in nats per token on the training names"
             )
         if any(s.curve for s in summaries):
-            st.plotly_chart(figures.training_curves_figure(summaries), key="attention_curves_fig",
-                            config=chart_config("attention_curves_fig"))  # fmt: skip
+            chart_with_table(figures.training_curves_figure(summaries), "attention_curves_fig")
         st.caption(lesson.LOSSES_NOTE)
         probe_window = probe_section(pair)
         st.markdown(lesson.SAMPLES_NOTE)

@@ -3,7 +3,8 @@
 Thin page: its state is ``core.lessons.states.ChainRuleState`` (every control bound to the link); the
 sections live in ``pages/chain_rule_exact.py`` (1, 2), ``chain_rule_ordering.py``, ``chain_rule_ledger.py``
 (3), ``chain_rule_compare.py`` (4) and
-``chain_rule_uses.py`` (5); ``core.lessons`` computes, ``core.figures`` draws.
+``chain_rule_uses.py`` (5); ``core.lessons`` computes, ``core.figures`` draws. Presenter view (``cr_presenter``)
+keeps sections 1-3 with a bigger worked example and skips the rest: other networks, 4, 5 and Check yourself.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pages.chain_rule_families import families_section
 from pages.chain_rule_ledger import ledger_section
 from pages.chain_rule_ordering import ordering_section
 from pages.chain_rule_uses import uses_section
-from pages.common import next_lesson, require_app
+from pages.common import next_lesson, presenter_toggle, require_app
 from pages.quiz_panel import check_yourself, quiz_rng
 from pages.state import LinkedPage, bound
 
@@ -29,6 +30,7 @@ require_app()  # a page script Streamlit ran without app.py reruns through it
 page = LinkedPage(ChainRuleState, "chain_rule")
 st.title("Chain rule")
 page.show_notes()
+presenter = presenter_toggle("cr_presenter")
 st.markdown(
     "Any joint distribution over a sequence factors **exactly** into conditionals, one per position, "
     "each conditioned only on what came before. Taking logs turns the product into a sum, so the "
@@ -47,11 +49,16 @@ unit = st.segmented_control(
     help="nats use the natural log; bits use log base 2 (1 bit = ln 2 ≈ 0.693 nats).",
     **bound("cr_unit"),
 )
-worked_section(unit)
+worked_section(unit, presenter)
 draws_section(joint_section())
-ordering_section(unit)
-ledger = ledger_section(unit)
-families_section(unit)
+ledger = ledger_section(unit)  # trained models come in here ...
+if not presenter:
+    families_section(unit)
+ordering_section(unit)  # ... so the order's effect on a learned model follows them
+if presenter:  # presenter view skips sections 4-5 (two models, two prompts, uses), other networks and the quiz
+    next_lesson("chain_rule")
+    page.settle()
+    st.stop()
 models_section()
 prompts_section()
 uses_section(unit)

@@ -15,7 +15,7 @@ from core.lessons.states import SEQUENCES, ChainRuleState
 from core.text.language_model import DEFAULT_SETTINGS
 from core.text.sampling import SamplingSettings
 from core.validation import MAX_SEED
-from pages.common import chart_config
+from pages.charts import chart_with_table
 from pages.state import bound
 
 DEFAULTS = ChainRuleState()
@@ -51,10 +51,10 @@ def draws_section(joint: np.ndarray) -> None:
     changed = settings != DEFAULT_SETTINGS
     target = implied_joint(joint, settings) if changed else joint
     labels = [sequence_text(s) for s in SEQUENCES]
-    st.plotly_chart(
+    chart_with_table(
         joint_draws_figure(labels, [joint[s] for s in SEQUENCES], [drawn[s] for s in SEQUENCES],
                            [target[s] for s in SEQUENCES] if changed else None),
-        key="cr_draws_chart", config=chart_config("cr_draws_chart"),
+        "cr_draws_chart",
     )  # fmt: skip
     st.caption(
         f"All 27 sequences: their probability under the joint above (blue) and the fraction of {int(n):,} draws "
@@ -77,8 +77,7 @@ def draws_section(joint: np.ndarray) -> None:
     left, right = st.columns([3, 2], gap="large")
     c = convergence(draws, target)
     with left:
-        st.plotly_chart(convergence_figure(c.ns, c.tv, c.expected), key="cr_draws_convergence",
-                        config=chart_config("cr_draws_convergence"))  # fmt: skip
+        chart_with_table(convergence_figure(c.ns, c.tv, c.expected), "cr_draws_convergence")
     with right:
         st.markdown(
             f"**More draws, closer.** The distance between the first n draws and the joint they come from, for "

@@ -9,6 +9,7 @@ import numpy as np
 import streamlit as st
 
 from core.figures.chain_rule import worked_waterfall
+from core.figures.presenter import for_projector
 from core.lessons.chain_rule import (
     ORDERINGS,
     WORKED_LABELS,
@@ -31,7 +32,7 @@ from pages.state import bound, get, put
 DEFAULTS = ChainRuleState()
 
 
-def worked_section(unit: str) -> None:
+def worked_section(unit: str, presenter: bool = False) -> None:
     st.header("1. A worked example", divider="gray")
     left, right = st.columns([1, 2], gap="large")
     with left:
@@ -70,7 +71,10 @@ def worked_section(unit: str) -> None:
                 f"−log 0 = ∞ — no finite number of {unit} pays for an event the model calls impossible.",
                 icon="♾️",
             )
-        st.plotly_chart(worked_waterfall(example, unit), key="cr_waterfall", config=chart_config("cr_waterfall"))
+        fig = worked_waterfall(example, unit)
+        st.plotly_chart(
+            for_projector(fig) if presenter else fig, key="cr_waterfall", config=chart_config("cr_waterfall")
+        )
 
 
 def new_distribution() -> None:

@@ -18,7 +18,7 @@ import streamlit as st
 import core
 import core.image.model
 from core.display import escape_markdown
-from pages.state import get, put
+from pages.state import bound, get, put
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,14 @@ PAGES = [
         "Start here",
         "tour",
         "The lesson in 17 short steps, each with a live example and a link to the page that shows it in full.",
+    ),
+    PageInfo(
+        "pages/scenes.py",
+        "Scenes",
+        "🎬",
+        "Start here",
+        "scenes",
+        "For teachers: a list of pages in chosen states, each with a line to say, to step through in class.",
     ),
     PageInfo(
         "pages/chain_rule.py",
@@ -184,6 +192,24 @@ def chart_config(key: str) -> dict:
         "toImageButtonOptions": {"format": "png", "filename": name, "scale": 2},
         "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"],
     }
+
+
+PRESENTER_HELP = (
+    "For a projector: the sidebar folds away (its arrow at the top left brings it back), the secondary "
+    "sections are hidden and the main charts get bigger text. Kept in the link."
+)
+
+
+def presenter_toggle(field: str) -> bool:
+    """Presenter view's switch for one page (``field``: its flag in the page's state), in the main area so that
+    it stays in reach while the sidebar is folded away. On, it asks the browser to fold the sidebar (Streamlit's
+    own ``initial_sidebar_state``, re-sent each run: a browser where the student folded or opened the sidebar by
+    hand keeps that choice). The page then skips its secondary sections and passes its main figures through
+    ``core.figures.presenter.for_projector``. Page text keeps its size: without raw HTML (which the app never
+    uses) no page can restyle it; the browser's zoom can."""
+    on = st.toggle("Presenter view", help=PRESENTER_HELP, **bound(field))
+    st.set_page_config(initial_sidebar_state="collapsed" if on else "auto")
+    return on
 
 
 def show_error(message: str, error: Exception | None = None, icon: str = "⚠️") -> None:

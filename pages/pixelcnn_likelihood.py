@@ -30,6 +30,7 @@ from core.lessons.pixel_lesson import (
 )
 from core.lessons.states import PixelState
 from core.validation import MAX_SEED
+from pages.charts import chart_with_table
 from pages.common import chart_config, show_error
 from pages.pixelcnn_shared import SIZE, label_input, score_image, test_digits_or_error, test_set_nlls
 from pages.state import bound, get, put, text_box
@@ -145,11 +146,8 @@ def comparison(name: str, score: ImageNLL, label: int | None) -> None:
             "NLL, which says nothing about the digit. Shift less to compare fairly."
         )
     scores = {k: score_image(name, v, label) for k, v in variants.items()}
-    st.plotly_chart(
-        nll_comparison_figure(list(scores), [s.nll for s in scores.values()]),
-        width="stretch",
-        key="pcnn_l_compare",
-        config=chart_config("pcnn_l_compare"),
+    chart_with_table(
+        nll_comparison_figure(list(scores), [s.nll for s in scores.values()]), "pcnn_l_compare", width="stretch"
     )
     zmax = max(float(s.nll_map.max()) for s in scores.values())
     for (title, s), column in zip(scores.items(), st.columns(3), strict=True):
@@ -159,11 +157,8 @@ def comparison(name: str, score: ImageNLL, label: int | None) -> None:
             key=f"pcnn_cmp_img_{title}",
             config=chart_config(f"pcnn_cmp_img_{title}"),
         )
-        column.plotly_chart(
-            nll_heatmap_figure(s.nll_map, f"{s.nll:.1f} nats", zmax),
-            width="stretch",
-            key=f"pcnn_cmp_heat_{title}",
-            config=chart_config(f"pcnn_cmp_heat_{title}"),
+        chart_with_table(
+            nll_heatmap_figure(s.nll_map, f"{s.nll:.1f} nats", zmax), f"pcnn_cmp_heat_{title}", column, width="stretch"
         )
     st.caption(
         "Noise with the same number of ink pixels is hundreds of nats less likely: the model has learned "
@@ -208,11 +203,8 @@ def likelihood_section(models: dict[str, ImageModel | None]) -> None:
         key="pcnn_l_img",
         config=chart_config("pcnn_l_img"),
     )
-    f2.plotly_chart(
-        nll_heatmap_figure(score.nll_map, "−log p(pixel | pixels before), nats"),
-        width="stretch",
-        key="pcnn_l_heat",
-        config=chart_config("pcnn_l_heat"),
+    chart_with_table(
+        nll_heatmap_figure(score.nll_map, "−log p(pixel | pixels before), nats"), "pcnn_l_heat", f2, width="stretch"
     )
     st.caption(
         "Each cell is −log p(pixel | pixels before it in raster order), in nats. Their sum is −log p(image); their "

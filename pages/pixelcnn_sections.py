@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.figures.presenter import for_projector
 from core.image.model import IMAGE_MODELS
 from core.lessons.pixel_lesson import clicked_pixel
 from core.lessons.states import PixelState
+from pages.charts import chart_with_table
 from pages.common import chart_config, show_error
 from pages.pixelcnn_shared import SIZE, field_figures, mask_figures, raster_figure
 from pages.state import bound, get, put
@@ -17,7 +19,7 @@ DEFAULTS = PixelState()
 
 
 @st.fragment
-def raster_section() -> None:
+def raster_section(presenter: bool = False) -> None:
     st.header("1 · Raster order: an image is a sequence")
     left, right = st.columns([3, 2])
     with right:
@@ -34,9 +36,8 @@ def raster_section() -> None:
         )
         st.latex(rf"p(x_{{{i}}} = 1 \mid x_1, \dots, x_{{{i - 1}}})" if i > 1 else r"p(x_1 = 1)")
     with left:
-        st.plotly_chart(
-            raster_figure(i), width="stretch", key="pcnn_raster_fig", config=chart_config("pcnn_raster_fig")
-        )
+        fig = for_projector(raster_figure(i)) if presenter else raster_figure(i)
+        st.plotly_chart(fig, width="stretch", key="pcnn_raster_fig", config=chart_config("pcnn_raster_fig"))
 
 
 def masks_section() -> None:
@@ -55,7 +56,7 @@ def masks_section() -> None:
     for col, (key, title, fig) in zip(mask_cols, mask_figures(), strict=True):
         with col:
             st.markdown(f"**{title}**")
-            st.plotly_chart(fig, width="stretch", key=f"pcnn_mask_{key}", config=chart_config(f"pcnn_mask_{key}"))
+            chart_with_table(fig, f"pcnn_mask_{key}", width="stretch")
     st.caption(
         "Green 1 = the weight is kept, grey 0 = multiplied by zero, orange outline = the centre (the pixel "
         "being computed). The gated model's vertical-stack kernel keeps its whole centre row as well as the row "
@@ -100,15 +101,15 @@ def receptive_field_section(models: dict) -> None:
             continue
         view, analytic, measured = field_figures(name, int(row), int(col), int(n_layers))
         with top:
-            st.plotly_chart(analytic, width="stretch", key=f"pcnn_rf_click_{name}", on_select="rerun",
-                            selection_mode="points", config=chart_config(f"pcnn_rf_click_{name}"))  # fmt: skip
+            chart_with_table(analytic, f"pcnn_rf_click_{name}", width="stretch", on_select="rerun",
+                             selection_mode="points")  # fmt: skip
             st.markdown(
                 f"**{view.n_reached}** pixels reach it; blind spot: **{view.n_blind}** earlier pixels "
                 + ("that no path reaches (red)." if view.n_blind else "— none.")
             )
         with bottom:
             key = f"pcnn_rf_measured_{name}"
-            st.plotly_chart(measured, width="stretch", key=key, config=chart_config(key))
+            chart_with_table(measured, key, width="stretch")
             if view.n_differ == 0:
                 st.success(f"Measured on the trained {model.title} = derived from its masks: all 784 pixels agree.")
             else:

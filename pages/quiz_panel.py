@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 
 import streamlit as st
 
@@ -57,11 +58,23 @@ def _on_check(page: str, q: Question, widget: str) -> None:
     remember("quiz_score", dict).setdefault(page, {})[fp] = verdict.correct
 
 
+_ONLY_MATH = re.compile(r"(\s*\$[^$]+\$\s*)+")  # formulas and spaces, no word
+
+
+def _choice_label(q: Question, i: int) -> str:
+    """A choice as the radio shows it; a choice that is only a formula gets a letter first, because a
+    screen reader (and axe) finds no name in KaTeX's drawing: "(b) $p(x_1)...$"."""
+    choice = q.choices[i]
+    return f"({chr(ord('a') + i)}) {choice}" if _ONLY_MATH.fullmatch(choice) else choice
+
+
 def _answer_widget(q: Question, widget: str) -> None:
     if q.kind == "number":
         st.text_input(f"Your answer{f' ({q.unit})' if q.unit else ''}", key=widget, placeholder="a number, e.g. 2.53")
     elif q.kind == "choice":
-        st.radio("Your answer", range(len(q.choices)), format_func=lambda i: q.choices[i], index=None, key=widget)
+        st.radio(
+            "Your answer", range(len(q.choices)), format_func=lambda i: _choice_label(q, i), index=None, key=widget
+        )
     else:
         st.multiselect(  # its options are drawn as plain text, not markdown
             "Your answer (pick all that apply)", range(len(q.choices)), format_func=lambda i: plain_text(q.choices[i]),

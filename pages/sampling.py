@@ -30,7 +30,7 @@ from core.lessons.settings import (
 from core.lessons.states import SamplingState
 from core.text.language_model import DEFAULT_SETTINGS, TEXT_MODELS, context_ids
 from core.validation import MAX_SEED
-from pages.common import model_or_error, next_lesson, require_app, show_error
+from pages.common import model_or_error, next_lesson, presenter_toggle, require_app, show_error
 from pages.sampling_drift import drift_section
 from pages.sampling_kv import kv_section, state_section
 from pages.sampling_lab import lab_sections, more_knobs, restore_from_link, share_link, write_text_to_url
@@ -57,6 +57,7 @@ st.markdown(
     "token, one is drawn, and it becomes part of the context for the next step. Press **Next token** (or Play) "
     "and watch each step's distribution, and the knobs in the sidebar reshape it before the draw."
 )
+presenter_toggle("presenter")  # in the main area: reachable while presenter view folds the sidebar away
 link_notes = st.container()  # the link's notes, drawn last (restoring the link's text may add one)
 
 with st.sidebar:
@@ -110,7 +111,6 @@ with st.sidebar:
     st.number_input(f"Number of tokens (1 to {MAX_TOKENS})", 1, None, 20, 1, on_change=clamp_typed, **bound("tokens"))
     st.select_slider("Auto-play speed (tokens per second; max: no waiting)", SPEEDS, value=4,
                      format_func=speed_label, on_change=on_speed, **bound("speed"))  # fmt: skip
-    st.toggle("Presenter view", help="Bigger text and chart; the secondary panels hidden.", **bound("presenter"))
 
 settings = page.read()
 page.settle()  # a link the widgets read otherwise than the rules: corrected by one more run

@@ -26,7 +26,8 @@ from core.lessons.drift import (
 )
 from core.lessons.sampling_session import FORCE_CHOICES, SamplingSettings
 from core.text.language_model import TextModel
-from pages.common import chart_config, show_error
+from pages.charts import chart_with_table
+from pages.common import show_error
 from pages.sampling_history import session
 from pages.state import bound, get, put, text_box
 
@@ -131,7 +132,7 @@ def drift_section(lm: TextModel, sampling: SamplingSettings, seed: int, n: int) 
             "The forced token is the one A drew: with the same random numbers B is A, and every KL is 0.", icon="🟰"
         )
     figure = drift_figure(lm.vocab, result, context)
-    st.plotly_chart(figure, key="drift_chart", config=chart_config(f"{lm.name}-drift"))
+    chart_with_table(figure, "drift_chart", name=f"{lm.name}-drift")
     later = result.kl[1:]
     st.caption(
         "KL(p_A ‖ p_B) = Σ p_A log(p_A / p_B), in nats, of the model's own next-token distributions (temperature 1, "

@@ -172,7 +172,7 @@ def draw_step(
         status = ""
     if h.entries or len(h.prompt_ids) > 1:
         strip = token_strip_markdown(history_strip(h, lm.vocab))
-        panel.strip.markdown(f"### {strip}" if presenter else strip)
+        panel.strip.markdown(f"### {strip}" if presenter else strip, anchors=False)  # a heading's size, no link icon
         panel.strip_caption.caption(STRIP_LEGEND + " Bold: forced. The numbers are in the history table.")
     else:
         panel.strip.empty()

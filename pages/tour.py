@@ -1,7 +1,8 @@
 """Tour: the lesson in order, one short step at a time (``core.lessons.tour``), with Back / Next (and the
 ← / → keys), a progress bar, the step in the link (``?tour_step=5``: kept on reload), one live element
 (``pages/tour_live.py``), a button that opens the page where the step is shown in full, in the right
-state, and where it fits a predict-then-check question."""
+state, and where it fits a predict-then-check question. Presenter view (``tour_presenter``) folds the sidebar
+and skips the question and the keys' caption."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from core.lessons import questions
 from core.lessons.states import TOUR_STEPS, TourState
 from core.lessons.tour import STEPS
 from core.text.language_model import context_ids, logits_for_context
-from pages.common import model_or_error, page_link, require_app
+from pages.common import model_or_error, page_link, presenter_toggle, require_app
 from pages.quiz_panel import ask, quiz_rng
 from pages.state import LinkedPage, bound, get, put
 from pages.tour_live import LIVE
@@ -45,21 +46,23 @@ st.segmented_control(
     "Step", range(1, TOUR_STEPS + 1), default=1, required=True, label_visibility="collapsed", width="stretch",
     help="Jump to a step: " + "; ".join(f"{i}. {s.title}" for i, s in enumerate(STEPS, 1)), **bound("tour_step"),
 )  # fmt: skip
+presenter = presenter_toggle("tour_presenter")
 state = page.read()
 step = STEPS[state.tour_step - 1]
 
-st.header(f"{state.tour_step}. {step.title}")
+st.title(f"Tour {state.tour_step}. {step.title}", anchor=False)  # h1: the page names itself "Tour"
 st.markdown(step.words)
 if step.live:
     with st.container(border=True, key="tour_live"):
-        LIVE[step.live]()
+        LIVE[step.live](presenter)
 if step.scene is not None:
     page_link(f"pages/{step.scene.page}.py", f"Open {step.scene.title}", icon="▶️",
                  help=step.scene.shows or None, query_params=step.scene.query())  # fmt: skip
 elif state.tour_step == TOUR_STEPS:
     page_link("pages/remember.py", "Open What to remember", icon="📌")
-if step.question and (q := question(step.question, state.tour_step)) is not None:
+if not presenter and step.question and (q := question(step.question, state.tour_step)) is not None:
     st.markdown("**Predict, then check**")
     ask("tour", state.tour_step, q)
-st.caption("Keys: ← back, → next (when no box or slider has the focus).")
+if not presenter:
+    st.caption("Keys: ← back, → next (when no box or slider has the focus).")
 page.settle()

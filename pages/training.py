@@ -4,7 +4,8 @@ The job runs in the server's background-jobs worker process (core.jobs.JobRunner
 one runner per server, a bounded number of jobs at once, the rest queued); this page starts it and a fragment on a timer draws its events: the
 loss curves against the bigram and uniform limits, seeded samples, a held-out example's ledger.
 The finished (or stopped) model belongs to this browser session only: "Use on Live sampling" puts
-it in the session, and the weights and card download in the shipped format.
+it in the session, and the weights and card download in the shipped format. Presenter view
+(``training_presenter``) draws the loss curves bigger and skips the batch's loss ledger and Check yourself.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import torch
 
 from core.checkpoint import save_checkpoint
 from core.errors import ChainRuleError
+from core.figures.presenter import for_projector
 from core.figures.training import loss_curves, loss_figure
 from core.jobs import JobRunner
 from core.lessons import questions
@@ -30,7 +32,8 @@ from core.text.corpora import CORPORA
 from core.text.live_training import NAMES_BLOCK, build_net, decode_upload, train_live
 from core.text.vocab import text_vocab
 from core.validation import MAX_SEED
-from pages.common import chart_config, next_lesson, require_app, show_error
+from pages.charts import chart_with_table
+from pages.common import next_lesson, presenter_toggle, require_app, show_error
 from pages.quiz_panel import check_yourself, quiz_rng
 from pages.state import LinkedPage, bound, get, pop, put, remember, text_box
 from pages.training_ledger import loss_ledger_section
@@ -78,6 +81,7 @@ st.markdown(
 )
 page = LinkedPage(TrainingState, "training")
 page.show_notes()
+presenter = presenter_toggle("training_presenter")
 owner = remember("training_owner", lambda: uuid.uuid4().hex)
 runner = job_runner()
 job = get("training_job")
@@ -187,8 +191,8 @@ def live() -> None:
                 help="Nats per character, each prediction reading only the characters before it.")  # fmt: skip
     m[2].metric("Time left", f"{progress.seconds_left:.0f} s" if not job.finished else job.state)
     unit = m[3].radio("Unit", ["nats", "bits"], key="training_unit", help="per character", persist_state="session")
-    st.plotly_chart(loss_figure(loss_curves(events, reference, unit), total), key="training_curve_fig",
-                    config=chart_config("training_curve_fig"))  # fmt: skip
+    curves = loss_figure(loss_curves(events, reference, unit), total)
+    chart_with_table(for_projector(curves) if presenter else curves, "training_curve_fig")
     if held:
         st.markdown(f"**Samples at step {held[-1].step}** (seeds 0–{len(held[-1].samples) - 1}, the same every time):")
         st.code("\n".join(held[-1].samples) or " ", language=None)
@@ -242,6 +246,10 @@ def finished(job, settings) -> None:
 
 
 live()
+if presenter:
+    next_lesson("training")
+    page.settle()
+    st.stop()
 ledger = loss_ledger_section(source, text)
 check_yourself("training", [None if ledger is None else questions.training_loss(quiz_rng("training", 1), ledger.costs)])
 next_lesson("training")

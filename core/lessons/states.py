@@ -147,6 +147,7 @@ class ChainRuleState:
         "\n".join(RANKING_PRESETS["smollm2"]["a fact"][1]), CANDIDATES_TEXT_CHARS, "the candidates"
     )
     cr_rank_on: bool = flag(False)  # score with SmolLM2 (its worker starts on first use)
+    cr_presenter: bool = flag(False)  # presenter view: bigger charts, the secondary sections hidden
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,7 @@ class AttentionState:
     attention_sample_seed: int = whole(0, 0, MAX_SEED, f"the sampling seed must be {SEED_WORDS}")
     attention_statistic: str = choice(next(iter(HEAD_STATISTICS)), tuple(HEAD_STATISTICS))
     attention_family_name: str = text("christopher", PROMPT_CHARS, "the name every network reads")
+    attention_presenter: bool = flag(False)  # presenter view
 
 
 TRAINING_KINDS = LIVE_KINDS
@@ -187,6 +189,7 @@ class TrainingState:
     training_seed: int = whole(0, 0, MAX_SEED, f"the seed must be {SEED_WORDS}")
     training_ledger_seed: int = whole(0, 0, MAX_SEED, f"the batch's seed must be {SEED_WORDS}")
     training_ledger_split: str = choice("training", LEDGER_SPLITS)
+    training_presenter: bool = flag(False)  # presenter view
 
 
 @dataclass(frozen=True)
@@ -211,6 +214,7 @@ class PixelState:
     pcnn_l_dy: int = whole(1, -8, 8, "the shift must be a whole number from -8 to 8")
     pcnn_l_noise_seed: int = whole(0, 0, MAX_SEED, f"the noise seed must be {SEED_WORDS}")
     pcnn_l_text: str = text("", 28 * 29, "the typed pixels")  # "": start from the test digit chosen
+    pcnn_presenter: bool = flag(False)  # presenter view
 
 
 TOUR_STEPS = 17  # the tour's steps (core.lessons.tour.STEPS checks it)
@@ -221,3 +225,4 @@ class TourState:
     """The tour: the step a student is on."""
 
     tour_step: int = whole(1, 1, TOUR_STEPS, f"the step must be a whole number from 1 to {TOUR_STEPS}")
+    tour_presenter: bool = flag(False)  # presenter view

@@ -34,7 +34,7 @@ def test_next_and_back_walk_every_step_with_its_link():
     at = tour()
     for k, step in enumerate(STEPS, start=1):
         assert at.session_state["tour_step"] == k
-        assert [h.value for h in at.header] == [f"{k}. {step.title}"]
+        assert [h.value for h in at.title] == [f"Tour {k}. {step.title}"]
         links = [(link.proto.page, link.proto.query_string) for link in at.get("page_link")]
         if step.scene is not None:
             assert links[-1][0] == step.scene.page

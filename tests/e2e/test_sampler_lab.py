@@ -112,7 +112,7 @@ def test_the_theme_follows_the_browser_and_the_lab_is_screenshotted(browser, ser
         page.get_by_role("button", name="Draw N times").click()
         wait_idle(page)
         screenshot(page, f"sampler-lab-{scheme}", full_page=False)
-        page.get_by_test_id("stSidebar").get_by_text("Presenter view").click()
+        page.get_by_test_id("stMain").get_by_text("Presenter view").click()
         wait_idle(page)
         screenshot(page, f"sampler-lab-presenter-{scheme}", full_page=False)
         assert_no_streamlit_errors(page)

@@ -1,0 +1,65 @@
+"""Presenter view on every lesson page, opened by its flag in the link: the page runs, its toggle sits in the
+main area (the sidebar folds away), its main chart comes through ``for_projector`` and its secondary sections
+are gone. Each page is also opened without the flag, so a section that never shows cannot pass as hidden."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.figures.presenter import PROJECTOR_FONT, PROJECTOR_HEIGHT
+from pages.tour_live import PROJECTOR_HEIGHT as TOUR_HEIGHT
+from tests.app.helpers import chart
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# page: (script, flag, other link values, main chart (None: it needs a training run), its height, a secondary marker)
+CASES = {
+    "chain_rule": ("pages/chain_rule.py", "cr_presenter", {}, "cr_waterfall", PROJECTOR_HEIGHT, "Check yourself"),
+    "attention": ("pages/attention.py", "attention_presenter", {}, "attention_mask_fig", PROJECTOR_HEIGHT,
+                  "Check yourself"),
+    "training": ("pages/training.py", "training_presenter", {}, None, None, "Check yourself"),
+    "pixelcnn": ("pages/pixelcnn.py", "pcnn_presenter", {}, "pcnn_raster_fig", PROJECTOR_HEIGHT,
+                 ("Check yourself", "5 · Exact likelihood of an image", "The two models on this page and how they were trained")),
+    "tour": ("pages/tour.py", "tour_presenter", {"tour_step": "7"}, "tour_mask", TOUR_HEIGHT,
+             "**Predict, then check**"),
+}  # fmt: skip
+
+
+def open_with(script: str, params: dict) -> AppTest:
+    at = AppTest.from_file(str(ROOT / script), default_timeout=180)
+    for key, value in params.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def shown(at: AppTest) -> set[str]:
+    """Headers and markdown texts of the main area."""
+    return {str(e.value) for e in [*at.main.header, *at.main.markdown]} | {e.label for e in at.main.expander}
+
+
+@pytest.mark.parametrize("page", list(CASES))
+def test_the_flag_in_the_link_opens_presenter_view(page):
+    script, flag, params, key, height, secondary = CASES[page]
+    normal = open_with(script, params)
+    secondary = (secondary,) if isinstance(secondary, str) else secondary
+    assert set(secondary) <= shown(normal)
+    assert not normal.toggle(key=flag).value
+    at = open_with(script, {**params, flag: "true"})
+    assert at.toggle(key=flag).value
+    assert flag in [t.key for t in at.main.toggle] and flag not in [t.key for t in at.sidebar.toggle]
+    assert not set(secondary) & shown(at)
+    if key is not None:
+        big, small = chart(at, key)["layout"], chart(normal, key)["layout"]
+        assert big["font"]["size"] == PROJECTOR_FONT > small.get("font", {}).get("size", 12)
+        assert big["height"] == height
+
+
+def test_live_sampling_keeps_its_toggle_in_the_main_area():
+    at = open_with("pages/sampling.py", {"presenter": "true"})
+    assert at.toggle(key="presenter").value
+    assert "presenter" in [t.key for t in at.main.toggle] and "presenter" not in [t.key for t in at.sidebar.toggle]
