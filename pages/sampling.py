@@ -16,6 +16,7 @@ import streamlit as st
 from core.display import escape_markdown
 from core.errors import ChainRuleError
 from core.lessons.settings import (
+    CLASSROOM_PROMPTS,
     MAX_TOKENS,
     PROMPT_MAX_CHARS,
     SAMPLING_MODELS,
@@ -92,6 +93,9 @@ with st.sidebar:
         height=80,
         help="The text to continue (Ctrl+Enter applies it). Empty: start from the start token.",
     )
+    if model in CLASSROOM_PROMPTS:  # a click puts the prompt in the box above (and the link)
+        st.pills("Prompts for a class", CLASSROOM_PROMPTS[model], format_func=lambda p: p.replace("\n", " ⏎ "),
+                 key="sampling_prompt_pick", on_change=lambda: put("prompt", get("sampling_prompt_pick") or prompt))  # fmt: skip
     if not prompt:
         st.caption("Empty prompt: generation starts from the start token alone.")
     temperature = st.slider("Temperature", 0.0, TEMPERATURE_MAX, 1.0, 0.01, help="0 = greedy", **bound("temperature"))

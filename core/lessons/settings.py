@@ -25,6 +25,16 @@ REPETITION_RANGE = (0.5, 2.0)  # the repetition penalty slider (1 = off; below 1
 PENALTY_RANGE = (-2.0, 2.0)  # presence and frequency penalties, as the OpenAI API allows
 ORDER_NAMES = {"hf": "Hugging Face: temperature first", "llama.cpp": "llama.cpp: temperature last"}
 MAX_TOKENS = 300  # longest generation the page allows (auto-play at 10 tokens/s: half a minute)
+CLASSROOM_PROMPTS = {  # prompts that keep the real LLM on calm ground in front of a class (empty: it writes anything)
+    "smollm2": (
+        "Once upon a time, a little robot",
+        "The capital of France is",
+        "Photosynthesis is the process",
+        "Here is a recipe for pancakes:",
+    ),  # fmt: skip
+    "shakespeare": ("ROMEO:", "JULIET:\nO Romeo,", "First Citizen:"),
+    "names": ("em", "chr", "al"),
+}
 PROMPT_MAX_CHARS = 200  # a prompt longer than this is cut (the URL stays short, the page stays fast)
 MAX_SPEED = 0  # auto-play's "max": no waiting between tokens, as fast as the model (and the page) can
 SPEEDS = (1, 2, 4, 6, 8, 10, 15, 20, MAX_SPEED)  # auto-play, tokens per second (a link carries "max" for the last)

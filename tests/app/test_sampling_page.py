@@ -482,3 +482,18 @@ def test_the_llm_samples_the_same_tokens_as_generate():
     assert at.session_state["sampling"].history.generated_ids == expected
     spec = chart(at, "sampling_distribution")
     assert spec["data"][0]["customdata"][-1].startswith("rest (49,1")  # top 20 and the rest of 49,152
+
+
+def test_a_classroom_prompt_fills_the_prompt_box_and_the_text_continues_it():
+    from core.lessons.settings import CLASSROOM_PROMPTS
+
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.query_params["model"] = "shakespeare"
+    at.run()
+    pick = CLASSROOM_PROMPTS["shakespeare"][1]
+    at.pills(key="sampling_prompt_pick").set_value(pick).run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.text_area(key="prompt").value == pick
+    at.button(key="sampling_next").click().run()
+    lm = core.load_text_model("shakespeare")
+    assert at.session_state["sampling"].history.generated_ids == [next(core.generate(lm, pick, 1, seed=0)).token_id]
