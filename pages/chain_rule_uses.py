@@ -94,7 +94,12 @@ def ranked_table(ranking: Ranking, unit: str) -> None:
 
 def ranking_part(unit: str) -> None:
     model_name = st.segmented_control(
-        "Model", RANKING_MODELS, default="smollm2", required=True, on_change=use_model, **bound("cr_rank_model")
+        "Model that ranks",
+        RANKING_MODELS,
+        default="smollm2",
+        required=True,
+        on_change=use_model,
+        **bound("cr_rank_model"),
     )
     st.caption(f"**{model_name}**: {TEXT_MODELS[model_name]}.")
     st.pills("Presets (click to use)", list(RANKING_PRESETS[model_name]), key="cr_rank_presets",

@@ -67,7 +67,8 @@ def test_typing_text_updates_the_ledger(page: Page, request: pytest.FixtureReque
     assert_no_streamlit_errors(page)
     screenshot(page, f"chain-rule-top-{theme}", full_page=False)
 
-    page.get_by_role("radiogroup", name="Model").get_by_role("radio", name=LEDGER_MODEL, exact=True).click()
+    ledger_model = page.get_by_role("radiogroup", name="Model", exact=True)  # not section 5's "Model that ranks"
+    ledger_model.get_by_role("radio", name=LEDGER_MODEL, exact=True).click()
     wait_idle(page)
     lm = core.load_text_model(LEDGER_MODEL)
     for text in ["olivia", "xzqvk"]:
@@ -150,5 +151,6 @@ def test_sampling_the_joint_one_factor_at_a_time_from_a_link_and_by_hand(page: P
     expect(metric_value(page, "draws vs the joint they follow")).to_have_text(f"{total_variation(drawn, q):.4f}")
     assert "cr_draws=200000" in page.url
     page.get_by_text("Sampling it one factor at a time").evaluate("e => e.scrollIntoView({block: 'start'})")
-    expect(page.get_by_text("product of the changed conditionals", exact=True)).to_be_visible()  # the legend
+    legend = page.locator(".st-key-cr_draws_chart").get_by_text("product of the changed conditionals", exact=True)
+    expect(legend).to_be_visible()  # the chart's legend (its numbers' table names the same series)
     assert_no_streamlit_errors(page)
