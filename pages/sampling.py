@@ -49,16 +49,16 @@ def clamp_typed() -> None:
 
 
 page = LinkedPage(SamplingState, "sampling")
-st.title(
+heading, toggle = st.columns([3, 1], vertical_alignment="bottom")  # the toggle beside the title: one row less
+heading.title(
     "🎲 Live sampling",
-    help="Each step: the model's next-token distribution → reshaped by the knobs → one token drawn → next context.",
+    help="Each step: the model's next-token distribution → reshaped by the knobs → one token drawn → next context. "
+    "Keys: the letter on each button; after moving a slider, click an empty spot first (while a slider or a box "
+    "has the focus, Streamlit sends the keys to it).",
 )
-st.markdown(
-    "A language model writes one token at a time: at each step it gives a probability to every possible next "
-    "token, one is drawn, and it becomes part of the context for the next step. Press **Next token** (or Play) "
-    "and watch each step's distribution, and the knobs in the sidebar reshape it before the draw."
-)
-presenter_toggle("presenter")  # in the main area: reachable while presenter view folds the sidebar away
+with toggle:
+    presenter_toggle("presenter")  # in the main area: reachable while presenter view folds the sidebar away
+st.markdown("A model writes **one token at a time**: each step's distribution, reshaped by the knobs, then one draw.")
 link_notes = st.container()  # the link's notes, drawn last (restoring the link's text may add one)
 
 with st.sidebar:

@@ -140,9 +140,6 @@ def live_panel(lm: TextModel, sampling: SamplingSettings, limit: int, presenter:
         )
     if s.last_error:
         show_error(escape_markdown(s.last_error), icon="🚫")
-    if not presenter:  # Streamlit sends no shortcut while an input (a slider, a box) has the focus
-        st.caption("Keys: the letter on each button. After moving a slider, click an empty spot first: "
-                   "while a slider or a box has the focus, the keys go to it.")  # fmt: skip
     panel = LivePanel()
     draw_step(panel, lm, sampling, limit, presenter=presenter)
     if playing:

@@ -259,7 +259,7 @@ def distribution_figure(
         legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0, font=dict(size=15)),
         showlegend=True,  # also for a single layer: the legend says what is sampled from
         margin=dict(l=70, r=10, t=80 if title else 30, b=80 if words else 50),
-        height=height or (300 if words else 290) + 24 * max(0, len(data) - 3),  # room for a longer legend
+        height=height or (275 if words else 265) + 24 * max(0, len(data) - 3),  # room for a longer legend
         hoverlabel=dict(font=dict(size=15)),
         shapes=shapes,
         annotations=annotations,

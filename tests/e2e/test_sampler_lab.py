@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -64,7 +65,7 @@ def test_keyboard_shortcuts_drive_the_demo(page: Page, server: str, names):  # n
     wait_idle(page)
     page.keyboard.press("0")
     wait_idle(page)
-    expect(page.get_by_text("before the draw")).to_be_visible()
+    expect(page.get_by_text(re.compile(r"^Step 1, before the draw"))).to_be_visible()
     # typing in the prompt box types letters; it does not press buttons
     box = page.get_by_test_id("stSidebar").get_by_role("textbox").first
     box.click()

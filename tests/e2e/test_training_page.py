@@ -45,7 +45,9 @@ def test_train_a_model_and_sample_from_it(page: Page, server: str):
     page.get_by_test_id("stSidebarNav").get_by_role("link", name="Live sampling").click()
     wait_idle(page, timeout=60000)
     sidebar = page.get_by_test_id("stSidebar")
-    sidebar.get_by_test_id("stSelectbox").first.click()
+    model_box = sidebar.get_by_test_id("stSelectbox").filter(has=page.get_by_text("Model", exact=True))
+    model_box.click()  # near the sidebar's bottom edge: a long option list is cut there, so type to filter it
+    page.keyboard.type("my-model")
     page.get_by_role("option", name="my-model").click()
     wait_idle(page)
     expect(sidebar.get_by_text("your model from the Training page")).to_be_visible()
