@@ -9,6 +9,26 @@ import numpy as np
 from streamlit.testing.v1 import AppTest
 
 
+def run(at: AppTest) -> AppTest:
+    """One run of the page; it must end without an exception."""
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def open_script(script: str, timeout: float, **query) -> AppTest:
+    """``script`` run once with ``query`` as its link (each value as the browser would send it: a string)."""
+    at = AppTest.from_file(script, default_timeout=timeout)
+    for key, value in query.items():
+        at.query_params[key] = str(value)
+    return run(at)
+
+
+def click(at: AppTest, key: str) -> AppTest:
+    at.button(key=key).click()
+    return run(at)
+
+
 def chart(at: AppTest, key: str) -> dict:
     """The plotly spec of the chart with widget key ``key``, as the browser receives it."""
     for element in at.get("plotly_chart"):

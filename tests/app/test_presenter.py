@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 from core.figures.presenter import PROJECTOR_FONT, PROJECTOR_HEIGHT
 from pages.tour_live import PROJECTOR_HEIGHT as TOUR_HEIGHT
 from tests.app.helpers import chart
+from tests.app.test_links import open_with  # the same page opened from a link, one definition
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,15 +27,6 @@ CASES = {
     "tour": ("pages/tour.py", "tour_presenter", {"tour_step": "7"}, "tour_mask", TOUR_HEIGHT,
              "**Predict, then check**"),
 }  # fmt: skip
-
-
-def open_with(script: str, params: dict) -> AppTest:
-    at = AppTest.from_file(str(ROOT / script), default_timeout=180)
-    for key, value in params.items():
-        at.query_params[key] = value
-    at.run()
-    assert not at.exception, [e.message for e in at.exception]
-    return at
 
 
 def shown(at: AppTest) -> set[str]:

@@ -17,7 +17,7 @@ from core.figures.sampling import tile_text
 from core.lessons.drift import DEFAULT_PICK, surviving_tokens
 from core.text.language_model import context_ids
 from pages.common import shared_model
-from tests.app.helpers import arr, chart
+from tests.app.helpers import arr, chart, open_script, run
 
 torch.set_num_threads(1)
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "sampling.py")
@@ -31,17 +31,8 @@ def fresh_model_cache():
     shared_model.clear()
 
 
-def run(at: AppTest) -> AppTest:
-    at.run()
-    assert not at.exception, at.exception
-    return at
-
-
 def open_page(**query) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=120)
-    for key, value in query.items():
-        at.query_params[key] = str(value)
-    return run(at)
+    return open_script(PAGE, 120, **query)
 
 
 def strip(at: AppTest, label: str) -> str:

@@ -25,7 +25,7 @@ from core.lessons.states import SamplingState
 from core.text.language_model import generate, logits_for_context
 from core.text.sampling import SamplingSettings, next_token_distribution
 from pages.common import shared_model
-from tests.app.helpers import chart
+from tests.app.helpers import chart, click, open_script, run
 
 DEFAULTS = SamplingState()
 torch.set_num_threads(1)
@@ -44,22 +44,8 @@ def names():
     return core.load_text_model("names")
 
 
-def run(at: AppTest) -> AppTest:
-    at.run()
-    assert not at.exception, at.exception
-    return at
-
-
 def open_page(**query) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=60)
-    for key, value in query.items():
-        at.query_params[key] = str(value)
-    return run(at)
-
-
-def click(at: AppTest, key: str) -> AppTest:
-    at.button(key=key).click()
-    return run(at)
+    return open_script(PAGE, 60, **query)
 
 
 def bars(at: AppTest) -> dict[str, list[float]]:

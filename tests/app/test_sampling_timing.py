@@ -21,7 +21,7 @@ from core.lessons.settings import MAX_SPEED
 from core.lessons.stream_timing import stream_timing
 from core.text.language_model import context_ids, generate
 from pages.common import shared_model
-from tests.app.helpers import arr, chart
+from tests.app.helpers import arr, chart, click, open_script, run
 
 torch.set_num_threads(1)
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "sampling.py")
@@ -34,22 +34,8 @@ def fresh_model_cache():
     shared_model.clear()
 
 
-def run(at: AppTest) -> AppTest:
-    at.run()
-    assert not at.exception, at.exception
-    return at
-
-
 def open_page(**query) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=90)
-    for key, value in query.items():
-        at.query_params[key] = str(value)
-    return run(at)
-
-
-def click(at: AppTest, key: str) -> AppTest:
-    at.button(key=key).click()
-    return run(at)
+    return open_script(PAGE, 90, **query)
 
 
 def captions(at: AppTest) -> str:
