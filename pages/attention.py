@@ -20,7 +20,7 @@ from core.validation import MAX_SEED
 from pages.attention_panels import learned_attention
 from pages.attention_peeking import families_section, llm_check, no_attention, peeking_sections
 from pages.charts import chart_with_table
-from pages.common import model_or_error, next_lesson, presenter_toggle, require_app, show_error
+from pages.common import model_or_error, next_lesson, opening, presenter_toggle, require_app, show_error
 from pages.quiz_panel import check_yourself, quiz_rng
 from pages.state import LinkedPage, bound, get, put, setter, text_box
 
@@ -41,7 +41,7 @@ page = LinkedPage(AttentionState, "attention")
 st.title("Attention and causality")
 page.show_notes()
 presenter = presenter_toggle("attention_presenter")
-st.markdown(lesson.INTRO)
+opening(lesson.INTRO, presenter)
 names = list(lesson.ATTENTION_MODELS)
 model_name = st.radio(
     "Model",

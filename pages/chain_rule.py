@@ -21,7 +21,7 @@ from pages.chain_rule_families import families_section
 from pages.chain_rule_ledger import ledger_section
 from pages.chain_rule_ordering import ordering_section
 from pages.chain_rule_uses import uses_section
-from pages.common import next_lesson, presenter_toggle, require_app
+from pages.common import next_lesson, opening, presenter_toggle, require_app
 from pages.quiz_panel import check_yourself, quiz_rng
 from pages.state import LinkedPage, bound
 
@@ -31,12 +31,13 @@ page = LinkedPage(ChainRuleState, "chain_rule")
 st.title("Chain rule")
 page.show_notes()
 presenter = presenter_toggle("cr_presenter")
-st.markdown(
+opening(
     "Any joint distribution over a sequence factors **exactly** into conditionals, one per position, "
     "each conditioned only on what came before. Taking logs turns the product into a sum, so the "
     "negative log-likelihood (NLL) of a sequence is a ledger of per-position costs. "
     "The chain rule itself is exact; an autoregressive model's only approximation is in the "
-    "**learned conditionals**."
+    "**learned conditionals**.",
+    presenter,
 )
 st.latex(
     r"p(x_1,\dots,x_n)=\prod_{i=1}^{n} p(x_i \mid x_{<i}) \qquad -\log p(x_1,\dots,x_n)=\sum_{i=1}^{n} -\log p(x_i \mid x_{<i})"

@@ -195,8 +195,8 @@ def chart_config(key: str) -> dict:
 
 
 PRESENTER_HELP = (
-    "For a projector: the sidebar folds away (its arrow at the top left brings it back), the secondary "
-    "sections are hidden and the main charts get bigger text. Kept in the link."
+    "For a projector: the sidebar folds away (its arrow at the top left brings it back), the opening words and "
+    "the secondary sections are hidden and the main charts get bigger text. Kept in the link."
 )
 
 
@@ -210,6 +210,13 @@ def presenter_toggle(field: str) -> bool:
     on = st.toggle("Presenter view", help=PRESENTER_HELP, **bound(field))
     st.set_page_config(initial_sidebar_state="collapsed" if on else "auto")
     return on
+
+
+def opening(text: str, presenter: bool) -> None:
+    """A page's opening words (what it is for), skipped in presenter view: there the teacher says them, and
+    the page's first picture moves up into the projector's 720 px."""
+    if not presenter:
+        st.markdown(text)
 
 
 def show_error(message: str, error: Exception | None = None, icon: str = "⚠️") -> None:

@@ -16,7 +16,7 @@ from core.image.model import IMAGE_MODELS
 from core.lessons import questions
 from core.lessons.pixel_lesson import card_summary, figures_table
 from core.lessons.states import PixelState
-from pages.common import model_or_error, next_lesson, presenter_toggle, require_app
+from pages.common import model_or_error, next_lesson, opening, presenter_toggle, require_app
 from pages.pixelcnn_likelihood import likelihood_section
 from pages.pixelcnn_sampling import sampling_section
 from pages.pixelcnn_sections import masks_section, raster_section, receptive_field_section
@@ -29,11 +29,12 @@ page = LinkedPage(PixelState, "pixelcnn")
 st.title("PixelCNN: the chain rule over pixels")
 page.show_notes()
 presenter = presenter_toggle("pcnn_presenter")
-st.markdown(
+opening(
     "Autoregression is not only for text. Read a 28×28 black-and-white digit pixel by pixel in "
     "**raster order** and the chain rule factors its probability exactly as it factors a sentence; "
     "a **PixelCNN** learns every factor with one convolutional network whose kernels are **masked** "
-    "so that no pixel ever sees itself or anything after it."
+    "so that no pixel ever sees itself or anything after it.",
+    presenter,
 )
 st.latex(r"p(x) \;=\; \prod_{i=1}^{784} p(x_i \mid x_1, \dots, x_{i-1}), \qquad x_i \in \{0, 1\}")
 models = {name: model_or_error(name) for name in IMAGE_MODELS}

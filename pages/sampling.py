@@ -31,7 +31,7 @@ from core.lessons.settings import (
 from core.lessons.states import SamplingState
 from core.text.language_model import DEFAULT_SETTINGS, TEXT_MODELS, context_ids
 from core.validation import MAX_SEED
-from pages.common import model_or_error, next_lesson, presenter_toggle, require_app, show_error
+from pages.common import model_or_error, next_lesson, opening, presenter_toggle, require_app, show_error
 from pages.sampling_drift import drift_section
 from pages.sampling_kv import kv_section, state_section
 from pages.sampling_lab import lab_sections, more_knobs, restore_from_link, share_link, write_text_to_url
@@ -57,8 +57,11 @@ heading.title(
     "has the focus, Streamlit sends the keys to it).",
 )
 with toggle:
-    presenter_toggle("presenter")  # in the main area: reachable while presenter view folds the sidebar away
-st.markdown("A model writes **one token at a time**: each step's distribution, reshaped by the knobs, then one draw.")
+    presenting = presenter_toggle("presenter")  # in the main area: reachable while presenter view folds the sidebar
+opening(
+    "A model writes **one token at a time**: each step's distribution, reshaped by the knobs, then one draw.",
+    presenting,
+)
 link_notes = st.container()  # the link's notes, drawn last (restoring the link's text may add one)
 
 with st.sidebar:

@@ -33,7 +33,7 @@ from core.text.live_training import NAMES_BLOCK, build_net, decode_upload, train
 from core.text.vocab import text_vocab
 from core.validation import MAX_SEED
 from pages.charts import chart_with_table
-from pages.common import next_lesson, presenter_toggle, require_app, show_error
+from pages.common import next_lesson, opening, presenter_toggle, require_app, show_error
 from pages.quiz_panel import check_yourself, quiz_rng
 from pages.state import LinkedPage, bound, get, pop, put, remember, text_box
 from pages.training_ledger import loss_ledger_section
@@ -73,15 +73,16 @@ def user_text() -> str | None:
 
 
 st.title("🏋️ Training", help="The whole training story: minimise the average −log p of each next character.")
-st.markdown(
-    "Every autoregressive model is trained on one objective: the average **−log p** of each next character "
-    "given the ones before it. Train a tiny model here and watch that number fall past two reference lines "
-    "(a uniform guess, and a bigram that reads one character back; neither is a floor: a model that reads more "
-    "context goes lower) while its samples turn from noise into text."
-)
 page = LinkedPage(TrainingState, "training")
 page.show_notes()
 presenter = presenter_toggle("training_presenter")
+opening(
+    "Every autoregressive model is trained on one objective: the average **−log p** of each next character "
+    "given the ones before it. Train a tiny model here and watch that number fall past two reference lines "
+    "(a uniform guess, and a bigram that reads one character back; neither is a floor: a model that reads more "
+    "context goes lower) while its samples turn from noise into text.",
+    presenter,
+)
 owner = remember("training_owner", lambda: uuid.uuid4().hex)
 runner = job_runner()
 job = get("training_job")
