@@ -31,6 +31,10 @@ not counted.
   stretch of that state began, once it has held for 400 ms.
 * **attention**: from Enter in the layer selector to the head heatmap's title naming the new layer
   (median of 10 changes between layers 1 and 2, 3 with ``--quick``).
+* **tour**: from each → key (8 presses from step 1; 3 with ``--quick``) to the next step's title
+  ("Tour k.") in view, and to that step's script run finished (idle, as for pages).
+* **scenes**: from each PageDown on the Scenes page and then on each scene's page (4 presses; 2 with
+  ``--quick``) to the next scene's page titled, and idle: a teacher's clicker stepping the shipped list.
 
 A target is judged on the value as the table shows it (so 9.96 tokens/s, shown 10.0, meets ≥ 10).
 
@@ -58,7 +62,10 @@ from benchmarks.common import md_table, stop_process_group, streamlit_server
 ROOT = Path(__file__).resolve().parent.parent
 VIEWPORT = {"width": 1280, "height": 720}
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-PAGES = ["", "chain_rule", "attention", "sampling", "pixelcnn"]
+PAGES = ["", "tour", "chain_rule", "attention", "sampling", "pixelcnn"]
+TOUR_URL = "tour?tour_step=1"
+TOUR_KEYS = 8  # ArrowRight presses on the tour (3 with --quick): steps 2..9, six of them with a live element
+SCENE_KEYS = 4  # PageDown presses from the Scenes page (2 with --quick): the shipped scenes 1..4
 SAMPLING_URL = "sampling?model=shakespeare&prompt=ROMEO:&tokens=120"
 SPEED = 10  # tokens per second; SPEEDS in pages/sampling.py is [1, 2, 4, 6, 8, 10, 15, 20]
 SPEED_INDEX = 5  # its place in SPEEDS: Home, then this many ArrowRight
@@ -80,6 +87,11 @@ TARGETS: dict[str, tuple[str, str | None, float | None, float | None]] = {
     **{f"/{p}: idle": ("s", "≤", 4, 2) for p in PAGES},
     **{f"/{p}: fully drawn": ("s", None, None, None) for p in PAGES},
     "attention: layer change → head heatmap redrawn, median": ("ms", "≤", 800, 400),
+    "tour: → key → next step's title, median": ("ms", "≤", 800, 400),
+    "tour: → key → next step's title, slowest": ("ms", None, None, None),
+    "tour: → key → step idle, median": ("ms", "≤", 2000, 1000),
+    "scenes: PageDown → next scene's page titled, median": ("ms", "≤", 2000, 1000),
+    "scenes: PageDown → next scene's page idle, median": ("ms", "≤", 4000, 2000),
     "load average (1 min) at the start": ("", None, None, None),
 }
 
@@ -515,13 +527,85 @@ def measure_attention(context, base: str, quick: bool) -> tuple[float, list[str]
     return percentile(times, 50), notes
 
 
+# Any page: its h1's text and whether its script run finished (the tour's step, a scene's page).
+TITLE_PROBE = """() => {
+  const h1 = document.querySelector('[data-testid="stMain"] h1');
+  const app = document.querySelector('[data-testid="stApp"]');
+  const idle = app !== null && app.getAttribute('data-test-script-state') === 'notRunning'
+    && document.querySelector('[data-testid="stStatusWidgetRunningIcon"], [data-testid="stStatusWidgetRunningManIcon"]') === null;
+  return {state: [h1 ? h1.textContent : '', idle]};
+}"""
+
+
+def _key_steps(page, key: str, presses: int, arrived, what: str) -> tuple[list[float], list[float], list[str]]:
+    """Press ``key`` ``presses`` times, each once the page is idle; for each, ms from the key press to the
+    first title that ``arrived(i, title)`` accepts (i: the press, from 0), and to that title's page idle. Stops at the first miss."""
+    from benchmarks.page_driver import wait_idle
+
+    titled, idle, notes = [], [], []
+    for i in range(presses):
+        before = _state(page)[0]
+        page.get_by_test_id("stMain").locator("h1").first.click()  # the focus on the page, not in a widget
+        page.keyboard.press(key)
+        t_key = _last_input(page, "keydown", key)
+        new = "(b) => { const s = JSON.parse(window.__lf.last); return s[0] !== b && s[1]; }"
+        if not _wait(page, new, before, timeout_s=60):
+            notes.append(f"{what}: no new title within 60 s of {key} (still “{before[:40]}”)")
+            break
+        log = _log(page)
+        t_title = _first_after(log, t_key, lambda s, b=before, i=i: s[0] != b and arrived(i, s[0]))
+        if math.isnan(t_title):
+            notes.append(f"{what}: {key} led to “{_state(page)[0][:40]}”, not the next one")
+            break
+        titled.append(t_title - t_key)
+        idle.append(_first_after(log, t_title, lambda s: s[1]) - t_key)
+        wait_idle(page, 60000)
+    return titled, idle, notes
+
+
+def measure_tour(context, base: str, quick: bool) -> tuple[dict[str, float], list[str]]:
+    """→ on the tour: ms to the next step's title and to its page idle."""
+    from benchmarks.page_driver import open_page
+
+    page = context.new_page()
+    open_page(page, base, TOUR_URL)
+    page.evaluate(RECORDER_JS, TITLE_PROBE)
+    presses = 3 if quick else TOUR_KEYS
+    titled, idle, notes = _key_steps(page, "ArrowRight", presses, lambda i, t: t.startswith(f"Tour {i + 2}."), "tour")
+    page.close()
+    figures = {}
+    if titled:
+        figures["tour: → key → next step's title, median"] = percentile(titled, 50)
+        figures["tour: → key → next step's title, slowest"] = max(titled)
+        figures["tour: → key → step idle, median"] = percentile(idle, 50)
+    return figures, notes
+
+
+def measure_scenes(context, base: str, quick: bool) -> tuple[dict[str, float], list[str]]:
+    """PageDown from the Scenes page through the shipped list: ms to each scene's page titled, and idle."""
+    from benchmarks.page_driver import open_page
+
+    page = context.new_page()
+    open_page(page, base, "scenes")
+    page.evaluate(RECORDER_JS, TITLE_PROBE)
+    page.wait_for_timeout(500)
+    # a scene's page is any other page: the shipped list's first scenes open different pages or states
+    titled, idle, notes = _key_steps(page, "PageDown", 2 if quick else SCENE_KEYS, lambda i, t: bool(t), "scenes")
+    page.close()
+    figures = {}
+    if titled:
+        figures["scenes: PageDown → next scene's page titled, median"] = percentile(titled, 50)
+        figures["scenes: PageDown → next scene's page idle, median"] = percentile(idle, 50)
+    return figures, notes
+
+
 def warm_up(browser, base: str) -> None:
     """A first session visits every page and the two measured views, so every model is loaded and cached."""
     from benchmarks.page_driver import open_page
 
     context = browser.new_context(viewport=VIEWPORT)
     page = context.new_page()
-    for path in [*PAGES, SAMPLING_URL]:
+    for path in [*PAGES, SAMPLING_URL, "scenes"]:
         open_page(page, base, path, timeout=180000)
     context.close()
 
@@ -556,6 +640,13 @@ def measure_condition(browser, base: str, condition: str, quick: bool) -> list[d
         rows.append(row("attention: layer change → head heatmap redrawn, median", condition, median))
     except Exception as e:
         notes.append(f"attention: failed ({type(e).__name__}: {str(e)[:200]})")
+    for name, measure in (("tour", measure_tour), ("scenes", measure_scenes)):
+        try:
+            figures, more = measure(context, base, quick)
+            notes += more
+            rows += [row(figure, condition, value) for figure, value in figures.items()]
+        except Exception as e:
+            notes.append(f"{name}: failed ({type(e).__name__}: {str(e)[:200]})")
     context.close()
     rows += [
         {
