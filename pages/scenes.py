@@ -26,6 +26,11 @@ st.markdown(
     "list in class with **Next scene** and **Previous** in the sidebar (or the keys PageDown and PageUp). Make "
     "your own list with **This moment as a scene** in the sidebar of any lesson page."
 )
+st.caption(
+    "With a clicker: after moving a slider, click an empty spot of the page before the next press. While a "
+    "slider has the focus the browser gives it PageDown and PageUp (they move it by a tenth of its range) and "
+    "Streamlit sends no key to the buttons."
+)
 
 
 def write_link(mine) -> None:

@@ -101,7 +101,8 @@ def stepper(url_path: str) -> None:
             if scenes[at].shows:
                 st.caption(f"Say: {escape_markdown(scenes[at].shows)}")
         st.button(
-            "Next scene", key="crl_scene_next", shortcut="pagedown", help="Opens the next scene (PageDown)",
+            "Next scene", key="crl_scene_next", shortcut="pagedown", help="Opens the next scene (PageDown; "
+            "while a slider has the focus, the key moves the slider instead: click an empty spot first)",
             icon=":material/arrow_forward:", type="primary", width="stretch", on_click=step, args=(1,),
             disabled=at is not None and at + 1 >= len(scenes) or not scenes,
         )  # fmt: skip
