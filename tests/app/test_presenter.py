@@ -1,6 +1,6 @@
 """Presenter view on every lesson page, opened by its flag in the link: the page runs, its toggle sits in the
 main area (the sidebar folds away), its main chart comes through ``for_projector`` and its secondary sections
-are gone. Each page is also opened without the flag, so a section that never shows cannot pass as hidden."""
+are gone, its opening words too (the teacher says them). Each page is also opened without the flag, so a section that never shows cannot pass as hidden."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.figures.presenter import PROJECTOR_FONT, PROJECTOR_HEIGHT
+from core.lessons.attention_lesson import INTRO
 from pages.tour_live import PROJECTOR_HEIGHT as TOUR_HEIGHT
 from tests.app.helpers import chart
 from tests.app.test_links import open_with  # the same page opened from a link, one definition
@@ -29,6 +30,20 @@ CASES = {
 }  # fmt: skip
 
 
+# page: the start of its opening words, which presenter view leaves to the teacher
+OPENINGS = {
+    "chain_rule": "Any joint distribution over a sequence factors",
+    "attention": INTRO[:40],
+    "training": "Every autoregressive model is trained on one objective",
+    "pixelcnn": "Autoregression is not only for text",
+    "sampling": "A model writes **one token at a time**",
+}
+
+
+def opens_with_words(at: AppTest, page: str) -> bool:
+    return any(str(e.value).startswith(OPENINGS[page]) for e in at.main.markdown)
+
+
 def shown(at: AppTest) -> set[str]:
     """Headers and markdown texts of the main area."""
     return {str(e.value) for e in [*at.main.header, *at.main.markdown]} | {e.label for e in at.main.expander}
@@ -45,6 +60,8 @@ def test_the_flag_in_the_link_opens_presenter_view(page):
     assert at.toggle(key=flag).value
     assert flag in [t.key for t in at.main.toggle] and flag not in [t.key for t in at.sidebar.toggle]
     assert not set(secondary) & shown(at)
+    if page in OPENINGS:
+        assert opens_with_words(normal, page) and not opens_with_words(at, page)
     if key is not None:
         big, small = chart(at, key)["layout"], chart(normal, key)["layout"]
         assert big["font"]["size"] == PROJECTOR_FONT > small.get("font", {}).get("size", 12)
@@ -54,4 +71,5 @@ def test_the_flag_in_the_link_opens_presenter_view(page):
 def test_live_sampling_keeps_its_toggle_in_the_main_area():
     at = open_with("pages/sampling.py", {"presenter": "true"})
     assert at.toggle(key="presenter").value
+    assert opens_with_words(open_with("pages/sampling.py", {}), "sampling") and not opens_with_words(at, "sampling")
     assert "presenter" in [t.key for t in at.main.toggle] and "presenter" not in [t.key for t in at.sidebar.toggle]
