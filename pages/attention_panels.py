@@ -17,7 +17,7 @@ from core.lessons import attention_lesson as lesson
 from core.lessons import causality
 from core.lessons.states import AttentionState
 from pages.charts import chart_with_table
-from pages.common import chart_config, shared_model
+from pages.common import shared_model
 from pages.state import bound, get, put
 
 MAX_TOKENS = causality.MAX_SHOWN_TOKENS
@@ -94,7 +94,7 @@ def learned_attention(lm, window) -> None:
         grid = grids.attention_grid(
             weights, window.labels, allowed=model_allowed, selected=(layer - 1, head - 1), show_ticks=show_ticks
         )
-        st.plotly_chart(grid, key="attention_grid_fig", config=chart_config("attention_grid_fig"))
+        chart_with_table(grid, "attention_grid_fig")
         st.caption(
             "One panel per layer and head; the selected one is outlined in orange. Hover a cell for its weight."
             + ticks_note
@@ -107,7 +107,7 @@ def learned_attention(lm, window) -> None:
         grid = grids.layer_heads_grid(
             weights[layer - 1], window.labels, layer - 1, groups, model_allowed, head - 1, show_ticks=show_ticks
         )
-        st.plotly_chart(grid, key="attention_grid_fig", config=chart_config("attention_grid_fig"))
+        chart_with_table(grid, "attention_grid_fig")
         st.caption(
             f"One row of panels per key/value head; head {head} is outlined in orange. "
             "Choose another layer above. Hover a cell for its weight." + ticks_note

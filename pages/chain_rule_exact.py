@@ -26,7 +26,7 @@ from core.lessons.chain_rule import (
 from core.lessons.states import SEQUENCES, ChainRuleState, order_label
 from core.validation import MAX_SEED
 from pages.chain_rule_ledger import fmt
-from pages.common import chart_config
+from pages.charts import chart_with_table
 from pages.state import bound, get, put
 
 DEFAULTS = ChainRuleState()
@@ -72,9 +72,7 @@ def worked_section(unit: str, presenter: bool = False) -> None:
                 icon="♾️",
             )
         fig = worked_waterfall(example, unit)
-        st.plotly_chart(
-            for_projector(fig) if presenter else fig, key="cr_waterfall", config=chart_config("cr_waterfall")
-        )
+        chart_with_table(for_projector(fig) if presenter else fig, "cr_waterfall")
 
 
 def new_distribution() -> None:

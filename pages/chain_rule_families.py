@@ -12,7 +12,8 @@ from core.lessons.chain_rule import to_unit
 from core.lessons.families import FAMILIES, FAMILY_NAMES, FamilyRow, family_rows, side_by_side
 from core.lessons.states import PROMPT_CHARS
 from pages.chain_rule_ledger import fmt, text_with_examples
-from pages.common import chart_config, model_or_error, shared_model, show_error
+from pages.charts import chart_with_table
+from pages.common import model_or_error, shared_model, show_error
 
 FAMILY_EXAMPLES = ["christopher", "emma", "maximilian", "zqxj"]
 
@@ -62,11 +63,7 @@ def families_section(unit: str) -> None:
     for col, m in zip(cols, models, strict=True):
         col.metric(f"{FAMILY_NAMES.get(m.name, m.name)}", f"{fmt(to_unit(ledgers.totals[m.name], unit), 2)} {unit}",
                    help=f"−log p(“{name}”) under {m.name}")  # fmt: skip
-    st.plotly_chart(
-        family_ledger_figure(ledgers.tokens, ledgers.costs, unit),
-        key="cr_family_chart",
-        config=chart_config("cr_family_chart"),
-    )
+    chart_with_table(family_ledger_figure(ledgers.tokens, ledgers.costs, unit), "cr_family_chart")
     st.caption(
         "Each group of bars is one factor p(xᵢ | x<ᵢ) of the same name under each network; the total above is "
         "their sum. Past its window the MLP cannot see the name's beginning; the bigram sees one letter."

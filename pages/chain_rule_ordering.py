@@ -12,7 +12,8 @@ from core.lessons.chain_rule import to_unit
 from core.lessons.ordering import FORWARD, REVERSED, HeldoutComparison, OrderedScore, heldout_comparison, order_pair
 from core.lessons.states import PROMPT_CHARS
 from pages.chain_rule_ledger import fmt, text_with_examples
-from pages.common import chart_config, model_or_error, shared_model, show_error
+from pages.charts import chart_with_table
+from pages.common import model_or_error, shared_model, show_error
 
 ORDER_EXAMPLES = ["emma", "noelle", "finian", "xavier", "christopher"]  # noelle, finian: held-out names (a dot)
 
@@ -81,11 +82,7 @@ def ordering_section(unit: str) -> None:
         f"{to_unit(comparison.gap_per_token, unit):+.4f}",
         help="reversed minus forward, pooled over every letter and end token of the held-out names",
     )
-    st.plotly_chart(
-        ordering_scatter(comparison, pair.forward.reads, unit),
-        key="cr_order_scatter",
-        config=chart_config("cr_order_scatter"),
-    )
+    chart_with_table(ordering_scatter(comparison, pair.forward.reads, unit), "cr_order_scatter")
     st.caption(
         f"Each dot is one held-out name: its −log p under the left-to-right model (x) and the right-to-left model "
         f"(y); the dashed line is where they agree. Correlation {comparison.correlation:.3f}; on average the two "

@@ -27,7 +27,8 @@ from core.lessons.ranking import (
 )
 from core.lessons.states import ChainRuleState
 from core.text.language_model import LLM_MODELS, TEXT_MODELS
-from pages.common import chart_config, model_or_error, shared_model, show_error
+from pages.charts import chart_with_table
+from pages.common import model_or_error, shared_model, show_error
 from pages.state import bound, get, put, text_box
 
 DEFAULTS = ChainRuleState()
@@ -153,8 +154,7 @@ def ranking_part(unit: str) -> None:
         st.info(escape_markdown(impossible_note(ranking.model, c)), icon="🔤")
     if note := boundary_note(lm, prompt, candidates):
         st.caption(escape_markdown(note))
-    fig = ranking_bars(ranking, unit)
-    st.plotly_chart(fig, key="cr_rank_chart", config=chart_config("cr_rank_chart"))
+    chart_with_table(ranking_bars(ranking, unit), "cr_rank_chart")
 
 
 def uses_section(unit: str) -> None:

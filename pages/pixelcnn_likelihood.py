@@ -31,7 +31,7 @@ from core.lessons.pixel_lesson import (
 from core.lessons.states import PixelState
 from core.validation import MAX_SEED
 from pages.charts import chart_with_table
-from pages.common import chart_config, show_error
+from pages.common import show_error
 from pages.pixelcnn_shared import SIZE, label_input, score_image, test_digits_or_error, test_set_nlls
 from pages.state import bound, get, put, text_box
 
@@ -151,12 +151,7 @@ def comparison(name: str, score: ImageNLL, label: int | None) -> None:
     )
     zmax = max(float(s.nll_map.max()) for s in scores.values())
     for (title, s), column in zip(scores.items(), st.columns(3), strict=True):
-        column.plotly_chart(
-            binary_image_figure(s.image, title, 260),
-            width="stretch",
-            key=f"pcnn_cmp_img_{title}",
-            config=chart_config(f"pcnn_cmp_img_{title}"),
-        )
+        chart_with_table(binary_image_figure(s.image, title, 260), f"pcnn_cmp_img_{title}", column, width="stretch")
         chart_with_table(
             nll_heatmap_figure(s.nll_map, f"{s.nll:.1f} nats", zmax), f"pcnn_cmp_heat_{title}", column, width="stretch"
         )
@@ -197,12 +192,7 @@ def likelihood_section(models: dict[str, ImageModel | None]) -> None:
     m2.metric("Bits per dimension", f"{score.bits_per_dim:.4f}")
     m3.metric("p(image)", f"10^−{score.nll / math.log(10):.1f}")
     f1, f2 = st.columns(2)
-    f1.plotly_chart(
-        binary_image_figure(score.image, "The image scored", 330),
-        width="stretch",
-        key="pcnn_l_img",
-        config=chart_config("pcnn_l_img"),
-    )
+    chart_with_table(binary_image_figure(score.image, "The image scored", 330), "pcnn_l_img", f1, width="stretch")
     chart_with_table(
         nll_heatmap_figure(score.nll_map, "−log p(pixel | pixels before), nats"), "pcnn_l_heat", f2, width="stretch"
     )

@@ -12,7 +12,8 @@ from core.lessons.pixel_animation import FRAME_S, SPEEDS, PixelAnimation
 from core.lessons.pixel_lesson import frame_text
 from core.lessons.states import PixelState
 from core.validation import MAX_SEED
-from pages.common import chart_config, show_error
+from pages.charts import chart_with_table
+from pages.common import show_error
 from pages.pixelcnn_shared import SIZE, label_input, samples, score_image
 from pages.state import bound, get, put
 
@@ -60,7 +61,7 @@ def animation(sample: SampleResult, score: ImageNLL, temperature: float) -> None
         canvas = sampling_canvas_figure(
             sample.images[0], anim.step, sample.raw_probs[0], f"{anim.step} of {anim.n_pixels} pixels drawn"
         )
-        fig_col.plotly_chart(canvas, width="stretch", key="pcnn_anim_fig", config=chart_config("pcnn_anim_fig"))
+        chart_with_table(canvas, "pcnn_anim_fig", fig_col, width="stretch")  # the table follows each frame
         text = frame_text(anim, sample, score, temperature)
         text_col.metric(text.metric_label, text.metric_value)
         for note in text.notes:
@@ -95,9 +96,7 @@ def sample_grid_section(name: str, temperature: float, label: int | None) -> Non
         f"{temperature:g}, {'digit label ' + str(label) if label is not None else 'no digit label'} (drawn once on "
         "this server, then kept for every visitor)."
     )
-    st.plotly_chart(
-        sample_grid_figure(grid.images, 8), width="stretch", key="pcnn_grid_fig", config=chart_config("pcnn_grid_fig")
-    )
+    chart_with_table(sample_grid_figure(grid.images, 8), "pcnn_grid_fig", width="stretch")
 
 
 def sampling_section(models: dict):

@@ -11,7 +11,7 @@ from core.image.model import IMAGE_MODELS
 from core.lessons.pixel_lesson import clicked_pixel
 from core.lessons.states import PixelState
 from pages.charts import chart_with_table
-from pages.common import chart_config, show_error
+from pages.common import show_error
 from pages.pixelcnn_shared import SIZE, field_figures, mask_figures, raster_figure
 from pages.state import bound, get, put
 
@@ -37,7 +37,7 @@ def raster_section(presenter: bool = False) -> None:
         st.latex(rf"p(x_{{{i}}} = 1 \mid x_1, \dots, x_{{{i - 1}}})" if i > 1 else r"p(x_1 = 1)")
     with left:
         fig = for_projector(raster_figure(i)) if presenter else raster_figure(i)
-        st.plotly_chart(fig, width="stretch", key="pcnn_raster_fig", config=chart_config("pcnn_raster_fig"))
+        chart_with_table(fig, "pcnn_raster_fig", width="stretch")
 
 
 def masks_section() -> None:

@@ -17,7 +17,8 @@ from core.lessons.settings import SAMPLING_MODELS
 from core.lessons.states import SamplingState
 from core.lessons.step_memory import carried_state
 from core.text.language_model import LLM_MODELS, context_ids
-from pages.common import chart_config, shared_model, show_error
+from pages.charts import chart_with_table
+from pages.common import shared_model, show_error
 from pages.state import bound, get, put
 
 KV_REPEATS = 3  # runs per mode behind each timing median
@@ -73,7 +74,7 @@ def kv_section(prompt: str, sampling: SamplingSettings, seed: int) -> None:
     c1.metric("Speed-up with the cache", f"{result.speedup:.1f}×")
     c2.metric("Total without cache", f"{result.total_uncached_s * 1000:.0f} ms")
     c3.metric("Total with cache", f"{result.total_cached_s * 1000:.0f} ms")
-    st.plotly_chart(kv_timing_figure(result), key="sampling_kv_chart", config=chart_config("sampling_kv_chart"))
+    chart_with_table(kv_timing_figure(result), "sampling_kv_chart")
     growth_section(result)
     if result.same_tokens:
         st.success(f"Both runs produced the same {len(result.cached_tokens)} tokens:", icon="✅")
@@ -107,9 +108,7 @@ def growth_section(result) -> None:
     if fits is None:
         st.caption("Fewer than 3 tokens were generated: too few points to fit a curve.")
         return
-    st.plotly_chart(
-        kv_totals_figure(result, *fits), key="sampling_kv_totals", config=chart_config("sampling_kv_totals")
-    )
+    chart_with_table(kv_totals_figure(result, *fits), "sampling_kv_totals")
     st.caption(
         growth_words(*fits) + " R² near 1: the curve explains the measured totals; noise on a shared CPU lowers it."
     )
@@ -149,9 +148,7 @@ def state_section() -> None:
     first = shared_model(names[0])
     ids = tuple(context_ids(first, STATE_TEXT) + [first.vocab.eos_id])
     states = cached_states(names, ids)
-    st.plotly_chart(
-        carried_state_figure(states), key="sampling_state_chart", config=chart_config("sampling_state_chart")
-    )
+    chart_with_table(carried_state_figure(states), "sampling_state_chart")
     cols = st.columns(len(states))
     for col, s in zip(cols, states, strict=True):
         col.metric(s.model, f"{s.nbytes[-1] / 1024:.2f} KiB", f"{'grows' if s.grows else 'fixed'}",

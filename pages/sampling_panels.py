@@ -38,6 +38,7 @@ from core.lessons.sampling_session import (
 )
 from core.lessons.settings import MAX_SPEED
 from core.text.language_model import TextModel
+from pages.charts import numbers_of
 from pages.common import chart_config, show_error
 from pages.sampling_history import history_section, session
 from pages.sampling_lab import draw_many_controls, draws_for_chart
@@ -85,6 +86,7 @@ class LivePanel:
             self.strip = st.empty()  # the text's tail as coloured tiles
         self.chart = st.empty()  # the distribution (a note instead while auto-play is fast)
         self.draws = st.empty()  # "Draw N times" (paused only)
+        self.numbers = st.empty()  # its numbers, after the draws: "Draw N times" stays right under the chart
         self.strip_caption = st.empty()
         self.metrics = [col.empty() for col in st.columns(3)]  # tokens drawn, log p, perplexity
         self.note = st.empty()  # a redrawn step, a single survivor
@@ -189,6 +191,7 @@ def draw_step(
         # fast auto-play: the text and the totals only (a chart per token would throttle the browser)
         panel.title.markdown(f"**{n} of {limit}** tokens drawn")
         panel.chart.caption(f"Above {SHOW_CHART_UP_TO} tokens/s the distribution chart waits for Pause.")
+        panel.numbers.empty()
         panel.note.empty()
         panel.stages.empty()
         return
@@ -231,6 +234,7 @@ def step_view(
     )
     figure = distribution_figure(view, lm.vocab, height=370 if presenter else None, draws=draws[0] if draws else 0)
     panel.chart.plotly_chart(figure, key=chart_key, config=chart_config(f"{lm.name}-step{max(n, 1)}-distribution"))
+    numbers_of(figure, panel.numbers.container())  # redrawn with the chart: the table is the step on screen
     if len(stages.stages) > 2:
         panel.stages.caption(
             "Stages, in the order applied: "

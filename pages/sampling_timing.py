@@ -15,7 +15,7 @@ from core.figures.sampling import step_times_figure
 from core.lessons.sampling_session import SamplingSession
 from core.lessons.stream_timing import stream_timing, timing_line
 from core.text.language_model import TextModel
-from pages.common import chart_config
+from pages.charts import chart_with_table
 
 LESSON = (
     "The first token needs one pass over the whole prompt (it fills the key/value cache); every later "
@@ -55,9 +55,7 @@ def timing_slot(slot, lm: TextModel, s: SamplingSession, first: bool) -> None:
             return
         with st.expander("Where the time goes: each step's time, and the latency to each token"):
             st.markdown(LESSON)
-            st.plotly_chart(
-                step_times_figure(timing), key="sampling_timing_chart", config=chart_config("sampling_timing_chart")
-            )
+            chart_with_table(step_times_figure(timing), "sampling_timing_chart", folded=False)
             st.caption(
                 f"Latency to the last token = first token + the sum of the later steps = {timing.first_ms:.1f} ms + "
                 f"{math.fsum(timing.later_ms):.1f} ms = **{timing.latency_to_last_ms:.1f} ms** "

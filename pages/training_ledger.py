@@ -11,7 +11,8 @@ from core.lessons.loss_ledger import SPLITS, LossLedger, draw_batch, loss_ledger
 from core.text.language_model import TRAINED_MODELS
 from core.text.live_training import LiveData, prepare
 from core.validation import MAX_SEED
-from pages.common import chart_config, model_or_error, page_link, show_error
+from pages.charts import chart_with_table
+from pages.common import model_or_error, page_link, show_error
 from pages.state import bound, get
 
 N_EXAMPLES = 8  # rows of the batch shown
@@ -46,15 +47,6 @@ def model_for(source: str):
 def training_link() -> None:
     """A link to this section's page (other pages' ledgers point here)."""
     page_link("pages/training.py", "The loss is the ledger (Training page)", icon="🏋️")
-
-
-def numbers_table(ledger: LossLedger) -> None:
-    """The heatmap's numbers: one row per example, one column per position (–: padding)."""
-    table = {"example": [f"{b + 1}" for b in range(len(ledger.tokens))]}
-    for t in range(ledger.costs.shape[1]):
-        column = ledger.costs[:, t].tolist()
-        table[str(t + 1)] = ["–" if v != v else f"{v:.4f}" for v in column]  # NaN: padding, not scored
-    st.dataframe(table, hide_index=True, key="training_ledger_table")
 
 
 def loss_ledger_section(source: str, text: str | None) -> LossLedger | None:
@@ -94,10 +86,7 @@ def loss_ledger_section(source: str, text: str | None) -> LossLedger | None:
         st.warning("This model has no causal mask: each cell's prediction read the whole window, the token it "
                    "predicts included. The loss is still the mean of these cells, but they are not the chain "
                    "rule's conditionals: that is why its training loss falls so low.", icon="🙈")  # fmt: skip
-    st.plotly_chart(loss_ledger_figure(ledger.costs, ledger.tokens, ledger.prefixes),
-                    key="training_ledger_fig", config=chart_config("training_ledger_fig"))  # fmt: skip
+    chart_with_table(loss_ledger_figure(ledger.costs, ledger.tokens, ledger.prefixes), "training_ledger_fig")
     padding = " Blank cells are padding after a name's end: they are not scored." if data.is_names else ""
     st.caption(f"{N_EXAMPLES} examples × {ledger.costs.shape[1]} positions; hover a cell for its token.{padding}")
-    with st.expander("The numbers of the heatmap (nats)"):
-        numbers_table(ledger)
     return ledger

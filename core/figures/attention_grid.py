@@ -103,6 +103,7 @@ def _panel_grid(
                 customdata=_cell_text(labels, what, w, ".4f"),
                 hovertemplate="%{customdata}<extra></extra>",
                 hoverongaps=False,
+                name=title,  # the panel's table is titled by it (core.figures.tables)
                 **on_axes,
             )
         )

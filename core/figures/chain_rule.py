@@ -67,6 +67,7 @@ def worked_waterfall(example: WorkedExample, unit: str = "nats") -> go.Figure:
             x=x,
             y=[to_unit(v, unit) if math.isfinite(v) else top * 1.5 for v in example.neglogs] + [top * 1.5],
             text=[_fmt(to_unit(v, unit)) if math.isfinite(v) else "" for v in example.neglogs] + [""],
+            meta=dict(values=[to_unit(v, unit) for v in example.neglogs] + [total]),  # the table says ∞
             marker=dict(
                 color=[TERM_COLOUR if math.isfinite(v) else INFINITE_COLOUR for v in example.neglogs] + [TOTAL_COLOUR]
             ),
@@ -203,6 +204,7 @@ def ordering_scatter(comparison: HeldoutComparison, highlight: str | None = None
             mode="markers",
             marker=dict(color=TERM_COLOUR, size=6, opacity=0.55),
             name=f"{len(fwd):,} held-out names",
+            text=[_escape(n) for n in comparison.names],  # not drawn (markers only): names the rows of its table
             hovertext=hover,
             hoverinfo="text",
         )

@@ -261,8 +261,15 @@ def binary_image_figure(image: np.ndarray, title: str = "", height: int = 300) -
     """A 0/1 image: white ink on black."""
     image = np.asarray(image)
     hover = np.where(image > 0, "1 (ink)", "0 (background)")
-    fig = go.Figure(_categorical(image.astype(int), [PAPER, INK], hover, gap=0))
+    codes = image.astype(int)
+    fig = go.Figure(_categorical(codes, [PAPER, INK], hover, gap=0, text=_pixel_text(codes)))
     return _grid_layout(fig, image.shape, title, height)
+
+
+def _pixel_text(codes: np.ndarray) -> np.ndarray:
+    """What each cell of a canvas says in a table: its pixel, 0 or 1, and nothing where code 2 draws no
+    pixel (not drawn yet, or the grey line between samples). Not written on the picture."""
+    return np.where(codes == 2, "", codes.astype(str))
 
 
 def sampling_canvas_figure(
@@ -283,7 +290,7 @@ def sampling_canvas_figure(
     if raw_probs is not None:
         p_text = np.char.add("<br>p(ink | pixels before) = ", np.char.mod("%.3f", raw_probs))
         hover = np.where(codes == 2, hover, np.char.add(hover.astype(str), p_text))
-    fig = go.Figure(_categorical(codes, [PAPER, INK, UNDRAWN], hover))
+    fig = go.Figure(_categorical(codes, [PAPER, INK, UNDRAWN], hover, text=_pixel_text(codes)))
     if step < H * W:
         _outline(fig, step // W, step % W)
     return _grid_layout(fig, (H, W), title, 420)
@@ -297,7 +304,7 @@ def sample_grid_figure(images: np.ndarray, n_cols: int = 8, title: str = "") -> 
     for i, img in enumerate(images):
         r, c = divmod(i, n_cols)
         canvas[r * (H + 1) : r * (H + 1) + H, c * (W + 1) : c * (W + 1) + W] = img
-    fig = go.Figure(_categorical(canvas, [PAPER, INK, UNDRAWN], None, gap=0))
+    fig = go.Figure(_categorical(canvas, [PAPER, INK, UNDRAWN], None, gap=0, text=_pixel_text(canvas)))
     fig = _grid_layout(fig, canvas.shape, title, 40 + 105 * n_rows + (40 if title else 0))
     fig.update_xaxes(showticklabels=False, ticks="")
     fig.update_yaxes(showticklabels=False, ticks="")

@@ -5,6 +5,11 @@ instead of the picture.
 waterfall trace's points — and returns one ``(title, columns)`` per trace, ``columns`` a dict of
 equal-length lists that ``st.dataframe`` shows as it is. Nothing is recomputed: the table holds
 exactly the numbers the chart was drawn from.
+
+A figure says more than plotly draws through three plain trace attributes: a heatmap of category codes
+names its cells by its per-cell ``text`` (written in the cells or not), a trace's per-point ``text`` that
+is words (a bar's token, a dot's name) labels its points, and ``meta={"values": [...]}`` holds the true
+values of points drawn as stand-ins (a bar for ∞ reaching past the top of the axis).
 """
 
 from __future__ import annotations
@@ -71,9 +76,10 @@ def _heatmap(fig: go.Figure, layers: list) -> dict[str, list]:
 
 
 def _cell_text(trace, z: np.ndarray) -> list | None:
-    """The text written in each cell when the colours are only category codes (whole numbers standing for
-    "allowed" / "blocked"): then the written text, not the code, is the number the reader sees."""
-    if trace.text is None or "%{text}" not in str(trace.texttemplate or ""):
+    """Each cell's own text when the colours are only category codes (whole numbers standing for
+    "allowed" / "blocked", "ink" / "not drawn yet"): then the text, written in the cell or given for the
+    table alone, is what the cell says, not its code."""
+    if trace.text is None or isinstance(trace.text, str):
         return None
     text = np.asarray(trace.text, dtype=object)
     drawn = z[~np.isnan(z)]
@@ -91,12 +97,43 @@ def _reversed(axis) -> bool:
     return axis.range is not None and axis.range[0] > axis.range[1]
 
 
-def _points(fig: go.Figure, trace) -> dict[str, list]:
-    horizontal = getattr(trace, "orientation", None) == "h"
+def _is_number(v) -> bool:
+    if isinstance(v, bool) or v is None:
+        return False
+    try:
+        float(v)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _words(trace, n: int) -> list[str] | None:
+    """The points' own text when it is words (a segment's token, a dot's name), one per point; None when
+    there is none or it only writes the values out (those are in the value column already)."""
+    text = trace.text
+    if text is None or isinstance(text, str) or len(text) != n:
+        return None
+    words = [html.unescape(str(t)) for t in text]
+    if all(_is_number(t) or not t.strip() for t in words):
+        return None
+    return words
+
+
+def _points(fig: go.Figure, trace) -> dict[str, list] | None:
+    """(position, value) pairs of a bar, line or waterfall trace; None when it has no numbers (a legend
+    entry drawn at x = y = None). Values sit on the numeric axis: y unless the bars are horizontal or the
+    positions are text on the y axis (a label at the end of each horizontal bar)."""
     x = list(trace.x) if trace.x is not None else None
     y = list(trace.y) if trace.y is not None else None
+    horizontal = getattr(trace, "orientation", None) == "h" or (
+        y is not None and x is not None and not any(_is_number(v) for v in y) and any(_is_number(v) for v in x)
+    )
     values, where = (x, y) if horizontal else (y, x)
-    n = len(values or [])
+    if isinstance(trace.meta, dict) and "values" in trace.meta:
+        values = list(trace.meta["values"])  # what stand-in points (∞ past the top) really are
+    if not any(_is_number(v) for v in values or []):
+        return None
+    n = len(values)
     labels = _labels(where, n, _axis(fig, trace, "y" if horizontal else "x"), keep_numbers=True)
     value_axis = _axis(fig, trace, "x" if horizontal else "y")
     label_axis = _axis(fig, trace, "y" if horizontal else "x")
@@ -104,13 +141,18 @@ def _points(fig: go.Figure, trace) -> dict[str, list]:
     label_name = (label_axis.title.text if label_axis is not None and label_axis.title.text else None) or "at"
     if label_name == value_name:
         value_name += " (value)"
-    return {label_name: labels, value_name: [_number(v) for v in (values or [])]}
+    columns = {label_name: labels}
+    if (words := _words(trace, n)) is not None:
+        columns["label" if label_name != "label" else "label (text)"] = words
+    columns[value_name] = [_number(v) for v in values]
+    return columns
 
 
 def figure_tables(fig: go.Figure) -> list[tuple[str, dict[str, list]]]:
     """One (title, columns) per chart with numbers: heatmaps as grids (a row per y label, a column per
     x label; layers over the same cells merged), bars / lines / waterfalls as (position, value) pairs.
-    Traces without numbers (images, text-only annotations) are left out."""
+    A grid of several heatmap panels (subplots) gives one table per panel, titled by its trace's name.
+    Traces without numbers (images, text-only annotations, legend-only entries) are left out."""
     tables = []
     grids: dict[tuple, list] = {}  # heatmap layers by (axes, shape)
     for trace in fig.data:
@@ -123,9 +165,11 @@ def figure_tables(fig: go.Figure) -> list[tuple[str, dict[str, list]]]:
         if trace.type == "heatmap" and trace.z is not None:
             layers = grids[(trace.xaxis, trace.yaxis, np.asarray(trace.z, dtype=float).shape)]
             if trace is layers[0]:
-                tables.append((html.unescape(str(figure_title or title)), _heatmap(fig, layers)))
+                panel = trace.name if len(grids) > 1 and trace.name else figure_title or title
+                tables.append((html.unescape(str(panel)), _heatmap(fig, layers)))
         elif trace.type in ("bar", "waterfall") or (
             trace.type == "scatter" and trace.x is not None and trace.y is not None
         ):
-            tables.append((title, _points(fig, trace)))
+            if (columns := _points(fig, trace)) is not None:
+                tables.append((title, columns))
     return tables

@@ -285,7 +285,8 @@ def test_rewind_branch_and_force(names):
     history = at.session_state["sampling"].history
     assert history.generated_ids == first[:1]
     assert "Earlier branches" in texts(at.markdown)
-    assert at.dataframe[-1].value["text"].tolist()[0] == names.vocab.decode([*names.vocab.encode("a"), *first])
+    branches = next(d.value for d in at.dataframe if "text" in d.value.columns)  # Earlier branches
+    assert branches["text"].tolist()[0] == names.vocab.decode([*names.vocab.encode("a"), *first])
 
     z = names.vocab.stoi["z"]
     at.selectbox(key="sampling_force_step").set_value(1)
@@ -301,7 +302,7 @@ def test_rewind_branch_and_force(names):
     step = at.session_state["sampling"].history.entries[-1].step
     expected = next_token_distribution(logits_for_context(names, [0, names.vocab.stoi["a"], z]), 1.0, None, None)
     assert step.stages.final.tolist() == pytest.approx(expected.final.tolist(), abs=1e-12)
-    table = at.dataframe[0].value
+    table = next(d.value for d in at.dataframe if "how" in d.value.columns)  # the history
     assert table["how"].tolist() == ["forced", "sampled"]
 
 

@@ -54,9 +54,11 @@ def test_the_two_numbers_are_equal_and_are_cores_loss(source, split):
     z = arr(chart(at, "training_ledger_fig")["data"][0]["z"])
     assert z.shape == tuple(expected.costs.shape)
     assert z == pytest.approx(expected.costs.numpy(), abs=1e-9, nan_ok=True)  # the heatmap is the matrix
-    table = at.dataframe[0].value  # the numbers, one click away
-    assert table["1"].tolist() == [f"{v:.4f}" for v in expected.costs[:, 0].tolist()]
-    assert table[str(z.shape[1])].tolist() == ["–" if v != v else f"{v:.4f}" for v in expected.costs[:, -1].tolist()]
+    table = next(d.value for d in at.dataframe if "row" in d.value.columns)  # the numbers, one click away
+    assert table["row"].tolist() == [f"example {b + 1}" for b in range(z.shape[0])]
+    assert table["1"].tolist() == pytest.approx(expected.costs[:, 0].tolist(), abs=1e-9)
+    last = table[str(z.shape[1])].astype(float).tolist()  # blank where a name has ended: padding, not scored
+    assert last == pytest.approx(expected.costs[:, -1].tolist(), abs=1e-9, nan_ok=True)
     assert "next-token cross-entropy" in " ".join(m.value for m in at.markdown)
 
 

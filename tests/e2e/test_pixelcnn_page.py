@@ -164,3 +164,24 @@ def test_blank_image_one_click_and_an_upload_framed_like_mnist(page: Page, serve
     alerts = page.get_by_test_id("stAlert").filter(has_text="out of the frame")
     assert alerts.count() == 0, alerts.all_inner_texts()  # the default shift keeps its ink
     assert_no_streamlit_errors(page)
+
+
+def test_the_animations_table_stays_open_while_it_plays(page: Page, server: str):
+    """The canvas's "Numbers as a table", opened, is redrawn with every frame of the animation (a fragment on
+    a timer) and stays open; the frames keep coming. Its numbers against the canvas: tests/app."""
+    open_pixelcnn(page, server)
+    scroll_to(page, "4 · Sampling, one pixel at a time")
+    canvas = page.get_by_test_id("stColumn").filter(has_text=re.compile(r"\d+ of 784 pixels drawn"))
+    numbers = canvas.get_by_test_id("stExpander").filter(has=page.get_by_text("Numbers as a table", exact=True))
+    numbers.get_by_text("Numbers as a table", exact=True).click()
+    expect(numbers.get_by_test_id("stDataFrame")).to_be_visible()
+    page.get_by_role("button", name="▶ Play").click()
+    metric = page.get_by_test_id("stMetric").filter(has_text="p(ink | pixels before)")
+    for pixel in (r"[3-9]\d", r"(7\d|[89]\d|\d{3})"):  # frames arrive while the table is open
+        expect(metric).to_contain_text(re.compile(rf"Pixel {pixel} \(row"), timeout=20000)
+        expect(numbers.locator("details")).to_have_attribute("open", "")
+        expect(numbers.get_by_test_id("stDataFrame")).to_be_visible()
+    page.get_by_role("button", name="⏸ Pause").click()
+    wait_idle(page)
+    expect(page.get_by_role("button", name="▶ Play")).to_be_visible(timeout=20000)
+    assert_no_streamlit_errors(page)

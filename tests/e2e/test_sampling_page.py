@@ -212,3 +212,51 @@ def test_screenshots(page: Page, request: pytest.FixtureRequest, theme: str, mod
     page.get_by_test_id("stMain").evaluate("el => el.scrollTo(0, 560)")
     page.wait_for_timeout(300)
     screenshot(page, f"sampling-{model}-{theme}-history", full_page=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# The distribution's numbers during auto-play
+
+# Recorded in the page every 50 ms: whether the live chart's "Numbers as a table" (the first on the page) is
+# open, how many tables it holds, and the step the panel's title names.
+_WATCH_NUMBERS_JS = """() => {
+  window.__numbers = [];
+  window.__numbersTimer = setInterval(() => {
+    const main = document.querySelector('[data-testid="stMain"]');
+    const numbers = [...main.querySelectorAll('[data-testid="stExpander"]')]
+      .find(e => (e.querySelector('summary')?.innerText || '').includes('Numbers as a table'));
+    const title = [...main.querySelectorAll('[data-testid="stMarkdownContainer"] p')]
+      .map(p => p.innerText).find(t => /^Step \\d+/.test(t)) || '';
+    window.__numbers.push([
+      !!(numbers && numbers.querySelector('details').open),
+      numbers ? numbers.querySelectorAll('[data-testid="stDataFrame"]').length : 0,
+      (title.match(/^Step (\\d+)/) || [])[1] || '',
+    ]);
+  }, 50);
+}"""
+
+
+def test_an_open_numbers_table_stays_open_with_each_step_of_auto_play(page: Page, server: str):
+    """At 4 tokens/s auto-play redraws the distribution per token, its table with it: an opened "Numbers as a
+    table" stays open and filled through every step, the tokens keep their pace and no error (such as a
+    duplicate element key) appears. The table's numbers against the chart's: tests/app/test_chart_tables.py."""
+    n, speed = 16, 4
+    open_sampling(page, server, f"?model=shakespeare&prompt=ROMEO%3A&seed=2&tokens={n}&speed={speed}")
+    main = page.get_by_test_id("stMain")
+    numbers = main.get_by_test_id("stExpander").filter(has=page.get_by_text("Numbers as a table", exact=True)).first
+    numbers.get_by_text("Numbers as a table", exact=True).click()
+    expect(numbers.get_by_test_id("stDataFrame")).to_be_visible()
+    wait_idle(page)
+    page.evaluate(_WATCH_NUMBERS_JS)
+    start = time.monotonic()
+    page.get_by_role("button", name="Play").click()
+    expect(page.get_by_role("button", name="Pause")).to_be_visible(timeout=5000)
+    expect(page.get_by_role("button", name="Play")).to_be_visible(timeout=30000)  # stopped by itself at n tokens
+    elapsed = time.monotonic() - start
+    samples = page.evaluate("() => { clearInterval(window.__numbersTimer); return window.__numbers; }")
+    closed = [i for i, (is_open, tables, _) in enumerate(samples) if not is_open or tables != 1]
+    assert not closed, f"the table closed or emptied during auto-play at samples {closed[:10]} of {len(samples)}"
+    steps = {int(s) for _, _, s in samples if s}
+    assert len(steps) >= n - 2, f"auto-play should show each step with its table; saw steps {sorted(steps)}"
+    assert elapsed < 1.5 * n / speed + 1, f"{n} tokens at {speed}/s took {elapsed:.1f} s with the table open"
+    assert_no_streamlit_errors(page)
