@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import torch
@@ -46,6 +47,13 @@ def save_checkpoint(state: dict[str, torch.Tensor], card: dict, directory: Path,
     card = dict(card, weights_file=weights.name, weights_sha256=hashlib.sha256(blob).hexdigest())
     (directory / f"{name}.json").write_text(json.dumps(card, indent=2, sort_keys=False) + "\n")
     return weights
+
+
+def checkpoint_files(state: dict[str, torch.Tensor], card: dict, name: str) -> tuple[bytes, str]:
+    """The weights and the card as ``save_checkpoint`` writes them (the shipped format), for a download."""
+    with tempfile.TemporaryDirectory() as tmp:
+        weights = save_checkpoint(state, card, Path(tmp), name)
+        return weights.read_bytes(), weights.with_suffix(".json").read_text()
 
 
 def read_card(directory: Path, name: str) -> dict:

@@ -192,6 +192,13 @@ def build_net(kind: str, vocab: Vocab, block: int, n_layer: int, n_embd: int, ca
     raise InputError(f"The model must be one of {', '.join(LIVE_KINDS)}, got {kind!r}.")
 
 
+def parameter_count(kind: str, vocab: Vocab, block: int, n_layer: int, n_embd: int) -> int:
+    """How many parameters ``build_net`` would give these settings, counted without building them:
+    on the meta device there are shapes only (no memory, no initialisation), cheap on every rerun."""
+    with torch.device("meta"):
+        return build_net(kind, vocab, block, n_layer, n_embd).num_params()
+
+
 def train_live(
     text: str,
     *,

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import core
-from core.checkpoint import MODELS_DIR, load_checkpoint, save_checkpoint
+from core.checkpoint import MODELS_DIR, checkpoint_files, load_checkpoint, save_checkpoint
 from core.models.transformer import GPT, GPTConfig
 from core.text.language_model import TRAINED_MODELS
 
@@ -27,6 +27,19 @@ def test_round_trip_preserves_weights_and_card(tmp_path):
     tensors, card = load_checkpoint(tmp_path, "m")
     assert card["config"] == net.config.to_dict()
     assert len(card["weights_sha256"]) == 64
+    for k, v in net.state_dict().items():
+        assert torch.equal(tensors[k], v)
+
+
+def test_checkpoint_files_load_back_like_a_saved_checkpoint(tmp_path):
+    """The download's two files, written to a folder, pass the loader's checks and give the weights back."""
+    torch.manual_seed(0)
+    net = GPT(GPTConfig(block_size=8, vocab_size=5, n_layer=1, n_head=1, n_embd=8))
+    blob, card_text = checkpoint_files(net.state_dict(), {"kind": "transformer", "config": net.config.to_dict()}, "m")
+    (tmp_path / "m.safetensors").write_bytes(blob)
+    (tmp_path / "m.json").write_text(card_text)
+    tensors, card = load_checkpoint(tmp_path, "m")
+    assert card["weights_file"] == "m.safetensors"
     for k, v in net.state_dict().items():
         assert torch.equal(tensors[k], v)
 

@@ -16,7 +16,8 @@ from core.errors import InputError
 from core.jobs import JobRunner
 from core.models.transformer import GPT, GPTConfig
 from core.text.language_model import heldout_nll
-from core.text.live_training import decode_upload, prefix_nll, train_live
+from core.text.live_training import LIVE_KINDS, build_net, decode_upload, parameter_count, prefix_nll, train_live
+from core.text.vocab import text_vocab
 
 torch.set_num_threads(1)
 
@@ -184,3 +185,11 @@ def test_a_failing_job_says_why_and_frees_its_slot():
     assert bad.state == "failed" and "empty" in bad.message
     ok = runner.submit("a", partial(slow, 2))
     wait_for(lambda: ok.state == "done")
+
+
+@pytest.mark.parametrize("kind", [k for k in LIVE_KINDS if k != "bigram"])
+def test_parameter_count_without_building_matches_a_built_net(kind):
+    """Counted on the meta device (shapes only), the number equals a real network's parameters."""
+    vocab = text_vocab("abcdefghij\n")
+    built = sum(p.numel() for p in build_net(kind, vocab, 16, 2, 32).parameters())
+    assert parameter_count(kind, vocab, 16, 2, 32) == built
