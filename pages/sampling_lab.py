@@ -1,10 +1,9 @@
-"""The sampler lab of the Live sampling page: the extra knobs, N draws, greedy / sampled / beam search,
-the text in the URL, and the exports. Not a page itself: a module of pages/sampling.py.
+"""The sampler lab of the Live sampling page: greedy / sampled / beam search, the exports and Check yourself.
+Not a page itself: a module of pages/sampling.py. (The extra knobs are in pages/sampling_sidebar.py, "Draw N
+times" in pages/sampling_draws.py, the text in the URL in pages/sampling_link.py.)
 """
 
 from __future__ import annotations
-
-from urllib.parse import urlencode
 
 import streamlit as st
 import torch
@@ -15,176 +14,16 @@ from core.exports import history_csv
 from core.figures.sampling import token_name
 from core.lessons import questions
 from core.lessons.decoders import common_prefix, compare_decoders
-from core.lessons.page_state import to_query
-from core.lessons.sampling_session import SamplingSettings, stages_at
-from core.lessons.settings import (
-    ORDER_NAMES,
-    PENALTY_RANGE,
-    REPETITION_RANGE,
-    TOP_P_MIN,
-    text_from_query,
-    text_to_query,
-)
+from core.lessons.sampling_session import SamplingSettings
 from core.lessons.states import SamplingState
 from core.text.language_model import TextModel
-from core.text.sampling import empirical_counts, total_variation
 from pages.common import show_error
 from pages.quiz_panel import check_yourself, quiz_rng
 from pages.sampling_history import session
-from pages.state import LinkedPage, bound, get, link_values, put, set_link_value
+from pages.state import get, put
 
-DRAW_CHOICES = (10, 100, 1000, 10000)  # "Draw N times"
 BEAM_WIDTHS = (2, 3, 4, 5)
 COMPARE_TOKENS = 30  # longest continuation the three decoders compare (beam search costs width x that)
-KNOBS = ("min_p", "typical_p", "repetition", "presence", "frequency", "order")
-
-
-# ---------------------------------------------------------------------------------------------
-# The extra knobs
-
-
-def more_knobs() -> None:
-    """min-p, typical, the penalties and the order, in an expander (open when any is on)."""
-    on = SamplingState(**{k: get(k) for k in KNOBS if get(k) is not None}).sampling().has_extras
-    with st.expander("More ways to draw", expanded=on):
-        st.slider(
-            "Min-p", 0.0, 1.0, 0.0, 0.01, help="Keep tokens with p ≥ min-p × the top p. 0 = off.", **bound("min_p")
-        )
-        st.slider(
-            "Typical-p",
-            TOP_P_MIN,
-            1.0,
-            1.0,
-            0.01,
-            help="Keep the tokens whose surprise −log p is closest to the entropy, up to this mass. 1 = off. "
-            "It can drop the most likely token.",
-            **bound("typical_p"),
-        )
-        st.slider(
-            "Repetition penalty",
-            *REPETITION_RANGE,
-            1.0,
-            0.05,
-            help="CTRL: a token already in the text has its logit divided by θ (if positive) or multiplied "
-            "by θ (if negative). 1 = off; above 1 discourages repeats.",
-            **bound("repetition"),
-        )
-        st.slider(
-            "Presence penalty",
-            *PENALTY_RANGE,
-            0.0,
-            0.1,
-            help="OpenAI: subtract this from the logit of every token already in the text. 0 = off.",
-            **bound("presence"),
-        )
-        st.slider(
-            "Frequency penalty",
-            *PENALTY_RANGE,
-            0.0,
-            0.1,
-            help="OpenAI: subtract this times the token's count in the text. 0 = off.",
-            **bound("frequency"),
-        )
-        st.radio(
-            "Order of the stages",
-            list(ORDER_NAMES),
-            captions=list(ORDER_NAMES.values()),
-            horizontal=True,
-            help="Penalties always come first. Hugging Face then applies temperature before top-k / top-p / "
-            "min-p / typical; llama.cpp truncates first and applies temperature last.",
-            **bound("order"),
-        )
-
-
-# ---------------------------------------------------------------------------------------------
-# The text in the URL: a reload (F5) or a shared link shows the same tokens (by hand: the binding of
-# widgets cannot carry it, and only the model can turn the ids back into text)
-
-
-def restore_from_link(lm: TextModel, sampling: SamplingSettings, page: LinkedPage) -> None:
-    """Rebuild the text the link carries (on arrival); what cannot be used gets a note."""
-    ids, forced, notes = text_from_query({key: link_values(key) for key in ("text", "forced")})
-    for note in notes:
-        page.add_note(note)
-    if ids and not session().restore(lm, sampling, ids, forced):
-        page.add_note(f"The link's text was cut short: {session().last_error}")
-        session().last_error = None
-
-
-def write_text_to_url() -> dict[str, str]:
-    """The generated tokens and the forced steps into the address bar (removed when the text is empty)."""
-    h = session().history
-    wanted = text_to_query(h.generated_ids, [i for i, e in enumerate(h.entries, start=1) if e.forced])
-    for key in ("text", "forced"):
-        set_link_value(key, wanted.get(key))
-    return wanted
-
-
-def share_link(settings: SamplingState, text_query: dict[str, str]) -> str:
-    """This exact demo as a link: every setting that differs from its default, and the text so far."""
-    base = (st.context.url or "").split("?")[0]
-    query = {**to_query(settings), **text_query}
-    return f"{base}?{urlencode(query)}" if query else base
-
-
-# ---------------------------------------------------------------------------------------------
-# The lab's panels
-
-
-def on_draw_many(lm: TextModel, sampling: SamplingSettings) -> None:
-    """N draws from the current step's final distribution, with the session's own draws generator."""
-    n = get("sampling_draws_n")
-    counts = empirical_counts(current_stages(lm, sampling).final, n, session().draws_generator)
-    put("sampling_draws", (_draws_key(lm, sampling), n, counts))
-
-
-def _draws_key(lm: TextModel, sampling: SamplingSettings) -> tuple:
-    """Which step and knobs a "Draw N times" belongs to (its diamonds vanish when either changes)."""
-    return lm.name, tuple(session().history.ids), sampling
-
-
-def current_stages(lm: TextModel, sampling: SamplingSettings):
-    """The distribution the chart shows: the current step's (redrawn under these knobs), or step 1's."""
-    s = session()
-    ids = s.history.current_context
-    return stages_at(lm, ids, sampling, s.step_logits(lm, ids))
-
-
-def draws_for_chart(lm: TextModel, sampling: SamplingSettings):
-    """(n, counts) of the last "Draw N times", if it belongs to the step and knobs on screen; else None."""
-    got = get("sampling_draws")
-    if got and got[0] == _draws_key(lm, sampling):
-        return got[1], got[2]
-    return None
-
-
-def draw_many_controls(lm: TextModel, sampling: SamplingSettings) -> None:
-    cols = st.columns([1.3, 1, 3])
-    cols[0].button(
-        "Draw N times",
-        key="sampling_draw_many",
-        on_click=on_draw_many,
-        args=(lm, sampling),
-        icon="📊",
-        width="stretch",
-        shortcut="D",
-        help="Draw N tokens from this step's distribution (not added to the text) and show how often each came up. "
-        "Shortcut: D.",
-    )
-    cols[1].selectbox(
-        "N", DRAW_CHOICES, index=DRAW_CHOICES.index(1000), key="sampling_draws_n", format_func="{:,}".format,
-        label_visibility="collapsed", persist_state="session",
-    )  # fmt: skip
-    if (got := draws_for_chart(lm, sampling)) is not None:
-        n, counts = got
-        p = current_stages(lm, sampling).final
-        tv = total_variation(counts / n, p)
-        cols[2].caption(
-            f"◆ = share of {n:,} draws. Distance from the probabilities (total variation): **{tv:.3f}**; "
-            f"it shrinks like 1/√N as N grows — frequencies converge to probabilities."
-        )
-    else:
-        cols[2].caption("Draws from this step's distribution without adding them to the text.")
 
 
 def decoders_section(
