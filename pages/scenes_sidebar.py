@@ -73,16 +73,27 @@ def step(by: int | None) -> None:
     put(GO, "list" if target is None or target < 0 else target)
 
 
-def follow_step() -> None:
-    """After a stepper click: open the chosen scene's page in its state, or the list."""
+def follow_step(url_path: str) -> None:
+    """After a stepper click on page ``url_path``: open the chosen scene's page in its state, or the list.
+
+    The open page's widgets hold its link fields, and Streamlit refuses to set or clear a widget's field from
+    outside it ("Cannot directly set query parameter ... bound to a widget"; ``switch_page`` without
+    ``query_params`` clears them that way). So every switch names its link (an empty one: replaced without that
+    check), and a scene on the page already open goes by way of the Scenes page: leaving the page releases its
+    fields; the Scenes page, run only as far as this call, then opens the scene (its content is never drawn)."""
     target = pop(GO)
     if target is None:
         return
     scenes = current_scenes()
     if target == "list" or not 0 <= target < len(scenes):
         put(AT, None)
-        st.switch_page(LIST_PAGE)
+        st.switch_page(LIST_PAGE, query_params={})
+    if scenes[target].page == url_path:
+        put(GO, target)  # asked again on the way through the Scenes page
+        st.switch_page(LIST_PAGE, query_params={})
     put(AT, target)
+    for field in linked_fields(PAGE_STATES[scenes[target].page]):  # kept from an earlier visit: the scene's own
+        pop(field.name)  # values or the defaults instead (a widget without a value reads the link)
     st.switch_page(f"pages/{scenes[target].page}.py", query_params=scenes[target].query())
 
 
@@ -131,7 +142,7 @@ def scene_sidebar(url_path: str) -> None:
     the capture form on every page whose settings a scene can hold."""
     if url_path == "scenes":
         read_link()
-    follow_step()
+    follow_step(url_path)
     with st.sidebar:
         if url_path == "scenes" or get(AT) is not None:
             stepper(url_path)
