@@ -51,6 +51,7 @@ def worked_waterfall(example: WorkedExample, unit: str = "nats") -> go.Figure:
             x=x,
             y=[to_unit(v, unit) for v in example.neglogs] + [total],
             measure=["relative"] * len(example.factors) + ["total"],
+            meta=dict(label="term"),  # its numbers table's first column
             text=[_fmt(to_unit(v, unit)) for v in example.neglogs] + [_fmt(total)],
             increasing=dict(marker=dict(color=TERM_COLOUR)),
             totals=dict(marker=dict(color=TOTAL_COLOUR)),
@@ -67,7 +68,7 @@ def worked_waterfall(example: WorkedExample, unit: str = "nats") -> go.Figure:
             x=x,
             y=[to_unit(v, unit) if math.isfinite(v) else top * 1.5 for v in example.neglogs] + [top * 1.5],
             text=[_fmt(to_unit(v, unit)) if math.isfinite(v) else "" for v in example.neglogs] + [""],
-            meta=dict(values=[to_unit(v, unit) for v in example.neglogs] + [total]),  # the table says ∞
+            meta=dict(values=[to_unit(v, unit) for v in example.neglogs] + [total], label="term"),  # ∞ in the table
             marker=dict(
                 color=[TERM_COLOUR if math.isfinite(v) else INFINITE_COLOUR for v in example.neglogs] + [TOTAL_COLOUR]
             ),
@@ -205,6 +206,7 @@ def ordering_scatter(comparison: HeldoutComparison, highlight: str | None = None
             marker=dict(color=TERM_COLOUR, size=6, opacity=0.55),
             name=f"{len(fwd):,} held-out names",
             text=[_escape(n) for n in comparison.names],  # not drawn (markers only): names the rows of its table
+            meta=dict(text="name"),
             hovertext=hover,
             hoverinfo="text",
         )

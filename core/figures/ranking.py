@@ -53,6 +53,7 @@ def ranking_bars(ranking: Ranking, unit: str = "nats") -> go.Figure:
             marker=dict(color=colours, line=dict(color="#ffffff", width=1)),
             hovertext=hovers,
             hoverinfo="text",
+            meta=dict(label="candidate"),  # its numbers table's first column
             name="one token's −log p",
         )
     )

@@ -204,6 +204,7 @@ def distribution_figure(
                 marker=dict(color=FINAL_COLOUR if last and stage != "raw" else STAGE_COLOURS[stage]),
                 customdata=names,
                 hovertemplate=f"%{{customdata}}<br>{label}: %{{y:.4f}}<extra></extra>",
+                meta=dict(label="token"),  # its numbers table's first column
             )
         )
     tops = [max(ys) for _, ys in view.layers]

@@ -138,12 +138,21 @@ def _points(fig: go.Figure, trace) -> dict[str, list] | None:
     value_axis = _axis(fig, trace, "x" if horizontal else "y")
     label_axis = _axis(fig, trace, "y" if horizontal else "x")
     value_name = (value_axis.title.text if value_axis is not None and value_axis.title.text else None) or "value"
-    label_name = (label_axis.title.text if label_axis is not None and label_axis.title.text else None) or "at"
+    meta = trace.meta if isinstance(trace.meta, dict) else {}
+    label_name = (
+        (label_axis.title.text if label_axis is not None and label_axis.title.text else None)
+        or meta.get("label")  # what the positions are, named by a figure whose axis has no title
+        or ("position" if all(_is_number(v) for v in labels) else "label")
+    )
     if label_name == value_name:
         value_name += " (value)"
     columns = {label_name: labels}
     if (words := _words(trace, n)) is not None:
-        columns["label" if label_name != "label" else "label (text)"] = words
+        word_name = meta.get("text", "text")  # what the written words are (a dot's name)
+        if all(_is_number(v) for v in labels):  # dots placed by two numbers: the row's name first
+            columns = {word_name: words, label_name: labels}
+        else:  # a label per position, then the words written on it
+            columns[word_name if word_name != label_name else f"{word_name} (written)"] = words
     columns[value_name] = [_number(v) for v in values]
     return columns
 

@@ -122,7 +122,7 @@ def test_the_ranking_chart_has_its_table_with_each_tokens_cost():
     spec = chart(at, "cr_rank_chart")
     bars, totals = tables_after(at, "cr_rank_chart")
     np.testing.assert_allclose(bars.iloc[:, -1].to_numpy(float), arr(spec["data"][0]["x"]))  # one row per segment
-    assert list(bars["label"]) == spec["data"][0]["text"]  # the token written on each segment
+    assert list(bars["text"]) == spec["data"][0]["text"]  # the token written on each segment
     np.testing.assert_allclose(totals.iloc[:, -1].to_numpy(float), arr(spec["data"][1]["x"]))
 
 
@@ -143,7 +143,7 @@ def test_the_live_distribution_table_is_the_step_on_screen():
         spec = chart(at, "sampling_distribution")
         (table,) = tables_after(at, "sampling_distribution")
         np.testing.assert_allclose(table["probability"].to_numpy(float), arr(spec["data"][0]["y"]))
-        assert list(table["at"]) == spec["layout"]["xaxis"]["ticktext"]  # the names model's tokens: plain letters
+        assert list(table["token"]) == spec["layout"]["xaxis"]["ticktext"]  # the names model's tokens: plain letters
 
 
 def test_the_pixel_animation_table_shows_the_pixels_drawn_so_far():

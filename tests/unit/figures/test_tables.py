@@ -153,8 +153,8 @@ def test_horizontal_segments_keep_their_words_and_totals_their_labels():
                      go.Scatter(x=[1.75, 2.0], y=["1. jo", "2. ed"], mode="text", text=["  1.75", "  2.00"])])  # fmt: skip
     fig.update_layout(xaxis_title="−log p")
     (_, bars), (_, totals) = figure_tables(fig)
-    assert bars == {"at": labels, "label": tokens, "−log p": widths}
-    assert totals == {"at": ["1. jo", "2. ed"], "−log p": [1.75, 2.0]}  # its text only writes the values out
+    assert bars == {"label": labels, "text": tokens, "−log p": widths}  # no axis title: text positions are labels
+    assert totals == {"label": ["1. jo", "2. ed"], "−log p": [1.75, 2.0]}  # its text only writes the values out
 
 
 def test_a_dot_named_by_its_text_lists_the_name():
@@ -165,8 +165,8 @@ def test_a_dot_named_by_its_text_lists_the_name():
     comparison = HeldoutComparison(names, np.array([9.0, 7.5, 8.25]), np.array([9.5, 7.0, 8.0]), 12)
     tables = dict(figure_tables(ordering_scatter(comparison)))
     columns = tables["3 held-out names"]
-    assert columns["label"] == names
-    assert list(columns.values())[0] == [9.0, 7.5, 8.25] and list(columns.values())[-1] == [9.5, 7.0, 8.0]
+    assert list(columns)[0] == "name" and columns["name"] == names  # the row's name first, then its two numbers
+    assert list(columns.values())[1] == [9.0, 7.5, 8.25] and list(columns.values())[-1] == [9.5, 7.0, 8.0]
 
 
 def test_an_infinite_term_is_infinite_in_the_table_not_the_height_of_its_bar():
