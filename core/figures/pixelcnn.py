@@ -40,7 +40,7 @@ def _grid_layout(fig: go.Figure, size: tuple[int, int], title: str, height: int)
     fig.update_layout(
         title={"text": title, "font": {"size": 16}},
         height=height,
-        margin={"l": 40, "r": 20, "t": 50, "b": 30},
+        margin={"l": 40, "r": 20, "t": 50, "b": 60 if fig.layout.showlegend else 30},  # the legend's row
         plot_bgcolor="rgba(0,0,0,0)",
     )
     fig.update_xaxes(
@@ -127,7 +127,8 @@ def _legend(fig: go.Figure, items: list[tuple[str, str]]) -> None:
         )
     fig.update_layout(
         showlegend=True,
-        legend={"orientation": "h", "yanchor": "top", "y": -0.02, "x": 0, "font": {"size": 13}},
+        # a row at the figure's bottom edge, under the tick labels (just under the plot, it covered them)
+        legend={"orientation": "h", "yref": "container", "yanchor": "bottom", "y": 0, "x": 0, "font": {"size": 13}},
     )
 
 

@@ -35,7 +35,8 @@ def for_projector(fig: go.Figure, height: int = PROJECTOR_HEIGHT, font: int = PR
         legend_font_size=grow(layout.legend.font.size),
         margin_autoexpand=True,
     )
-    if layout.legend.orientation == "h" and layout.legend.y is not None and layout.legend.y < 0:
+    under = layout.legend.yref == "container" or (layout.legend.y is not None and layout.legend.y < 0)
+    if layout.legend.orientation == "h" and under:
         # a legend in a row under the plot sits at a fixed distance that grown tick labels would cross:
         # a column at the right instead (plotly widens the right margin for it)
         out.update_layout(legend=dict(orientation="v", x=1.02, xanchor="left", y=1, yanchor="top"))
