@@ -12,8 +12,10 @@ from pathlib import Path
 import pandas  # noqa: F401
 import streamlit as st
 
-from pages.common import existing_pages, notice_clicks_while_waiting, notice_lost_session, run_by_app
+import pages.common  # noqa: F401  (on import: one torch thread per request, set before any page runs)
+from pages.navigation import existing_pages, run_by_app
 from pages.scenes_sidebar import scene_sidebar
+from pages.session_notices import notice_clicks_while_waiting, notice_lost_session
 
 st.set_page_config(page_title="Chain Rule Lab", page_icon="🔗", layout="wide")
 notice_lost_session()

@@ -20,7 +20,8 @@ from core.validation import MAX_SEED
 from pages.attention_panels import learned_attention
 from pages.attention_peeking import families_section, llm_check, no_attention, peeking_sections
 from pages.charts import chart_with_table
-from pages.common import model_or_error, next_lesson, opening, presenter_toggle, require_app, show_error
+from pages.common import model_or_error, opening, presenter_toggle, show_error
+from pages.navigation import next_lesson, require_app
 from pages.quiz_panel import check_yourself, quiz_rng
 from pages.state import LinkedPage, bound, get, put, setter, text_box
 

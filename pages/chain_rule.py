@@ -21,7 +21,8 @@ from pages.chain_rule_families import families_section
 from pages.chain_rule_ledger import ledger_section
 from pages.chain_rule_ordering import ordering_section
 from pages.chain_rule_uses import uses_section
-from pages.common import next_lesson, opening, presenter_toggle, require_app
+from pages.common import opening, presenter_toggle
+from pages.navigation import next_lesson, require_app
 from pages.quiz_panel import check_yourself, quiz_rng
 from pages.state import LinkedPage, bound
 

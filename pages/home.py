@@ -4,7 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages.common import existing_pages, require_app
+from pages.navigation import existing_pages, require_app
 
 require_app()  # a page script Streamlit ran without app.py reruns through it
 

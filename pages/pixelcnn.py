@@ -16,7 +16,8 @@ from core.image.model import IMAGE_MODELS
 from core.lessons import questions
 from core.lessons.pixel_lesson import card_summary, figures_table
 from core.lessons.states import PixelState
-from pages.common import model_or_error, next_lesson, opening, presenter_toggle, require_app
+from pages.common import model_or_error, opening, presenter_toggle
+from pages.navigation import next_lesson, require_app
 from pages.pixelcnn_likelihood import likelihood_section
 from pages.pixelcnn_sampling import sampling_section
 from pages.pixelcnn_sections import masks_section, raster_section, receptive_field_section

@@ -7,7 +7,8 @@ import streamlit as st
 
 from core.display import escape_markdown
 from core.lessons.takeaways import TAKEAWAYS, identity_evidence, ledger_evidence
-from pages.common import model_or_error, page_link, require_app
+from pages.common import model_or_error
+from pages.navigation import page_link, require_app
 
 require_app()  # a page script Streamlit ran without app.py reruns through it
 

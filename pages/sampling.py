@@ -18,7 +18,8 @@ from core.display import escape_markdown
 from core.errors import ChainRuleError
 from core.lessons.states import SamplingState
 from core.text.language_model import DEFAULT_SETTINGS, context_ids
-from pages.common import next_lesson, opening, presenter_toggle, require_app, show_error
+from pages.common import opening, presenter_toggle, show_error
+from pages.navigation import next_lesson, require_app
 from pages.sampling_drift import drift_section
 from pages.sampling_kv import kv_section, state_section
 from pages.sampling_lab import lab_sections

@@ -11,7 +11,8 @@ import streamlit as st
 
 from core.display import escape_markdown
 from core.lessons.scene_list import SHIPPED, moved, to_link_value
-from pages.common import PAGES, page_link, require_app, show_error
+from pages.common import show_error
+from pages.navigation import PAGES, page_link, require_app
 from pages.scenes_files import files_section
 from pages.scenes_sidebar import AT, LINK_NOTE, MINE, SEEN
 from pages.state import get, put, set_link_value

@@ -12,7 +12,8 @@ from core.lessons import questions
 from core.lessons.states import TOUR_STEPS, TourState
 from core.lessons.tour import STEPS
 from core.text.language_model import context_ids, logits_for_context
-from pages.common import model_or_error, page_link, presenter_toggle, require_app
+from pages.common import model_or_error, presenter_toggle
+from pages.navigation import page_link, require_app
 from pages.quiz_panel import ask, quiz_rng
 from pages.state import LinkedPage, bound, get, put
 from pages.tour_live import LIVE

@@ -20,7 +20,8 @@ import streamlit as st
 from core.jobs import JobRunner
 from core.lessons import questions
 from core.lessons.states import TrainingState
-from pages.common import next_lesson, opening, presenter_toggle, require_app
+from pages.common import opening, presenter_toggle
+from pages.navigation import next_lesson, require_app
 from pages.quiz_panel import check_yourself, quiz_rng
 from pages.state import LinkedPage, get, remember
 from pages.training_controls import data_and_model, run_buttons

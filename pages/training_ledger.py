@@ -12,7 +12,8 @@ from core.text.language_model import TRAINED_MODELS
 from core.text.live_training import LiveData, prepare
 from core.validation import MAX_SEED
 from pages.charts import chart_with_table
-from pages.common import model_or_error, page_link, show_error
+from pages.common import model_or_error, show_error
+from pages.navigation import page_link
 from pages.state import bound, get
 
 N_EXAMPLES = 8  # rows of the batch shown

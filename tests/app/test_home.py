@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from pages.common import PAGES, existing_pages
+from pages.navigation import PAGES, existing_pages
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from pages.common import RESTART_NOTICE, previous_session_id
+from pages.session_notices import RESTART_NOTICE, previous_session_id
 
 ROOT = Path(__file__).resolve().parents[2]
 OLD = "0b300f2e-e539-4e3f-814c-3f4ac6b77634"

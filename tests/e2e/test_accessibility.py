@@ -22,7 +22,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
-from pages.common import existing_pages
+from pages.navigation import existing_pages
 from tests.e2e.helpers import ROOT, open_page, wait_idle
 
 pytestmark = pytest.mark.e2e

@@ -112,7 +112,7 @@ def test_a_hostile_link_opens_with_a_note_and_a_clean_address(page: Page, server
 
 
 def test_a_fresh_server_opens_a_deep_link_inside_the_app(page: Page):
-    """The very first request of a new server is /sampling?seed=3 (pages.common.require_app)."""
+    """The very first request of a new server is /sampling?seed=3 (pages.navigation.require_app)."""
     proc, base = start_server(name="fresh-deep-link")
     try:
         page.goto(f"{base}/sampling?seed=3", wait_until="domcontentloaded", timeout=LOAD_MS)

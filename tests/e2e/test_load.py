@@ -62,7 +62,7 @@ def test_the_websocket_driver_checks_the_text_the_page_drew(server: str):
 def test_a_fresh_server_serves_the_llm_and_a_small_model_opened_at_the_same_moment():
     """A class opening the app at once: on a fresh server one session plays the real LLM while another
     presses Next token on the names model. Sessions that connect before the server's first run reaches
-    st.navigation are run by Streamlit as bare page scripts (pages.common.require_app sends them
+    st.navigation are run by Streamlit as bare page scripts (pages.navigation.require_app sends them
     through app.py); one such run once drew a figure while app.py was still importing pandas and
     showed an error here 3 times in 4. Both sessions draw, the text equals core.generate, the LLM's
     tokens arrive."""

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image, ImageChops
 from playwright.sync_api import Page, expect
 
-from pages.common import PageInfo, existing_pages
+from pages.navigation import PageInfo, existing_pages
 from tests.e2e.helpers import ROOT, assert_no_streamlit_errors, open_page, screenshot, wait_idle
 
 pytestmark = pytest.mark.e2e

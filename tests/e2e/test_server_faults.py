@@ -16,7 +16,7 @@ from playwright.sync_api import Page, expect
 
 import core
 from core.checkpoint import MODELS_DIR, MODELS_DIR_ENV
-from pages.common import RESTART_NOTICE
+from pages.session_notices import RESTART_NOTICE
 from tests.e2e.conftest import _free_port, start_server
 from tests.e2e.helpers import Wire, assert_no_streamlit_errors, expect_rerun, open_page, screenshot
 from tests.fault_models import broken_models_dir
