@@ -13,6 +13,7 @@ import streamlit as st
 
 from core.display import escape_markdown
 from core.figures.sampling import (
+    PRESENTER_STRIP_CHARS,
     SHAKESPEARE_TOP,
     STAGE_LABELS,
     STRIP_LEGEND,
@@ -79,8 +80,13 @@ def draw_step(
     else:
         status = ""
     if h.entries or len(h.prompt_ids) > 1:
-        strip = token_strip_markdown(history_strip(h, lm.vocab))
-        panel.strip.markdown(f"### {strip}" if presenter else strip, anchors=False)  # a heading's size, no link icon
+        strip = history_strip(h, lm.vocab)
+        strip = (
+            token_strip_markdown(strip, PRESENTER_STRIP_CHARS, heading=True, max_lines=1)
+            if presenter
+            else token_strip_markdown(strip)
+        )
+        panel.strip.markdown(strip, anchors=False)  # presenter view: a heading's size, without its link icon
         panel.strip_caption.caption(STRIP_LEGEND + " Bold: forced. The numbers are in the history table.")
     else:
         panel.strip.empty()

@@ -318,6 +318,7 @@ PROMPT_BAND = None  # the prompt is plain text, not a tile
 STRIP_LEGEND = "Tile colour = p under the model: orange < 0.2 · grey 0.2–0.6 · blue ≥ 0.6. Plain text: the prompt."
 STRIP_MAX_CHARS = 160  # the strip shows the text's tail (two lines at 1280 px): the chart stays in view
 STRIP_MAX_LINES = 2
+PRESENTER_STRIP_CHARS = 48  # presenter view: one line of heading-size tiles at 1280 px, the chart below in view
 
 
 def tile_band(p: float | None) -> str | None:
@@ -327,7 +328,9 @@ def tile_band(p: float | None) -> str | None:
     return next(colour for upper, colour in TILE_BANDS if p < upper)
 
 
-def token_strip_markdown(tokens: list[StripToken], max_chars: int | None = STRIP_MAX_CHARS) -> str:
+def token_strip_markdown(
+    tokens: list[StripToken], max_chars: int | None = STRIP_MAX_CHARS, heading: bool = False, max_lines: int = 0
+) -> str:
     """The text as tiles in one markdown block: prompt plain, each generated token's background its band of p.
 
     Plain markdown (no HTML): every token is escaped and wrapped in Streamlit's
@@ -335,14 +338,16 @@ def token_strip_markdown(tokens: list[StripToken], max_chars: int | None = STRIP
     them); a forced token is bold. Lines break after each newline token and
     may wrap only between words (a zero-width space before each token that starts with a space),
     never inside one. One block, replaced in place on every step, keeps auto-play from flickering.
-    Past ``max_chars`` characters or STRIP_MAX_LINES lines only the tail is shown, after "… ".
+    Past ``max_chars`` characters or ``max_lines`` lines (0: STRIP_MAX_LINES) only the tail is shown, after "… ".
+    ``heading``: every line a level-3 heading (presenter view's size; a heading ends at its line, so one
+    "### " in front would leave the lines after a newline token at body size).
     """
     out = []
     if max_chars is not None:  # the tail: at most max_chars characters and STRIP_MAX_LINES lines
         total, first, breaks = 0, len(tokens), 0
         while first > 0 and total + len(tokens[first - 1].text) <= max_chars:
             breaks += tokens[first - 1].newline and first < len(tokens)
-            if breaks >= STRIP_MAX_LINES:
+            if breaks >= (max_lines or STRIP_MAX_LINES):
                 break
             first -= 1
             total += len(tokens[first].text)
@@ -361,7 +366,13 @@ def token_strip_markdown(tokens: list[StripToken], max_chars: int | None = STRIP
         out.append(text if band is None else f":{band}-background[:{band}[{text}]]")
         if tok.newline:
             out.append("  \n")
-    return "".join(out)
+    text = "".join(out)
+    if not heading:
+        return text
+    lines = text.split("  \n")
+    if len(lines) > 1 and not lines[-1]:
+        lines.pop()  # a text ending in a newline: no empty heading under it (it would take a line's height)
+    return "\n".join(f"### {line}" for line in lines)
 
 
 # ---------------------------------------------------------------------------------------------

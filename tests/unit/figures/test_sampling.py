@@ -240,3 +240,24 @@ def test_a_strip_of_many_short_lines_shows_only_the_last_two():
     out = token_strip_markdown(toks)
     assert out.startswith("… ") and out.removesuffix("  \n").count("  \n") <= 1
     assert TILE.findall(out)[-1][1] == "w29"
+
+
+def test_presenter_strip_makes_every_line_a_heading():
+    toks = [StripToken(t, 0.5, 0.5, step=i, newline=t == "⏎") for i, t in enumerate(["RO", "⏎", "What", "⏎", "ho"])]
+    plain = token_strip_markdown(toks, max_chars=None)  # the whole text: three lines
+    big = token_strip_markdown(toks, max_chars=None, heading=True)
+    lines = big.split("\n")
+    assert len(lines) == plain.count("  \n") + 1 == 3  # one heading per line of the text
+    assert all(line.startswith("### ") for line in lines)
+    assert [line.removeprefix("### ") for line in lines] == plain.split("  \n")  # the same tiles, line by line
+
+
+def test_presenter_strip_keeps_one_line_of_the_tail():
+    toks = [StripToken(t, 0.5, 0.5, step=i, newline=t == "⏎") for i, t in enumerate(["RO", "⏎", "What", "⏎", "ho"])]
+    tail = token_strip_markdown(toks, max_chars=48, heading=True, max_lines=1)
+    assert "\n" not in tail and tail.startswith("### … ") and "ho" in tail and "What" not in tail
+    long = [StripToken("ab", 0.5, 0.5, step=i) for i in range(100)]
+    shown = token_strip_markdown(long, max_chars=48, heading=True, max_lines=1)
+    assert shown.count("[ab]") == 24  # 48 characters of the tail
+    ends = [StripToken(t, 0.5, 0.5, step=i, newline=t == "⏎") for i, t in enumerate(["RO", "⏎"])]
+    assert token_strip_markdown(ends, max_chars=48, heading=True, max_lines=1).count("###") == 1  # no empty heading
