@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas  # noqa: F401
 import streamlit as st
 
-import pages.common  # noqa: F401  (on import: one torch thread per request, set before any page runs)
+import pages.common  # (on import: one torch thread per request, set before any page runs)
 from pages.navigation import existing_pages, run_by_app
 from pages.scenes_sidebar import scene_sidebar
 from pages.session_notices import notice_clicks_while_waiting, notice_lost_session
@@ -31,5 +31,6 @@ for info in existing_pages(Path(__file__).parent):
 page = st.navigation(sections, expanded=True)
 # a click during a wait for the LLM's worker cancels the abandoned request; pages check they run from here
 with notice_clicks_while_waiting(), run_by_app():
+    pages.common.page_run_starts()  # no presenter view until the page's toggle says so
     scene_sidebar(page.url_path)  # "this moment as a scene" and the scene stepper (pages/scenes_sidebar.py)
     page.run()

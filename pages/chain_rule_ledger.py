@@ -17,7 +17,8 @@ from core.lessons.ledger import display_token as shown_token
 from core.lessons.states import LEDGER_MODELS, TEXT_MAX_CHARS, ChainRuleState
 from core.text.language_model import LLM_MODELS, TEXT_MODELS
 from pages.chain_rule_uses import ANCHOR as USES_ANCHOR
-from pages.common import chart_config, model_or_error, shared_model, show_error
+from pages.charts import chart_with_table
+from pages.common import model_or_error, shared_model, show_error
 from pages.state import bound, get, put, text_box
 from pages.training_ledger import training_link
 
@@ -114,7 +115,7 @@ def ledger_section(unit: str) -> Ledger | None:
         st.caption(escape_markdown(changed))
     if note := context_note(ledger):
         st.info(note, icon="🪟")
-    st.plotly_chart(ledger_bars(ledger, unit), key="cr_ledger_chart", config=chart_config("cr_ledger_chart"))
+    chart_with_table(ledger_bars(ledger, unit), "cr_ledger_chart", table=False)  # its table follows
     ledger_table(ledger, unit)
     st.download_button(
         "Download the ledger (CSV)",

@@ -6,23 +6,35 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
+from core.figures.presenter import for_projector
 from core.figures.tables import figure_tables
-from pages.common import chart_config
+from pages.common import chart_config, presenting
 
 TABLE_LABEL = "Numbers as a table"
 
 
 def chart_with_table(
-    fig: go.Figure, key: str, where=st, name: str | None = None, folded: bool = True, **chart_kwargs
+    fig: go.Figure,
+    key: str,
+    where=st,
+    name: str | None = None,
+    folded: bool = True,
+    table: bool = True,
+    **chart_kwargs,
 ) -> None:
     """Draw ``fig`` in ``where`` (the page, a column, a container) with an expander of its numbers below.
 
     ``chart_kwargs`` go to ``st.plotly_chart`` (e.g. ``width="stretch"``); the toolbar is
     ``chart_config(name or key)`` (``name`` names the PNG download). A chart already inside an expander
     passes ``folded=False``: its tables follow it under a caption, not in an expander within an expander.
+    In presenter view its text is projector-size, at its own height (a page's main figure, which the page made
+    projector-size and height already, stays as it is).
     """
+    if presenting() and "xaxis2" not in fig.layout:  # a grid of panels keeps its sizes: bigger text overran them
+        fig = for_projector(fig, height=None)
     where.plotly_chart(fig, key=key, config=chart_config(name or key), **chart_kwargs)
-    numbers_of(fig, where, folded)
+    if table:  # False: the page shows the same numbers in a table of its own, right below
+        numbers_of(fig, where, folded)
 
 
 def numbers_of(fig: go.Figure, where=st, folded: bool = True) -> None:

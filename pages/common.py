@@ -15,7 +15,7 @@ import streamlit as st
 import core
 import core.image.model
 from core.display import escape_markdown
-from pages.state import bound
+from pages.state import bound, get, put
 
 THREADS_ENV = "CHAIN_RULE_LAB_THREADS"  # torch threads per request (default 1)
 
@@ -52,8 +52,22 @@ def chart_config(key: str) -> dict:
 
 PRESENTER_HELP = (
     "For a projector: the sidebar folds away (its arrow at the top left brings it back), the opening words and "
-    "the secondary sections are hidden and the main charts get bigger text. Kept in the link."
+    "the secondary sections are hidden and every chart gets bigger text. Kept in the link."
 )
+
+
+PRESENTING = "crl_presenting"  # this run's page is in presenter view: set by presenter_toggle, cleared by app.py
+
+
+def page_run_starts() -> None:
+    """app.py, before each page runs: no presenter view until that page's toggle says so (a page without one,
+    such as Home, must not inherit the previous page's)."""
+    put(PRESENTING, False)
+
+
+def presenting() -> bool:
+    """True while the page drawing now is in presenter view (then every chart gets projector-size text)."""
+    return bool(get(PRESENTING))
 
 
 def presenter_toggle(field: str) -> bool:
@@ -61,9 +75,11 @@ def presenter_toggle(field: str) -> bool:
     it stays in reach while the sidebar is folded away. On, it asks the browser to fold the sidebar (Streamlit's
     own ``initial_sidebar_state``, re-sent each run: a browser where the student folded or opened the sidebar by
     hand keeps that choice). The page then skips its secondary sections and passes its main figures through
-    ``core.figures.presenter.for_projector``. Page text keeps its size: without raw HTML (which the app never
-    uses) no page can restyle it; the browser's zoom can."""
+    ``core.figures.presenter.for_projector`` (projector height too); ``pages.charts`` gives every other chart
+    the same text sizes. Page text keeps its size: without raw HTML (which the app never uses) no page can
+    restyle it; the browser's zoom can."""
     on = st.toggle("Presenter view", help=PRESENTER_HELP, **bound(field))
+    put(PRESENTING, on)
     st.set_page_config(initial_sidebar_state="collapsed" if on else "auto")
     return on
 

@@ -11,10 +11,13 @@ import plotly.graph_objects as go
 PROJECTOR_FONT = 18  # px: a chart's body text read from the back of a room (plotly's default is 12)
 PROJECTOR_HEIGHT = 520  # px: the figure, its title and a line of text above it fit a 720 px screen
 SMALLEST = 14  # px: no text smaller than this, not even a tick label
+MARK = "for_projector"  # in the layout's meta of a figure made readable on a projector
 
 
-def for_projector(fig: go.Figure, height: int = PROJECTOR_HEIGHT, font: int = PROJECTOR_FONT) -> go.Figure:
-    """A copy of ``fig`` with fonts scaled by ``font / 12`` (never below ``SMALLEST``) and ``height`` px tall.
+def for_projector(fig: go.Figure, height: int | None = PROJECTOR_HEIGHT, font: int = PROJECTOR_FONT) -> go.Figure:
+    """A copy of ``fig`` with fonts scaled by ``font / 12`` (never below ``SMALLEST``) and ``height`` px tall
+    (None: the figure's own height). A figure that went through it already comes back as it is (a copy): its
+    sizes grow once, so a page's main figure, enlarged by the page, is not enlarged again with the others.
 
     Sizes a figure set itself (an annotation's, a tick font's, a trace's text) grow by the same factor, so
     what was smaller stays smaller; unset sizes inherit the layout font. Axes keep plotly's automatic
@@ -22,6 +25,8 @@ def for_projector(fig: go.Figure, height: int = PROJECTOR_HEIGHT, font: int = PR
     under the plot moves to a column at its right, where the bigger tick labels cannot run into it.
     """
     out = go.Figure(fig)  # a deep copy: the caller's figure (perhaps cached) is not changed
+    if isinstance(out.layout.meta, dict) and out.layout.meta.get(MARK):
+        return out
     factor = font / 12
 
     def grow(size: float | None) -> float:
@@ -29,14 +34,17 @@ def for_projector(fig: go.Figure, height: int = PROJECTOR_HEIGHT, font: int = PR
 
     layout = out.layout
     out.update_layout(
-        height=height,
+        meta={**(layout.meta if isinstance(layout.meta, dict) else {}), MARK: True},
+        height=height if height is not None else layout.height,
         font_size=font,
         title_font_size=grow(layout.title.font.size or 17),  # plotly's default title is 17 px
         legend_font_size=grow(layout.legend.font.size),
         margin_autoexpand=True,
     )
     under = layout.legend.yref == "container" or (layout.legend.y is not None and layout.legend.y < 0)
-    if layout.legend.orientation == "h" and under:
+    colour_bar = any("colorbar" in t.to_plotly_json() or "colorbar" in t.to_plotly_json().get("marker", {})
+                     for t in out.data)  # fmt: skip
+    if layout.legend.orientation == "h" and under and not colour_bar:  # (a colour bar holds the right margin)
         # a legend in a row under the plot sits at a fixed distance that grown tick labels would cross:
         # a column at the right instead (plotly widens the right margin for it)
         out.update_layout(legend=dict(orientation="v", x=1.02, xanchor="left", y=1, yanchor="top"))

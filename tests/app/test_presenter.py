@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.figures.presenter import PROJECTOR_FONT, PROJECTOR_HEIGHT
+from core.figures.presenter import PROJECTOR_FONT, PROJECTOR_HEIGHT, SMALLEST
 from core.lessons.attention_lesson import INTRO
 from pages.tour_live import PROJECTOR_HEIGHT as TOUR_HEIGHT
 from tests.app.helpers import chart
@@ -73,3 +73,17 @@ def test_live_sampling_keeps_its_toggle_in_the_main_area():
     assert at.toggle(key="presenter").value
     assert opens_with_words(open_with("pages/sampling.py", {}), "sampling") and not opens_with_words(at, "sampling")
     assert "presenter" in [t.key for t in at.main.toggle] and "presenter" not in [t.key for t in at.sidebar.toggle]
+
+
+def test_presenter_view_gives_every_chart_projector_size_text_and_only_once():
+    """Not only the main chart: a secondary chart's text grows too (here the convergence of the draws, section 2), and the
+    main chart, made projector-size by the page, is not enlarged a second time."""
+    normal = open_with("pages/chain_rule.py", {})
+    at = open_with("pages/chain_rule.py", {"cr_presenter": "true"})
+    big, small = chart(at, "cr_draws_convergence")["layout"], chart(normal, "cr_draws_convergence")["layout"]
+    assert big["font"]["size"] == PROJECTOR_FONT > small.get("font", {}).get("size", 12)
+    assert big.get("height") == small.get("height")  # its own height
+    main = chart(at, "cr_waterfall")["layout"]
+    assert main["font"]["size"] == PROJECTOR_FONT and main["height"] == PROJECTOR_HEIGHT
+    own = chart(normal, "cr_waterfall")["layout"]["xaxis"].get("tickfont", {}).get("size", 12)
+    assert main["xaxis"]["tickfont"]["size"] == max(SMALLEST, round(own * PROJECTOR_FONT / 12))  # grown once

@@ -90,3 +90,25 @@ def test_no_colour_bar_appears_and_a_legend_under_the_plot_moves_to_its_right():
     after = for_projector(fig).to_plotly_json()
     assert all("colorbar" not in t and "colorbar" not in t.get("marker", {}) for t in after["data"])
     assert after["layout"]["legend"]["orientation"] == "v" and after["layout"]["legend"]["x"] > 1
+
+
+def test_a_figure_is_made_projector_size_once_and_can_keep_its_height():
+    fig = go.Figure(go.Bar(x=["a", "b"], y=[1, 2]))
+    fig.update_layout(height=300, xaxis_tickfont_size=12)
+    once = for_projector(fig, height=None)
+    assert once.layout.height == 300 and once.layout.xaxis.tickfont.size == 18
+    twice = for_projector(once)
+    assert twice.layout.xaxis.tickfont.size == 18 and twice.layout.height == 300  # unchanged the second time
+    assert fig.layout.xaxis.tickfont.size == 12  # the caller's figure is not touched
+
+
+def test_a_bottom_legend_stays_put_beside_a_colour_bar():
+    from core.figures.pixelcnn import receptive_field_figure
+
+    growth = np.zeros((28, 28), int)
+    growth[10:13, 9:14] = 1
+    blind = np.zeros((28, 28), bool)
+    blind[11, 14] = True
+    fig = receptive_field_figure(growth, 12, 12, blind, "rf")
+    big = for_projector(fig)
+    assert big.layout.legend.orientation == "h" and big.layout.legend.yref == "container"  # the right is the bar's
