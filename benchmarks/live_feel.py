@@ -527,19 +527,21 @@ def measure_attention(context, base: str, quick: bool) -> tuple[float, list[str]
     return percentile(times, 50), notes
 
 
-# Any page: its h1's text and whether its script run finished (the tour's step, a scene's page).
+# Any page: its h1's text (with the scene stepper's first line, which names the scene when two scenes in a
+# row open the same page) and whether its script run finished (the tour's step, a scene's page).
 TITLE_PROBE = """() => {
   const h1 = document.querySelector('[data-testid="stMain"] h1');
+  const stepper = document.querySelector('.st-key-crl_scene_stepper p');
   const app = document.querySelector('[data-testid="stApp"]');
   const idle = app !== null && app.getAttribute('data-test-script-state') === 'notRunning'
     && document.querySelector('[data-testid="stStatusWidgetRunningIcon"], [data-testid="stStatusWidgetRunningManIcon"]') === null;
-  return {state: [h1 ? h1.textContent : '', idle]};
+  return {state: [(h1 ? h1.textContent : '') + (stepper ? ' | ' + stepper.textContent : ''), idle]};
 }"""
 
 
 def _key_steps(page, key: str, presses: int, arrived, what: str) -> tuple[list[float], list[float], list[str]]:
     """Press ``key`` ``presses`` times, each once the page is idle; for each, ms from the key press to the
-    first title that ``arrived(i, title)`` accepts (i: the press, from 0), and to that title's page idle. Stops at the first miss."""
+    first title that ``arrived(i, title)`` accepts (i: the press, from 0; the title as TITLE_PROBE reads it), and to that title's page idle. Stops at the first miss."""
     from benchmarks.page_driver import wait_idle
 
     titled, idle, notes = [], [], []
@@ -589,8 +591,9 @@ def measure_scenes(context, base: str, quick: bool) -> tuple[dict[str, float], l
     open_page(page, base, "scenes")
     page.evaluate(RECORDER_JS, TITLE_PROBE)
     page.wait_for_timeout(500)
-    # a scene's page is any other page: the shipped list's first scenes open different pages or states
-    titled, idle, notes = _key_steps(page, "PageDown", 2 if quick else SCENE_KEYS, lambda i, t: bool(t), "scenes")
+    # arrived: the stepper names the next scene (scenes 2 and 3 both open the Chain rule page)
+    presses = 2 if quick else SCENE_KEYS
+    titled, idle, notes = _key_steps(page, "PageDown", presses, lambda i, t: f"Scene {i + 1} of" in t, "scenes")
     page.close()
     figures = {}
     if titled:
