@@ -501,7 +501,7 @@ def measure_sampling(context, base: str, quick: bool) -> tuple[dict[str, float],
     return figures, notes
 
 
-def measure_attention(context, base: str, quick: bool) -> tuple[float, list[str]]:
+def measure_attention(context, base: str, quick: bool) -> tuple[dict[str, float], list[str]]:
     """Median ms from Enter in the layer selector to the head heatmap titled with the new layer; notes."""
     from benchmarks.page_driver import wait_idle
 
@@ -524,7 +524,7 @@ def measure_attention(context, base: str, quick: bool) -> tuple[float, list[str]
         times.append(_first_after(_log(page), t_enter, lambda s, w=wanted: w in s) - t_enter)
         wait_idle(page, 60000)
     page.close()
-    return percentile(times, 50), notes
+    return {"attention: layer change → head heatmap redrawn, median": percentile(times, 50)}, notes
 
 
 # Any page: its h1's text (with the scene stepper's first line, which names the scene when two scenes in a
@@ -631,19 +631,9 @@ def measure_condition(browser, base: str, condition: str, quick: bool) -> list[d
             rows.append(row(f"/{path}: fully drawn", condition, drawn))
     except Exception as e:
         notes.append(f"pages: failed ({type(e).__name__}: {str(e)[:200]})")
-    try:
-        figures, more = measure_sampling(context, base, quick)
-        notes += more
-        rows += [row(name, condition, value) for name, value in figures.items()]
-    except Exception as e:
-        notes.append(f"sampling: failed ({type(e).__name__}: {str(e)[:200]})")
-    try:
-        median, more = measure_attention(context, base, quick)
-        notes += more
-        rows.append(row("attention: layer change → head heatmap redrawn, median", condition, median))
-    except Exception as e:
-        notes.append(f"attention: failed ({type(e).__name__}: {str(e)[:200]})")
-    for name, measure in (("tour", measure_tour), ("scenes", measure_scenes)):
+    measures = (("sampling", measure_sampling), ("attention", measure_attention), ("tour", measure_tour),
+                ("scenes", measure_scenes))  # fmt: skip
+    for name, measure in measures:  # each: {figure: value} and notes
         try:
             figures, more = measure(context, base, quick)
             notes += more
