@@ -41,9 +41,9 @@ def for_projector(fig: go.Figure, height: int | None = PROJECTOR_HEIGHT, font: i
         legend_font_size=grow(layout.legend.font.size),
         margin_autoexpand=True,
     )
+    specs = [t.to_plotly_json() for t in out.data]  # only what each trace set: an unset colour bar, touched, is drawn
     under = layout.legend.yref == "container" or (layout.legend.y is not None and layout.legend.y < 0)
-    colour_bar = any("colorbar" in t.to_plotly_json() or "colorbar" in t.to_plotly_json().get("marker", {})
-                     for t in out.data)  # fmt: skip
+    colour_bar = any("colorbar" in s or "colorbar" in s.get("marker", {}) for s in specs)
     if layout.legend.orientation == "h" and under and not colour_bar:  # (a colour bar holds the right margin)
         # a legend in a row under the plot sits at a fixed distance that grown tick labels would cross:
         # a column at the right instead (plotly widens the right margin for it)
@@ -54,8 +54,7 @@ def for_projector(fig: go.Figure, height: int | None = PROJECTOR_HEIGHT, font: i
         axis.tickfont.size = grow(axis.tickfont.size)
         axis.title.font.size = grow(axis.title.font.size)
         axis.automargin = True
-    for trace in out.data:
-        spec = trace.to_plotly_json()  # only what the figure set: touching an unset colour bar would draw one
+    for trace, spec in zip(out.data, specs, strict=True):
         if "colorbar" in spec:
             trace.colorbar.tickfont.size = grow(trace.colorbar.tickfont.size)
         if "colorbar" in spec.get("marker", {}):
